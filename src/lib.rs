@@ -14,5 +14,10 @@
 //! - `render`: every text baton writes (PR titles and bodies, commit messages)
 //! - `server`: the axum HTTP server; `cli`: the `baton` command line
 
+pub mod cli;
+pub mod github;
+pub mod pipeline;
 pub mod pointer;
+pub mod registry;
+pub mod server;
 pub mod types;

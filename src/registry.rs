@@ -37,3 +37,18 @@ pub trait Registry: Send + Sync {
     async fn resolve(&self, image: &ImageName, tag: &Tag) -> Result<Resolved, RegistryError>;
     async fn list_tags(&self, image: &ImageName) -> Result<Vec<Tag>, RegistryError>;
 }
+
+/// Registry settings (`[registry]` in config/default.toml).
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrySettings {
+    /// Registry hosts (`host` or `host:port`) baton may contact. Nothing else is ever contacted.
+    pub hosts: Vec<String>,
+    /// Hosts (a subset of `hosts`) spoken to over plain HTTP instead of HTTPS.
+    pub insecure_hosts: Vec<String>,
+    /// A Docker `config.json` (the format of a `kubernetes.io/dockerconfigjson` Secret) holding
+    /// credentials per registry host. Absent: anonymous access.
+    pub auth_file: Option<std::path::PathBuf>,
+    /// Timeout of one registry request, in seconds.
+    pub timeout_secs: u64,
+}

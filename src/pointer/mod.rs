@@ -91,3 +91,4 @@ pub enum PointerError {
     #[error("{0}")]
     Unsafe(String),
 }
+pub mod cli;

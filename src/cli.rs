@@ -1,0 +1,90 @@
+//! The `baton` command line (DESIGN §9). Exit codes: 0 success, 1 a verification or check that
+//! failed, 2 bad input (with a message naming the problem).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::pointer::Format;
+
+#[derive(Debug, Parser)]
+#[command(name = "baton", version, about = "Promotes signed OCI artifacts through environments with digest-pinned pull requests")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (webhooks, health, metrics).
+    Serve {
+        /// A settings file layered over config/default.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Validate a .baton.yaml pipeline file; errors name the line.
+    CheckConfig {
+        /// The file to check (default: .baton.yaml).
+        #[arg(default_value = ".baton.yaml")]
+        file: PathBuf,
+    },
+    /// Read or edit a pointer in a YAML file.
+    #[command(subcommand)]
+    Pointer(PointerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PointerCommand {
+    /// Print the pointer's current `tag@digest`.
+    Get(PointerArgs),
+    /// Set the pointer's tag and digest in place, keeping the rest of the file as it is.
+    Set {
+        #[command(flatten)]
+        pointer: PointerArgs,
+        #[arg(long)]
+        tag: String,
+        #[arg(long)]
+        digest: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PointerArgs {
+    pub file: PathBuf,
+    #[arg(long, value_parser = parse_format)]
+    pub format: Format,
+    /// helm-values: the image mapping (default `image`); yaml-path: the scalar's dotted path.
+    #[arg(long)]
+    pub field: Option<String>,
+    /// kustomize-image: the `images[].name`; yaml-path: the `{repository}` of the template.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// flux-oci: the OCIRepository's `metadata.name` when the file has several.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// yaml-path: template of the scalar (default `{tag}@{digest}`).
+    #[arg(long)]
+    pub template: Option<String>,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Pointer(cmd) => crate::pointer::cli::run(cmd),
+        Command::CheckConfig { file } => crate::pipeline::check_config_cli(&file),
+        Command::Serve { config } => crate::server::serve_cli(config.as_deref()),
+    }
+}

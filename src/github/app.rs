@@ -1,0 +1,1 @@
+//! octocrab GitHub App client.
