@@ -15,9 +15,12 @@
 //! - `server`: the axum HTTP server; `cli`: the `baton` command line
 
 pub mod cli;
+pub mod event;
 pub mod github;
 pub mod pipeline;
 pub mod pointer;
 pub mod registry;
 pub mod server;
+pub mod settings;
 pub mod types;
+pub mod webhook;

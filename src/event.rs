@@ -1,0 +1,149 @@
+//! baton's own event types: what the webhook intake hands to the engine. Raw JSON stops at the
+//! intake; everything past it works with these.
+
+use serde::Serialize;
+
+use crate::types::{RepoName, Tag};
+
+/// One unit of work for the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Event {
+    /// A tag was pushed to a registry (Docker Distribution, Zot, Harbor, GHCR).
+    RegistryPush(RegistryPush),
+    PullRequest(PullRequestEvent),
+    CheckRun(CheckRunEvent),
+    CheckSuite(CheckSuiteEvent),
+    Status(StatusEvent),
+    IssueComment(CommentEvent),
+    Push(PushEvent),
+}
+
+impl Event {
+    /// The deployment repository the event concerns (registry pushes concern every configured one).
+    pub fn repo(&self) -> Option<&RepoName> {
+        match self {
+            Event::RegistryPush(_) => None,
+            Event::PullRequest(e) => Some(&e.repo),
+            Event::CheckRun(e) => Some(&e.repo),
+            Event::CheckSuite(e) => Some(&e.repo),
+            Event::Status(e) => Some(&e.repo),
+            Event::IssueComment(e) => Some(&e.repo),
+            Event::Push(e) => Some(&e.repo),
+        }
+    }
+
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::RegistryPush(_) => "registry_push",
+            Event::PullRequest(_) => "pull_request",
+            Event::CheckRun(_) => "check_run",
+            Event::CheckSuite(_) => "check_suite",
+            Event::Status(_) => "status",
+            Event::IssueComment(_) => "issue_comment",
+            Event::Push(_) => "push",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegistryPush {
+    /// The registry host as the sender named it, when it did (informational: baton resolves
+    /// from the host configured in `.baton.yaml`, never from the payload).
+    pub host: Option<String>,
+    /// Repository path inside the registry (`deployments/myapp`).
+    pub repository: String,
+    pub tag: Tag,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PrAction {
+    Opened,
+    Synchronize,
+    Reopened,
+    Closed,
+    Labeled,
+    Unlabeled,
+    Edited,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PullRequestEvent {
+    pub repo: RepoName,
+    pub action: PrAction,
+    pub number: u64,
+    pub head_ref: String,
+    pub head_sha: String,
+    /// `owner/name` of the head repository (differs from `repo` for forks; None if deleted).
+    pub head_repo: Option<String>,
+    pub base_ref: String,
+    pub merged: bool,
+    pub merge_commit_sha: Option<String>,
+    pub labels: Vec<String>,
+    pub author: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum CheckRunAction {
+    Created,
+    Completed,
+    Rerequested,
+    RequestedAction { identifier: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckRunEvent {
+    pub repo: RepoName,
+    pub action: CheckRunAction,
+    pub id: u64,
+    pub name: String,
+    pub head_sha: String,
+    pub app_slug: Option<String>,
+    pub conclusion: Option<String>,
+    pub sender: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckSuiteEvent {
+    pub repo: RepoName,
+    pub action: String,
+    pub head_sha: String,
+    pub head_branch: Option<String>,
+    pub conclusion: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusEvent {
+    pub repo: RepoName,
+    pub sha: String,
+    pub context: String,
+    pub state: String,
+    pub branches: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum CommentAction {
+    Created,
+    Edited,
+    Deleted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommentEvent {
+    pub repo: RepoName,
+    pub action: CommentAction,
+    pub issue_number: u64,
+    pub is_pull_request: bool,
+    pub comment_id: u64,
+    pub body: String,
+    pub author: String,
+    pub author_is_bot: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PushEvent {
+    pub repo: RepoName,
+    /// `refs/heads/main`
+    pub git_ref: String,
+    pub after: String,
+}

@@ -1,0 +1,361 @@
+//! GitHub webhook payloads → [`Event`]. Only the fields baton uses are read; a handled event
+//! whose payload lacks them is malformed (400 with the reason), an event or action baton does
+//! not handle is ignored (2xx).
+
+use serde::Deserialize;
+
+use super::Parsed;
+use crate::event::*;
+use crate::types::{RepoName, Tag};
+
+#[derive(Deserialize)]
+struct Repository {
+    full_name: String,
+}
+
+#[derive(Deserialize)]
+struct User {
+    login: String,
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Label {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct GitRef {
+    #[serde(rename = "ref")]
+    git_ref: String,
+    sha: String,
+    #[serde(default)]
+    repo: Option<Repository>,
+}
+
+#[derive(Deserialize)]
+struct PullRequestPayload {
+    action: String,
+    repository: Repository,
+    pull_request: PullRequest,
+}
+
+#[derive(Deserialize)]
+struct PullRequest {
+    number: u64,
+    head: GitRef,
+    base: GitRef,
+    #[serde(default)]
+    merged: Option<bool>,
+    #[serde(default)]
+    merge_commit_sha: Option<String>,
+    #[serde(default)]
+    labels: Vec<Label>,
+    user: User,
+}
+
+#[derive(Deserialize)]
+struct CheckRunPayload {
+    action: String,
+    repository: Repository,
+    check_run: CheckRun,
+    #[serde(default)]
+    requested_action: Option<RequestedAction>,
+    sender: User,
+}
+
+#[derive(Deserialize)]
+struct CheckRun {
+    id: u64,
+    name: String,
+    head_sha: String,
+    #[serde(default)]
+    conclusion: Option<String>,
+    #[serde(default)]
+    app: Option<App>,
+}
+
+#[derive(Deserialize)]
+struct App {
+    #[serde(default)]
+    slug: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RequestedAction {
+    identifier: String,
+}
+
+#[derive(Deserialize)]
+struct CheckSuitePayload {
+    action: String,
+    repository: Repository,
+    check_suite: CheckSuite,
+}
+
+#[derive(Deserialize)]
+struct CheckSuite {
+    head_sha: String,
+    #[serde(default)]
+    head_branch: Option<String>,
+    #[serde(default)]
+    conclusion: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StatusPayload {
+    repository: Repository,
+    sha: String,
+    context: String,
+    state: String,
+    #[serde(default)]
+    branches: Vec<Branch>,
+}
+
+#[derive(Deserialize)]
+struct Branch {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct IssueCommentPayload {
+    action: String,
+    repository: Repository,
+    issue: Issue,
+    comment: Comment,
+}
+
+#[derive(Deserialize)]
+struct Issue {
+    number: u64,
+    #[serde(default)]
+    pull_request: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct Comment {
+    id: u64,
+    #[serde(default)]
+    body: Option<String>,
+    user: User,
+    #[serde(default)]
+    performed_via_github_app: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct PushPayload {
+    repository: Repository,
+    #[serde(rename = "ref")]
+    git_ref: String,
+    after: String,
+}
+
+/// `package` (action `published`) and `registry_package` (`published`): a container pushed to GHCR.
+#[derive(Deserialize)]
+struct PackagePayload {
+    action: String,
+    #[serde(alias = "registry_package")]
+    package: Package,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    owner: Option<User>,
+    package_type: String,
+    #[serde(default)]
+    package_version: Option<PackageVersion>,
+    #[serde(default)]
+    registry: Option<PackageRegistry>,
+}
+
+#[derive(Deserialize)]
+struct PackageRegistry {
+    #[serde(default)]
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PackageVersion {
+    #[serde(default)]
+    container_metadata: Option<ContainerMetadata>,
+}
+
+#[derive(Deserialize)]
+struct ContainerMetadata {
+    #[serde(default)]
+    tag: Option<ContainerTag>,
+}
+
+#[derive(Deserialize)]
+struct ContainerTag {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(event: &str, body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("malformed {event} payload: {e}"))
+}
+
+fn repo(r: &Repository) -> Result<RepoName, String> {
+    r.full_name.parse().map_err(|e| format!("repository.full_name: {e}"))
+}
+
+fn is_bot(u: &User) -> bool {
+    u.kind.as_deref() == Some("Bot") || u.login.ends_with("[bot]")
+}
+
+/// Parses a GitHub delivery of type `event` (the `X-GitHub-Event` header).
+pub fn parse_event(event: &str, body: &[u8]) -> Result<Parsed, String> {
+    let ignored = |why: String| Ok(Parsed::Ignored(why));
+    match event {
+        "pull_request" => {
+            let p: PullRequestPayload = parse(event, body)?;
+            let action = match p.action.as_str() {
+                "opened" => PrAction::Opened,
+                "synchronize" => PrAction::Synchronize,
+                "reopened" => PrAction::Reopened,
+                "closed" => PrAction::Closed,
+                "labeled" => PrAction::Labeled,
+                "unlabeled" => PrAction::Unlabeled,
+                "edited" => PrAction::Edited,
+                other => return ignored(format!("pull_request action {other}")),
+            };
+            let pr = p.pull_request;
+            Ok(Parsed::Event(Event::PullRequest(PullRequestEvent {
+                repo: repo(&p.repository)?,
+                action,
+                number: pr.number,
+                head_ref: pr.head.git_ref,
+                head_sha: pr.head.sha,
+                head_repo: pr.head.repo.map(|r| r.full_name),
+                base_ref: pr.base.git_ref,
+                merged: pr.merged.unwrap_or(false),
+                merge_commit_sha: pr.merge_commit_sha,
+                labels: pr.labels.into_iter().map(|l| l.name).collect(),
+                author: pr.user.login,
+            })))
+        }
+        "check_run" => {
+            let p: CheckRunPayload = parse(event, body)?;
+            let action = match p.action.as_str() {
+                "created" => CheckRunAction::Created,
+                "completed" => CheckRunAction::Completed,
+                "rerequested" => CheckRunAction::Rerequested,
+                "requested_action" => CheckRunAction::RequestedAction {
+                    identifier: p
+                        .requested_action
+                        .ok_or("check_run requested_action without requested_action.identifier")?
+                        .identifier,
+                },
+                other => return ignored(format!("check_run action {other}")),
+            };
+            Ok(Parsed::Event(Event::CheckRun(CheckRunEvent {
+                repo: repo(&p.repository)?,
+                action,
+                id: p.check_run.id,
+                name: p.check_run.name,
+                head_sha: p.check_run.head_sha,
+                app_slug: p.check_run.app.and_then(|a| a.slug),
+                conclusion: p.check_run.conclusion,
+                sender: p.sender.login,
+            })))
+        }
+        "check_suite" => {
+            let p: CheckSuitePayload = parse(event, body)?;
+            if p.action != "completed" {
+                return ignored(format!("check_suite action {}", p.action));
+            }
+            Ok(Parsed::Event(Event::CheckSuite(CheckSuiteEvent {
+                repo: repo(&p.repository)?,
+                action: p.action,
+                head_sha: p.check_suite.head_sha,
+                head_branch: p.check_suite.head_branch,
+                conclusion: p.check_suite.conclusion,
+            })))
+        }
+        "status" => {
+            let p: StatusPayload = parse(event, body)?;
+            Ok(Parsed::Event(Event::Status(StatusEvent {
+                repo: repo(&p.repository)?,
+                sha: p.sha,
+                context: p.context,
+                state: p.state,
+                branches: p.branches.into_iter().map(|b| b.name).collect(),
+            })))
+        }
+        "issue_comment" => {
+            let p: IssueCommentPayload = parse(event, body)?;
+            let action = match p.action.as_str() {
+                "created" => CommentAction::Created,
+                "edited" => CommentAction::Edited,
+                "deleted" => CommentAction::Deleted,
+                other => return ignored(format!("issue_comment action {other}")),
+            };
+            let author_is_bot = is_bot(&p.comment.user) || p.comment.performed_via_github_app.is_some();
+            Ok(Parsed::Event(Event::IssueComment(CommentEvent {
+                repo: repo(&p.repository)?,
+                action,
+                issue_number: p.issue.number,
+                is_pull_request: p.issue.pull_request.is_some(),
+                comment_id: p.comment.id,
+                body: p.comment.body.unwrap_or_default(),
+                author: p.comment.user.login,
+                author_is_bot,
+            })))
+        }
+        "push" => {
+            let p: PushPayload = parse(event, body)?;
+            Ok(Parsed::Event(Event::Push(PushEvent {
+                repo: repo(&p.repository)?,
+                git_ref: p.git_ref,
+                after: p.after,
+            })))
+        }
+        "package" | "registry_package" => {
+            let p: PackagePayload = parse(event, body)?;
+            if p.action != "published" {
+                return ignored(format!("{event} action {}", p.action));
+            }
+            let pkg = p.package;
+            if !pkg.package_type.eq_ignore_ascii_case("container") {
+                return ignored(format!("{event} of type {}", pkg.package_type));
+            }
+            let tag = pkg
+                .package_version
+                .and_then(|v| v.container_metadata)
+                .and_then(|m| m.tag)
+                .and_then(|t| t.name)
+                .unwrap_or_default();
+            if tag.is_empty() {
+                return ignored(format!("{event}: a push without a tag"));
+            }
+            let tag: Tag = tag.parse().map_err(|e| format!("{event}: {e}"))?;
+            let owner = pkg
+                .namespace
+                .or(pkg.owner.map(|o| o.login))
+                .ok_or_else(|| format!("{event}: package has neither namespace nor owner"))?;
+            let host = pkg
+                .registry
+                .and_then(|r| r.url)
+                .and_then(|u| url::Url::parse(&u).ok())
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_else(|| "ghcr.io".to_string());
+            Ok(Parsed::Event(Event::RegistryPush(RegistryPush {
+                host: Some(host),
+                repository: format!("{owner}/{}", pkg.name).to_lowercase(),
+                tag,
+            })))
+        }
+        other => ignored(format!("event {other}")),
+    }
+}
+
+/// Whether an issue comment's author is a bot (exposed for the command layer).
+pub fn comment_author_is_bot(login: &str, kind: Option<&str>) -> bool {
+    kind == Some("Bot") || login.ends_with("[bot]")
+}
