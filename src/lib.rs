@@ -17,8 +17,10 @@
 pub mod cli;
 pub mod event;
 pub mod github;
+pub mod metrics;
 pub mod pipeline;
 pub mod pointer;
+pub mod queue;
 pub mod registry;
 pub mod server;
 pub mod settings;
