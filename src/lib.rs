@@ -22,6 +22,7 @@ pub mod pipeline;
 pub mod pointer;
 pub mod queue;
 pub mod registry;
+pub mod render;
 pub mod server;
 pub mod settings;
 pub mod types;

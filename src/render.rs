@@ -1,0 +1,238 @@
+//! Every text baton writes to GitHub: pull request titles and bodies (with the hidden
+//! machine-readable marker), commit messages with trailers, branch names and labels
+//! (DESIGN §8). Pure functions; snapshot-tested.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::{ArtifactName, Digest, StageName, Tag, Version};
+
+/// The facts of one promotion, as written into the PR body marker (`<!-- baton:{json} -->`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Marker {
+    pub stage: StageName,
+    pub artifact: ArtifactName,
+    pub tag: Tag,
+    pub digest: Digest,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_tag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_digest: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_in: Option<StageName>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approved_by: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rollback: bool,
+}
+
+impl Marker {
+    pub fn version(&self) -> Version {
+        Version { tag: self.tag.clone(), digest: self.digest.clone() }
+    }
+}
+
+const MARKER_START: &str = "<!-- baton:";
+
+/// Extracts the marker from a PR body, if there is a well-formed one.
+pub fn parse_marker(body: &str) -> Option<Marker> {
+    let start = body.find(MARKER_START)? + MARKER_START.len();
+    let end = body[start..].find(" -->")? + start;
+    serde_json::from_str(&body[start..end]).ok()
+}
+
+/// What a promotion PR or commit describes.
+#[derive(Debug, Clone)]
+pub struct Promotion<'a> {
+    pub marker: &'a Marker,
+    pub image: &'a str,
+    /// The artifact's OCI annotations.
+    pub annotations: &'a BTreeMap<String, String>,
+    /// Files changed, for the body.
+    pub files: &'a [String],
+    /// Which key or identity verified the signature.
+    pub verified_by: Option<&'a str>,
+}
+
+pub fn branch(stage: &StageName, artifact: &ArtifactName) -> String {
+    format!("baton/{stage}/{artifact}")
+}
+
+pub fn labels(stage: &StageName, rollback: bool) -> Vec<String> {
+    let mut l = vec!["baton".to_string(), format!("baton:{stage}")];
+    if rollback {
+        l.push("baton:rollback".to_string());
+    }
+    l
+}
+
+pub fn title(p: &Promotion) -> String {
+    let m = p.marker;
+    if m.rollback {
+        format!("rollback {} to {} in {}", m.artifact, m.tag, m.stage)
+    } else {
+        format!("promote {} {} to {}", m.artifact, m.tag, m.stage)
+    }
+}
+
+pub fn commit_message(p: &Promotion) -> String {
+    let m = p.marker;
+    let verb = if m.rollback { "rollback" } else { "promote" };
+    let mut msg = format!(
+        "{verb}({}): {} {}\n\nBaton-Stage: {}\nBaton-Artifact: {}\nBaton-Version: {}\nBaton-Digest: {}\n",
+        m.stage, m.artifact, m.tag, m.stage, m.artifact, m.tag, m.digest
+    );
+    for a in &m.approved_by {
+        msg.push_str(&format!("Baton-Approved-By: {a}\n"));
+    }
+    msg
+}
+
+/// Markdown cell text from untrusted input: no table breaks, no HTML, bounded length.
+fn cell(s: &str) -> String {
+    let s: String = s.chars().take(200).collect();
+    s.replace('|', "\\|").replace(['\n', '\r'], " ").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+pub fn body(p: &Promotion) -> String {
+    let m = p.marker;
+    let mut b = String::new();
+    let from = match (&m.from_tag, &m.from_digest) {
+        (Some(t), Some(d)) => format!("`{}` (`{}`)", cell(t), short(d)),
+        (Some(t), None) => format!("`{}` (no digest pinned)", cell(t)),
+        (None, Some(d)) => format!("`{}`", short(d)),
+        (None, None) => "nothing pinned yet".to_string(),
+    };
+    if m.rollback {
+        b.push_str(&format!("Rolls **{}** in **{}** back to `{}`.\n\n", m.artifact, m.stage, m.tag));
+    } else {
+        b.push_str(&format!("Promotes **{}** `{}` to **{}**.\n\n", m.artifact, m.tag, m.stage));
+    }
+    b.push_str("| | |\n|---|---|\n");
+    b.push_str(&format!("| Stage | `{}` |\n", m.stage));
+    b.push_str(&format!("| Artifact | `{}` |\n", cell(p.image)));
+    b.push_str(&format!("| Version | {from} → `{}` |\n", m.tag));
+    b.push_str(&format!("| Digest | `{}` |\n", m.digest));
+    if let Some(rev) = p.annotations.get("org.opencontainers.image.revision") {
+        match p.annotations.get("org.opencontainers.image.source").filter(|s| s.starts_with("https://")) {
+            Some(src) => b.push_str(&format!(
+                "| Revision | [`{}`]({}/commit/{}) |\n",
+                cell(&rev.chars().take(12).collect::<String>()),
+                cell(src.trim_end_matches(".git")),
+                cell(rev)
+            )),
+            None => b.push_str(&format!("| Revision | `{}` |\n", cell(rev))),
+        }
+    }
+    if let Some(src) = p.annotations.get("org.opencontainers.image.source") {
+        b.push_str(&format!("| Source | {} |\n", cell(src)));
+    }
+    if let Some(created) = p.annotations.get("org.opencontainers.image.created") {
+        b.push_str(&format!("| Built | {} |\n", cell(created)));
+    }
+    match p.verified_by {
+        Some(v) => b.push_str(&format!("| Signature | verified ({}) |\n", cell(v))),
+        None => b.push_str("| Signature | not verified |\n"),
+    }
+    match &m.verified_in {
+        Some(s) => b.push_str(&format!("| Verified in | `{s}` |\n")),
+        None if !m.rollback => b.push_str("| Verified in | new from the registry (first stage) |\n"),
+        None => {}
+    }
+    if !m.approved_by.is_empty() {
+        let who: Vec<String> = m.approved_by.iter().map(|a| format!("@{}", cell(a))).collect();
+        b.push_str(&format!("| Approved by | {} |\n", who.join(", ")));
+    }
+    if !p.files.is_empty() {
+        b.push_str("\nFiles: ");
+        let files: Vec<String> = p.files.iter().map(|f| format!("`{}`", cell(f))).collect();
+        b.push_str(&files.join(", "));
+        b.push('\n');
+    }
+    b.push_str("\n<sub>Opened by baton. A newer version updates this pull request in place.</sub>\n\n");
+    b.push_str(MARKER_START);
+    b.push_str(&serde_json::to_string(m).unwrap_or_default().replace("--", "\\u002d\\u002d"));
+    b.push_str(" -->\n");
+    b
+}
+
+fn short(d: &str) -> String {
+    d.chars().take("sha256:".len() + 12).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marker() -> Marker {
+        Marker {
+            stage: "staging".parse().unwrap(),
+            artifact: "myapp".parse().unwrap(),
+            tag: "0.5.123".parse().unwrap(),
+            digest: format!("sha256:{}", "ab".repeat(32)).parse().unwrap(),
+            from_tag: Some("0.5.122".into()),
+            from_digest: Some(format!("sha256:{}", "cd".repeat(32))),
+            verified_in: Some("dev".parse().unwrap()),
+            approved_by: vec![],
+            rollback: false,
+        }
+    }
+
+    fn annotations() -> BTreeMap<String, String> {
+        [
+            ("org.opencontainers.image.revision", "0123456789abcdef0123456789abcdef01234567"),
+            ("org.opencontainers.image.source", "https://github.com/org/app"),
+            ("org.opencontainers.image.created", "2026-11-20T10:00:00Z"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn promotion_texts() {
+        let m = marker();
+        let ann = annotations();
+        let files = vec!["clusters/staging/myapp.yaml".to_string()];
+        let p = Promotion {
+            marker: &m,
+            image: "registry.internal/deployments/myapp",
+            annotations: &ann,
+            files: &files,
+            verified_by: Some("key .baton/keys/deploy.pub"),
+        };
+        assert_eq!(title(&p), "promote myapp 0.5.123 to staging");
+        insta::assert_snapshot!("commit_message", commit_message(&p));
+        insta::assert_snapshot!("pr_body", body(&p));
+        assert_eq!(parse_marker(&body(&p)).as_ref(), Some(&m));
+        assert_eq!(branch(&p.marker.stage, &p.marker.artifact), "baton/staging/myapp");
+    }
+
+    #[test]
+    fn rollback_with_approver() {
+        let mut m = marker();
+        m.rollback = true;
+        m.verified_in = None;
+        m.approved_by = vec!["alice".into()];
+        let ann = BTreeMap::new();
+        let p = Promotion { marker: &m, image: "r.io/x", annotations: &ann, files: &[], verified_by: None };
+        assert_eq!(title(&p), "rollback myapp to 0.5.123 in staging");
+        insta::assert_snapshot!("rollback_commit_message", commit_message(&p));
+        insta::assert_snapshot!("rollback_pr_body", body(&p));
+        assert_eq!(labels(&m.stage, true), ["baton", "baton:staging", "baton:rollback"]);
+    }
+
+    #[test]
+    fn hostile_annotations_cannot_break_out() {
+        let m = marker();
+        let mut ann = BTreeMap::new();
+        ann.insert("org.opencontainers.image.source".to_string(), "x | <script> -->\n# hi".to_string());
+        let p = Promotion { marker: &m, image: "r.io/x", annotations: &ann, files: &[], verified_by: None };
+        let b = body(&p);
+        assert!(!b.contains("<script>"));
+        assert_eq!(parse_marker(&b).as_ref(), Some(&m));
+        assert_eq!(parse_marker("no marker"), None);
+        assert_eq!(parse_marker("<!-- baton:{broken -->"), None);
+    }
+}
