@@ -15,10 +15,12 @@
 //! - `server`: the axum HTTP server; `cli`: the `baton` command line
 
 pub mod cli;
+pub mod engine;
 pub mod event;
 pub mod github;
 pub mod metrics;
 pub mod pipeline;
+pub mod planner;
 pub mod pointer;
 pub mod queue;
 pub mod registry;
@@ -26,4 +28,5 @@ pub mod render;
 pub mod server;
 pub mod settings;
 pub mod types;
+pub mod verify;
 pub mod webhook;

@@ -1,0 +1,336 @@
+//! The imperative shell around the planner: for each queued event it reads the facts it needs
+//! (pipeline file, pointer files, open PRs, registry digests, signatures), asks the pure planner
+//! what to do, and performs the resulting writes through the [`GitHub`] trait. Every write is
+//! keyed (deterministic branch names, find-before-create, expected parents) so duplicate or
+//! concurrent handling of the same event converges on one PR or one commit.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context as _};
+use tracing::Instrument;
+
+use crate::event::{Event, RegistryPush};
+use crate::github::{FileContent, GitHub, GitHubError, NewCommit, NewPullRequest};
+use crate::pipeline::{self, Artifact, Pipeline, Stage, WriteMode};
+use crate::planner::{self, Candidate, Decision, Snapshot, WritePlan};
+use crate::queue::{Job, JobHandler};
+use crate::registry::Registry;
+use crate::types::{RepoName, Version};
+use crate::verify::{Verifier, VerifyContext, VerifyError};
+
+pub const PIPELINE_FILE: &str = ".baton.yaml";
+
+/// A repository's pipeline as read from its default branch.
+#[derive(Clone)]
+pub struct Loaded {
+    pub default_branch: String,
+    pub pipeline: Arc<Pipeline>,
+}
+
+pub struct Engine {
+    pub github: Arc<dyn GitHub>,
+    pub registry: Arc<dyn Registry>,
+    pub verifier: Arc<dyn Verifier>,
+    /// The deployment repositories registry pushes are matched against.
+    pub repositories: Vec<RepoName>,
+    cache_ttl: Duration,
+    cache: Mutex<HashMap<RepoName, (Instant, Loaded)>>,
+    /// How long to wait for a signature that is pushed after its image.
+    pub signature_wait: Duration,
+}
+
+/// What became of one promotion attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Noop(String),
+    PullRequest { number: u64, url: String },
+    Committed { sha: String },
+}
+
+impl Engine {
+    pub fn new(
+        github: Arc<dyn GitHub>,
+        registry: Arc<dyn Registry>,
+        verifier: Arc<dyn Verifier>,
+        repositories: Vec<RepoName>,
+        cache_ttl: Duration,
+    ) -> Engine {
+        Engine {
+            github,
+            registry,
+            verifier,
+            repositories,
+            cache_ttl,
+            cache: Mutex::new(HashMap::new()),
+            signature_wait: Duration::from_secs(120),
+        }
+    }
+
+    /// The jobs a registry push fans out to: one per configured repository.
+    pub fn jobs_for_registry_push(&self, delivery: &str, push: RegistryPush) -> Vec<Job> {
+        let event = Arc::new(Event::RegistryPush(push));
+        self.repositories
+            .iter()
+            .map(|repo| Job { repo: repo.clone(), delivery: delivery.to_string(), event: event.clone() })
+            .collect()
+    }
+
+    /// Reads (or returns the cached) `.baton.yaml` of `repo`'s default branch.
+    pub async fn load(&self, repo: &RepoName) -> anyhow::Result<Loaded> {
+        if let Some((at, loaded)) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(repo) {
+            if at.elapsed() < self.cache_ttl {
+                return Ok(loaded.clone());
+            }
+        }
+        let info = self.github.repo_info(repo).await.context("reading the repository")?;
+        let file = match self.github.file(repo, PIPELINE_FILE, &info.default_branch).await {
+            Ok(f) => f,
+            Err(GitHubError::NotFound(_)) => {
+                return Err(anyhow!("{repo} has no {PIPELINE_FILE} on its default branch {}", info.default_branch))
+            }
+            Err(e) => return Err(e).context("reading .baton.yaml"),
+        };
+        let pipeline = pipeline::parse(&file.text).map_err(|e| anyhow!("{repo}: invalid {PIPELINE_FILE}:\n{e}"))?;
+        let loaded = Loaded { default_branch: info.default_branch, pipeline: Arc::new(pipeline) };
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(repo.clone(), (Instant::now(), loaded.clone()));
+        Ok(loaded)
+    }
+
+    pub async fn handle_event(&self, repo: &RepoName, event: &Event) -> anyhow::Result<()> {
+        match event {
+            Event::RegistryPush(push) => self.on_registry_push(repo, push).await,
+            other => {
+                tracing::debug!(event = other.kind(), "no action for this event yet");
+                Ok(())
+            }
+        }
+    }
+
+    async fn on_registry_push(&self, repo: &RepoName, push: &RegistryPush) -> anyhow::Result<()> {
+        let loaded = self.load(repo).await?;
+        let artifacts: Vec<&Artifact> = loaded
+            .pipeline
+            .artifacts
+            .values()
+            .filter(|a| a.image.path == push.repository && a.tags.is_match(push.tag.as_str()))
+            .collect();
+        if artifacts.is_empty() {
+            tracing::debug!(repository = %push.repository, tag = %push.tag, "no artifact of this repository matches the push");
+            return Ok(());
+        }
+        for artifact in artifacts {
+            let resolved = self
+                .registry
+                .resolve(&artifact.image, &push.tag)
+                .await
+                .with_context(|| format!("resolving {}:{}", artifact.image, push.tag))?;
+            let version = Version { tag: push.tag.clone(), digest: resolved.digest.clone() };
+            let head = self.github.branch_head(repo, &loaded.default_branch).await?;
+            let verified = match self.verify_with_wait(repo, &head, artifact, &version).await {
+                Ok(v) => v,
+                Err(e) => {
+                    crate::metrics::promotion("-", "rejected");
+                    tracing::warn!(artifact = %artifact.name, version = %version, reason = %e, "not promoting: signature not verified");
+                    continue;
+                }
+            };
+            let candidate = Candidate {
+                version,
+                annotations: resolved.annotations.clone(),
+                verified_by: Some(verified.by),
+                verified_in: None,
+                approved_by: vec![],
+                rollback: false,
+            };
+            for stage in loaded.pipeline.first_stages() {
+                if !stage.pointers.iter().any(|p| p.artifact == artifact.name) {
+                    continue;
+                }
+                let outcome = self.promote(repo, &loaded, stage, artifact, &candidate).await;
+                report(stage, &candidate, &outcome);
+            }
+        }
+        Ok(())
+    }
+
+    /// Verifies, waiting with backoff for a signature that is pushed after the image.
+    async fn verify_with_wait(
+        &self,
+        repo: &RepoName,
+        head: &str,
+        artifact: &Artifact,
+        version: &Version,
+    ) -> Result<crate::verify::Verified, VerifyError> {
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(500);
+        loop {
+            let ctx = VerifyContext { repo, commit: head, artifact, digest: &version.digest };
+            match self.verifier.verify(&ctx).await {
+                Err(VerifyError::NotSigned(_)) if started.elapsed() + delay < self.signature_wait => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(15));
+                }
+                other => {
+                    crate::metrics::verification(match &other {
+                        Ok(_) => "verified",
+                        Err(VerifyError::NotSigned(_)) => "unsigned",
+                        Err(VerifyError::Rejected(_)) => "rejected",
+                        Err(VerifyError::Unavailable(_)) => "error",
+                    });
+                    return other;
+                }
+            }
+        }
+    }
+
+    /// Moves `stage` to `candidate` (idempotently): re-reads the facts, plans, writes. A direct
+    /// commit that lost a race with another push is re-planned on the new head.
+    pub async fn promote(
+        &self,
+        repo: &RepoName,
+        loaded: &Loaded,
+        stage: &Stage,
+        artifact: &Artifact,
+        candidate: &Candidate,
+    ) -> anyhow::Result<Outcome> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let head = self.github.branch_head(repo, &loaded.default_branch).await?;
+            let mut files: Vec<FileContent> = Vec::new();
+            for spec in stage.pointers.iter().filter(|p| p.artifact == artifact.name) {
+                if files.iter().all(|f| f.path != spec.file.as_str()) {
+                    let f = self
+                        .github
+                        .file(repo, spec.file.as_str(), &head)
+                        .await
+                        .with_context(|| format!("reading pointer file {}", spec.file))?;
+                    files.push(f);
+                }
+            }
+            let branch = crate::render::branch(&stage.name, &artifact.name);
+            let open_pr = match stage.write {
+                WriteMode::PullRequest => self.github.find_open_pull(repo, &branch).await?,
+                WriteMode::Commit => None,
+            };
+            let pointers = stage
+                .pointers
+                .iter()
+                .filter(|p| p.artifact == artifact.name)
+                .filter_map(|p| files.iter().find(|f| f.path == p.file.as_str()).map(|f| (p, f)))
+                .collect();
+            let snapshot = Snapshot {
+                stage,
+                artifact,
+                default_branch: &loaded.default_branch,
+                default_head: &head,
+                pointers,
+                open_pr: open_pr.as_ref(),
+            };
+            let plan = match planner::plan_promotion(&snapshot, candidate)? {
+                Decision::Noop(why) => return Ok(Outcome::Noop(why)),
+                Decision::Write(plan) => plan,
+            };
+            match self.execute(repo, &plan).await {
+                Err(e) if attempt < 3 && matches!(e.downcast_ref::<GitHubError>(), Some(GitHubError::Conflict(_))) => {
+                    tracing::info!(error = %e, "lost a race; re-reading and trying again");
+                    continue;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn execute(&self, repo: &RepoName, plan: &WritePlan) -> anyhow::Result<Outcome> {
+        let gh = &self.github;
+        let commit = NewCommit { parent: plan.parent.clone(), message: plan.commit_message.clone(), files: plan.files.clone() };
+        let sha = gh.create_commit(repo, &commit).await?;
+        if plan.mode == WriteMode::Commit {
+            // Fast-forward only: if the default branch moved, this fails and the caller re-plans.
+            gh.update_branch(repo, &plan.base, &sha, false).await?;
+            return Ok(Outcome::Committed { sha });
+        }
+        match gh.create_branch(repo, &plan.branch, &sha).await {
+            Ok(()) => {}
+            Err(GitHubError::Conflict(_)) => gh.update_branch(repo, &plan.branch, &sha, true).await?,
+            Err(e) => return Err(e.into()),
+        }
+        let pr = match plan.existing_pr {
+            Some(number) => {
+                gh.update_pull(repo, number, &plan.title, &plan.body).await?;
+                (number, String::new())
+            }
+            None => {
+                let new = NewPullRequest {
+                    head: plan.branch.clone(),
+                    base: plan.base.clone(),
+                    title: plan.title.clone(),
+                    body: plan.body.clone(),
+                };
+                match gh.create_pull(repo, &new).await {
+                    Ok(pr) => (pr.number, pr.html_url),
+                    // Another replica opened it meanwhile: update that one.
+                    Err(GitHubError::Conflict(_)) => {
+                        let pr = gh
+                            .find_open_pull(repo, &plan.branch)
+                            .await?
+                            .ok_or_else(|| anyhow!("GitHub refused a pull request for {} but none is open", plan.branch))?;
+                        gh.update_pull(repo, pr.number, &plan.title, &plan.body).await?;
+                        (pr.number, pr.html_url)
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        gh.add_labels(repo, pr.0, &plan.labels).await?;
+        Ok(Outcome::PullRequest { number: pr.0, url: pr.1 })
+    }
+}
+
+fn report(stage: &Stage, candidate: &Candidate, outcome: &anyhow::Result<Outcome>) {
+    let v = &candidate.version;
+    match outcome {
+        Ok(Outcome::Noop(why)) => {
+            crate::metrics::promotion(stage.name.as_str(), "noop");
+            tracing::info!(stage = %stage.name, version = %v, "no promotion: {why}");
+        }
+        Ok(Outcome::PullRequest { number, .. }) => {
+            crate::metrics::promotion(stage.name.as_str(), "pull_request");
+            tracing::info!(stage = %stage.name, version = %v, pull_request = number, "promotion pull request ready");
+        }
+        Ok(Outcome::Committed { sha }) => {
+            crate::metrics::promotion(stage.name.as_str(), "committed");
+            tracing::info!(stage = %stage.name, version = %v, commit = %sha, "promotion committed");
+        }
+        Err(e) => {
+            crate::metrics::promotion(stage.name.as_str(), "failed");
+            tracing::error!(stage = %stage.name, version = %v, error = format!("{e:#}"), "promotion failed");
+        }
+    }
+}
+
+impl JobHandler for Engine {
+    fn handle(&self, job: Job) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        let span = tracing::info_span!("delivery", id = %job.delivery, event = job.event.kind(), repository = %job.repo);
+        Box::pin(
+            async move {
+                let started = Instant::now();
+                if let Err(e) = self.handle_event(&job.repo, &job.event).await {
+                    tracing::error!(error = format!("{e:#}"), "event handling failed");
+                }
+                crate::metrics::get()
+                    .handling_seconds
+                    .get_or_create(&crate::metrics::EventLabels { event: job.event.kind().to_string() })
+                    .observe(started.elapsed().as_secs_f64());
+            }
+            .instrument(span),
+        )
+    }
+}
