@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::pointer::Format;
 
 #[derive(Debug, Parser)]
-#[command(name = "baton", version, about = "Promotes signed OCI artifacts through environments with digest-pinned pull requests")]
+#[command(
+    name = "baton",
+    version,
+    about = "Promotes signed OCI artifacts through environments with digest-pinned pull requests"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -96,10 +96,7 @@ impl Engine {
         };
         let pipeline = pipeline::parse(&file.text).map_err(|e| anyhow!("{repo}: invalid {PIPELINE_FILE}:\n{e}"))?;
         let loaded = Loaded { default_branch: info.default_branch, pipeline: Arc::new(pipeline) };
-        self.cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(repo.clone(), (Instant::now(), loaded.clone()));
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(repo.clone(), (Instant::now(), loaded.clone()));
         Ok(loaded)
     }
 
@@ -250,7 +247,8 @@ impl Engine {
 
     async fn execute(&self, repo: &RepoName, plan: &WritePlan) -> anyhow::Result<Outcome> {
         let gh = &self.github;
-        let commit = NewCommit { parent: plan.parent.clone(), message: plan.commit_message.clone(), files: plan.files.clone() };
+        let commit =
+            NewCommit { parent: plan.parent.clone(), message: plan.commit_message.clone(), files: plan.files.clone() };
         let sha = gh.create_commit(repo, &commit).await?;
         if plan.mode == WriteMode::Commit {
             // Fast-forward only: if the default branch moved, this fails and the caller re-plans.
@@ -278,10 +276,9 @@ impl Engine {
                     Ok(pr) => (pr.number, pr.html_url),
                     // Another replica opened it meanwhile: update that one.
                     Err(GitHubError::Conflict(_)) => {
-                        let pr = gh
-                            .find_open_pull(repo, &plan.branch)
-                            .await?
-                            .ok_or_else(|| anyhow!("GitHub refused a pull request for {} but none is open", plan.branch))?;
+                        let pr = gh.find_open_pull(repo, &plan.branch).await?.ok_or_else(|| {
+                            anyhow!("GitHub refused a pull request for {} but none is open", plan.branch)
+                        })?;
                         gh.update_pull(repo, pr.number, &plan.title, &plan.body).await?;
                         (pr.number, pr.html_url)
                     }
@@ -318,7 +315,8 @@ fn report(stage: &Stage, candidate: &Candidate, outcome: &anyhow::Result<Outcome
 
 impl JobHandler for Engine {
     fn handle(&self, job: Job) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        let span = tracing::info_span!("delivery", id = %job.delivery, event = job.event.kind(), repository = %job.repo);
+        let span =
+            tracing::info_span!("delivery", id = %job.delivery, event = job.event.kind(), repository = %job.repo);
         Box::pin(
             async move {
                 let started = Instant::now();

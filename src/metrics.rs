@@ -65,11 +65,16 @@ pub fn get() -> &'static Metrics {
         );
         let queue_depth = Gauge::default();
         registry.register("queue_depth", "Events queued or being handled", queue_depth.clone());
-        let handling_seconds =
-            Family::<EventLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.005, 2.0, 14)));
+        let handling_seconds = Family::<EventLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.005, 2.0, 14))
+        });
         registry.register("event_handling_seconds", "Time to handle one queued event", handling_seconds.clone());
         let github_requests = Family::<RequestLabels, Counter>::default();
-        registry.register("github_requests", "GitHub API requests by operation and HTTP status", github_requests.clone());
+        registry.register(
+            "github_requests",
+            "GitHub API requests by operation and HTTP status",
+            github_requests.clone(),
+        );
         let github_rate_limit_remaining = Gauge::default();
         registry.register(
             "github_rate_limit_remaining",
@@ -127,7 +132,9 @@ pub fn operation(method: &http::Method, path: &str) -> String {
         ["repos", _, _] => "repo".to_string(),
         ["repos", _, _, "git", kind, ..] => format!("git/{kind}"),
         ["repos", _, _, "issues", "comments", _, "reactions"] => "reactions".to_string(),
-        ["repos", _, _, "commits", _, leaf @ ("check-runs" | "status" | "statuses" | "pulls")] => format!("commits/{leaf}"),
+        ["repos", _, _, "commits", _, leaf @ ("check-runs" | "status" | "statuses" | "pulls")] => {
+            format!("commits/{leaf}")
+        }
         ["repos", _, _, first, rest @ ..] => {
             let leaf = rest.iter().rev().copied().find(|s| !s.is_empty() && !s.bytes().all(|b| b.is_ascii_digit()));
             match (*first, leaf) {
@@ -154,7 +161,9 @@ pub fn github_request(method: &http::Method, path: &str, status: &str) {
 }
 
 pub fn github_rate_limit(headers: &http::HeaderMap) {
-    if let Some(v) = headers.get("x-ratelimit-remaining").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<f64>().ok()) {
+    if let Some(v) =
+        headers.get("x-ratelimit-remaining").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<f64>().ok())
+    {
         get().github_rate_limit_remaining.set(v);
     }
 }

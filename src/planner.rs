@@ -69,10 +69,10 @@ pub struct PlanError {
 
 /// What the stage runs now, according to its first pointer for the artifact.
 pub fn current_version(snapshot: &Snapshot) -> Result<Current, PlanError> {
-    let (spec, file) = snapshot
-        .pointers
-        .first()
-        .ok_or_else(|| PlanError { file: String::new(), reason: "the stage has no pointer for this artifact".into() })?;
+    let (spec, file) = snapshot.pointers.first().ok_or_else(|| PlanError {
+        file: String::new(),
+        reason: "the stage has no pointer for this artifact".into(),
+    })?;
     pointer::get(&file.text, spec.format, &spec.selector)
         .map_err(|e| PlanError { file: spec.file.to_string(), reason: e.to_string() })
 }

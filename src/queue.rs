@@ -242,7 +242,8 @@ mod tests {
         assert_eq!(log.len(), 30, "every job ran before the dispatcher ended");
         assert!(rec.max_parallel.load(Ordering::SeqCst) <= 2);
         // Arrival order within a repository.
-        let a: Vec<_> = log.iter().filter(|(d, s)| d.starts_with("o/a") && *s == "start").map(|(d, _)| d.clone()).collect();
+        let a: Vec<_> =
+            log.iter().filter(|(d, s)| d.starts_with("o/a") && *s == "start").map(|(d, _)| d.clone()).collect();
         assert_eq!(a, (0..5).map(|i| format!("o/a-{i}")).collect::<Vec<_>>());
     }
 

@@ -17,8 +17,8 @@ use futures::StreamExt as _;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::manifest::{
-    OciDescriptor, IMAGE_MANIFEST_LIST_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE,
-    OCI_IMAGE_INDEX_MEDIA_TYPE, OCI_IMAGE_MEDIA_TYPE,
+    OciDescriptor, IMAGE_MANIFEST_LIST_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_INDEX_MEDIA_TYPE,
+    OCI_IMAGE_MEDIA_TYPE,
 };
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -71,12 +71,8 @@ pub struct RegistrySettings {
 }
 
 /// The manifest media types baton asks for and accepts.
-pub const ACCEPTED_MANIFEST_TYPES: [&str; 4] = [
-    OCI_IMAGE_MEDIA_TYPE,
-    OCI_IMAGE_INDEX_MEDIA_TYPE,
-    IMAGE_MANIFEST_MEDIA_TYPE,
-    IMAGE_MANIFEST_LIST_MEDIA_TYPE,
-];
+pub const ACCEPTED_MANIFEST_TYPES: [&str; 4] =
+    [OCI_IMAGE_MEDIA_TYPE, OCI_IMAGE_INDEX_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE, IMAGE_MANIFEST_LIST_MEDIA_TYPE];
 
 /// Largest manifest baton reads (the OCI distribution spec's recommended limit).
 pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
@@ -99,7 +95,10 @@ const MAX_TAG_PAGES: usize = 100;
 /// Credentials for one registry host. `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credential {
-    Basic { username: String, password: String },
+    Basic {
+        username: String,
+        password: String,
+    },
     /// A registry token (`registrytoken` in a Docker config), sent as a bearer token.
     Bearer(String),
 }
@@ -107,11 +106,9 @@ pub enum Credential {
 impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Credential::Basic { username, .. } => f
-                .debug_struct("Basic")
-                .field("username", username)
-                .field("password", &"<redacted>")
-                .finish(),
+            Credential::Basic { username, .. } => {
+                f.debug_struct("Basic").field("username", username).field("password", &"<redacted>").finish()
+            }
             Credential::Bearer(_) => f.write_str("Bearer(<redacted>)"),
         }
     }
@@ -120,9 +117,7 @@ impl fmt::Debug for Credential {
 impl Credential {
     fn to_auth(&self) -> RegistryAuth {
         match self {
-            Credential::Basic { username, password } => {
-                RegistryAuth::Basic(username.clone(), password.clone())
-            }
+            Credential::Basic { username, password } => RegistryAuth::Basic(username.clone(), password.clone()),
             Credential::Bearer(token) => RegistryAuth::Bearer(token.clone()),
         }
     }
@@ -130,10 +125,7 @@ impl Credential {
 
 /// The host a Docker `config.json` `auths` key names: `https://host/v1/` → `host`, lowercased.
 fn auth_key_host(key: &str) -> String {
-    let rest = key
-        .strip_prefix("https://")
-        .or_else(|| key.strip_prefix("http://"))
-        .unwrap_or(key);
+    let rest = key.strip_prefix("https://").or_else(|| key.strip_prefix("http://")).unwrap_or(key);
     let host = rest.split('/').next().unwrap_or("");
     host.to_ascii_lowercase()
 }
@@ -170,9 +162,9 @@ pub fn parse_docker_config(json: &[u8]) -> Result<BTreeMap<String, Credential>, 
                 .map_err(|_| format!("the registry auth file's \"auth\" for {host} is not base64"))?;
             let decoded = String::from_utf8(decoded)
                 .map_err(|_| format!("the registry auth file's \"auth\" for {host} is not UTF-8"))?;
-            let (username, password) = decoded.split_once(':').ok_or_else(|| {
-                format!("the registry auth file's \"auth\" for {host} is not base64(user:password)")
-            })?;
+            let (username, password) = decoded
+                .split_once(':')
+                .ok_or_else(|| format!("the registry auth file's \"auth\" for {host} is not base64(user:password)"))?;
             Credential::Basic { username: username.to_string(), password: password.to_string() }
         } else if let (Some(username), Some(password)) = (entry.username, entry.password) {
             Credential::Basic { username, password }
@@ -204,8 +196,7 @@ impl HostPolicy {
         for h in &settings.hosts {
             let h = h.trim();
             let ok = !h.is_empty()
-                && h.bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b':' | b'[' | b']'));
+                && h.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b':' | b'[' | b']'));
             if !ok {
                 return Err(format!(
                     "registry.hosts: {h:?} is not a registry host (host or host:port, no scheme or path)"
@@ -218,9 +209,7 @@ impl HostPolicy {
             let canonical = hosts
                 .iter()
                 .find(|a| a.eq_ignore_ascii_case(h.trim()))
-                .ok_or_else(|| {
-                    format!("registry.insecure_hosts: {h:?} is not listed in registry.hosts")
-                })?;
+                .ok_or_else(|| format!("registry.insecure_hosts: {h:?} is not listed in registry.hosts"))?;
             insecure.push(canonical.clone());
         }
         Ok(HostPolicy { hosts, insecure })
@@ -273,9 +262,7 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<(String, BTreeMap<String, String>)
                 OCI_IMAGE_MEDIA_TYPE.to_string()
             }
         }
-        Some(serde_json::Value::String(m)) if ACCEPTED_MANIFEST_TYPES.contains(&m.as_str()) => {
-            m.clone()
-        }
+        Some(serde_json::Value::String(m)) if ACCEPTED_MANIFEST_TYPES.contains(&m.as_str()) => m.clone(),
         Some(other) => {
             let shown: String = other.to_string().chars().take(100).collect();
             return Err(format!("unsupported manifest media type {shown}"));
@@ -286,9 +273,7 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<(String, BTreeMap<String, String>)
         None | Some(serde_json::Value::Null) => {}
         Some(serde_json::Value::Object(map)) => {
             for (k, v) in map {
-                let v = v
-                    .as_str()
-                    .ok_or_else(|| format!("the manifest annotation {k:?} is not a string"))?;
+                let v = v.as_str().ok_or_else(|| format!("the manifest annotation {k:?} is not a string"))?;
                 annotations.insert(k.clone(), v.to_string());
             }
         }
@@ -359,9 +344,8 @@ impl OciRegistry {
         let credentials = match &settings.auth_file {
             None => BTreeMap::new(),
             Some(path) => {
-                let bytes = std::fs::read(path).map_err(|e| {
-                    format!("cannot read the registry auth file {}: {e}", path.display())
-                })?;
+                let bytes = std::fs::read(path)
+                    .map_err(|e| format!("cannot read the registry auth file {}: {e}", path.display()))?;
                 parse_docker_config(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
             }
         };
@@ -378,8 +362,7 @@ impl OciRegistry {
             user_agent: concat!("baton/", env!("CARGO_PKG_VERSION")),
             ..ClientConfig::default()
         };
-        let client = Client::try_from(config)
-            .map_err(|e| format!("cannot build the registry HTTP client: {e}"))?;
+        let client = Client::try_from(config).map_err(|e| format!("cannot build the registry HTTP client: {e}"))?;
         Ok(OciRegistry { client, policy, credentials, timeout })
     }
 
@@ -445,24 +428,16 @@ impl OciRegistry {
     /// is computed by baton over the bytes; if `reference` is a digest it must match, and so
     /// must the registry's `Docker-Content-Digest` header (checked by oci-client, and the digest
     /// it reports is compared again here).
-    pub async fn fetch_manifest(
-        &self,
-        image: &ImageName,
-        reference: &str,
-    ) -> Result<Manifest, RegistryError> {
+    pub async fn fetch_manifest(&self, image: &ImageName, reference: &str) -> Result<Manifest, RegistryError> {
         let (host, auth) = self.admit(image)?;
         let by_digest = reference.starts_with("sha256:");
         let oci_ref = if by_digest {
-            let digest: Digest = reference.parse().map_err(|e| RegistryError::Invalid {
-                host: host.clone(),
-                reason: format!("{e}"),
-            })?;
+            let digest: Digest =
+                reference.parse().map_err(|e| RegistryError::Invalid { host: host.clone(), reason: format!("{e}") })?;
             Reference::with_digest(host.clone(), image.path.clone(), digest.to_string())
         } else {
-            let tag: Tag = reference.parse().map_err(|e| RegistryError::Invalid {
-                host: host.clone(),
-                reason: format!("{e}"),
-            })?;
+            let tag: Tag =
+                reference.parse().map_err(|e| RegistryError::Invalid { host: host.clone(), reason: format!("{e}") })?;
             Reference::with_tag(host.clone(), image.path.clone(), tag.to_string())
         };
         let (body, reported) = self
@@ -486,9 +461,7 @@ impl OciRegistry {
             )));
         }
         if by_digest && digest.as_str() != reference {
-            return Err(invalid(format!(
-                "asked for {image}@{reference}, got a manifest hashing to {digest}"
-            )));
+            return Err(invalid(format!("asked for {image}@{reference}, got a manifest hashing to {digest}")));
         }
         let (media_type, annotations) =
             parse_manifest(&body).map_err(|e| invalid(format!("{image}:{reference}: {e}")))?;
@@ -496,11 +469,7 @@ impl OciRegistry {
     }
 
     /// Reads one blob of at most [`MAX_BLOB_BYTES`], checking its sha256 against `digest`.
-    pub async fn fetch_blob(
-        &self,
-        image: &ImageName,
-        digest: &Digest,
-    ) -> Result<Vec<u8>, RegistryError> {
+    pub async fn fetch_blob(&self, image: &ImageName, digest: &Digest) -> Result<Vec<u8>, RegistryError> {
         let (host, auth) = self.admit(image)?;
         let oci_ref = Reference::with_digest(host.clone(), image.path.clone(), digest.to_string());
         // pull_blob_stream takes no credentials: they must be in the client's store.
@@ -623,11 +592,7 @@ impl OciRegistry {
         match e {
             OciDistributionError::RegistryError { envelope, .. } => {
                 let code = envelope.errors.first().map(|e| &e.code);
-                let message = envelope
-                    .errors
-                    .first()
-                    .map(|e| shorten(&e.message))
-                    .unwrap_or_default();
+                let message = envelope.errors.first().map(|e| shorten(&e.message)).unwrap_or_default();
                 match code {
                     Some(
                         OciErrorCode::ManifestUnknown
@@ -636,22 +601,18 @@ impl OciRegistry {
                         | OciErrorCode::BlobUnknown,
                     ) => not_found().into(),
                     Some(OciErrorCode::Unauthorized | OciErrorCode::Denied) => unauthorized().into(),
-                    Some(OciErrorCode::Toomanyrequests) => {
-                        unreachable(format!("rate limited: {message}"))
-                    }
+                    Some(OciErrorCode::Toomanyrequests) => unreachable(format!("rate limited: {message}")),
                     _ => invalid(format!("registry error: {message}")).into(),
                 }
             }
             OciDistributionError::ServerError { code, message, .. } => {
-                let message = if message.trim().is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", shorten(message.trim()))
-                };
+                let message =
+                    if message.trim().is_empty() { String::new() } else { format!(": {}", shorten(message.trim())) };
                 by_status(code, message)
             }
-            OciDistributionError::UnauthorizedError { .. }
-            | OciDistributionError::AuthenticationFailure(_) => unauthorized().into(),
+            OciDistributionError::UnauthorizedError { .. } | OciDistributionError::AuthenticationFailure(_) => {
+                unauthorized().into()
+            }
             OciDistributionError::RequestError(e) => {
                 if let Some(status) = e.status() {
                     return by_status(status.as_u16(), String::new());
@@ -783,10 +744,7 @@ mod tests {
             creds["registry.example.com"],
             Credential::Basic { username: "bob".into(), password: "s3cr:et".into() }
         );
-        assert_eq!(
-            creds["index.docker.io"],
-            Credential::Basic { username: "al".into(), password: "pw".into() }
-        );
+        assert_eq!(creds["index.docker.io"], Credential::Basic { username: "al".into(), password: "pw".into() });
         assert_eq!(creds["ghcr.io"], Credential::Bearer("tok".into()));
         assert!(!creds.contains_key("quay.io"));
         assert_eq!(creds.len(), 3);
@@ -794,12 +752,11 @@ mod tests {
 
     #[test]
     fn docker_config_errors_hide_secrets() {
-        let err = parse_docker_config(br#"{"auths": {"h": {"auth": "!!not-base64-secret!!"}}}"#)
-            .unwrap_err();
+        let err = parse_docker_config(br#"{"auths": {"h": {"auth": "!!not-base64-secret!!"}}}"#).unwrap_err();
         assert!(!err.contains("secret"), "{err}");
         let no_colon = base64::engine::general_purpose::STANDARD.encode("justasecret");
-        let err = parse_docker_config(format!(r#"{{"auths": {{"h": {{"auth": "{no_colon}"}}}}}}"#).as_bytes())
-            .unwrap_err();
+        let err =
+            parse_docker_config(format!(r#"{{"auths": {{"h": {{"auth": "{no_colon}"}}}}}}"#).as_bytes()).unwrap_err();
         assert!(!err.contains("justasecret"), "{err}");
         assert!(parse_docker_config(b"not json").is_err());
         assert!(parse_docker_config(b"{}").unwrap().is_empty());
@@ -813,11 +770,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");
         std::fs::write(&path, r#"{"auths": {"r.example": {"username": "u", "password": "hunter2"}}}"#).unwrap();
-        let reg = OciRegistry::new(&RegistrySettings {
-            auth_file: Some(path),
-            ..settings(&["r.example"], &[])
-        })
-        .unwrap();
+        let reg =
+            OciRegistry::new(&RegistrySettings { auth_file: Some(path), ..settings(&["r.example"], &[]) }).unwrap();
         assert!(!format!("{reg:?}").contains("hunter2"));
         assert_eq!(reg.auth_for("R.example"), RegistryAuth::Basic("u".into(), "hunter2".into()));
         assert_eq!(reg.auth_for("other.example"), RegistryAuth::Anonymous);
@@ -825,8 +779,8 @@ mod tests {
 
     #[test]
     fn host_policy() {
-        let p = HostPolicy::new(&settings(&["registry.internal:5000", "ghcr.io"], &["REGISTRY.internal:5000"]))
-            .unwrap();
+        let p =
+            HostPolicy::new(&settings(&["registry.internal:5000", "ghcr.io"], &["REGISTRY.internal:5000"])).unwrap();
         assert_eq!(p.check("registry.internal:5000").unwrap(), "registry.internal:5000");
         assert_eq!(p.check("Registry.Internal:5000").unwrap(), "registry.internal:5000");
         assert!(matches!(p.check("registry.internal"), Err(RegistryError::NotAllowed(_))));

@@ -70,9 +70,7 @@ async fn read_body(headers: &HeaderMap, body: axum::body::Body) -> Result<Bytes,
     if too_large(headers) {
         return Err(answer(StatusCode::PAYLOAD_TOO_LARGE, "payload over 25 MiB"));
     }
-    axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| answer(StatusCode::PAYLOAD_TOO_LARGE, "payload over 25 MiB"))
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| answer(StatusCode::PAYLOAD_TOO_LARGE, "payload over 25 MiB"))
 }
 
 async fn github_webhook(State(st): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Body) -> Response {
@@ -228,7 +226,11 @@ impl Running {
 }
 
 /// Starts the server on `listener` with `engine` behind the queue.
-pub fn spawn(settings: Arc<Settings>, engine: Arc<Engine>, listener: tokio::net::TcpListener) -> std::io::Result<Running> {
+pub fn spawn(
+    settings: Arc<Settings>,
+    engine: Arc<Engine>,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let (queue, dispatcher) = queue::start(settings.server.queue_capacity, settings.server.concurrency, engine.clone());
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
@@ -273,12 +275,10 @@ fn init_logging(settings: &Settings) {
 /// Builds the engine from settings: the App client (or dry-run), the registry, the verifier.
 pub fn build_engine(settings: &Settings) -> Result<Engine, String> {
     let client = crate::github::app::AppClient::new(&settings.github).map_err(|e| e.to_string())?;
-    let github: Arc<dyn crate::github::GitHub> = if settings.dry_run() {
-        Arc::new(crate::github::dryrun::DryRun::new(client))
-    } else {
-        Arc::new(client)
-    };
-    let registry = crate::registry::OciRegistry::new(&settings.registry).map_err(|e| format!("registry settings: {e}"))?;
+    let github: Arc<dyn crate::github::GitHub> =
+        if settings.dry_run() { Arc::new(crate::github::dryrun::DryRun::new(client)) } else { Arc::new(client) };
+    let registry =
+        crate::registry::OciRegistry::new(&settings.registry).map_err(|e| format!("registry settings: {e}"))?;
     let registry: Arc<dyn crate::registry::Registry> = Arc::new(registry);
     let verifier = crate::verify::default_verifier(&settings.registry, github.clone());
     Ok(Engine::new(

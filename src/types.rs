@@ -117,9 +117,7 @@ impl FromStr for Tag {
         let ok = !b.is_empty()
             && b.len() <= 128
             && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-            && b[1..]
-                .iter()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+            && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
         if ok {
             Ok(Tag(s.to_string()))
         } else {
@@ -147,8 +145,7 @@ fn valid_name(s: &str) -> bool {
     !b.is_empty()
         && b.len() <= 63
         && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.'))
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.'))
         && !s.contains("..")
 }
 
@@ -250,9 +247,7 @@ impl FromStr for ImageName {
             .split_once('/')
             .ok_or_else(|| format!("image {s:?} must start with a registry host, e.g. registry.example.com/app"))?;
         let host_ok = (host.contains('.') || host.contains(':') || host == "localhost")
-            && host
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b':' | b'[' | b']'));
+            && host.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b':' | b'[' | b']'));
         if !host_ok {
             return Err(format!(
                 "image {s:?} must start with a registry host (a name with a dot or a port, or localhost)"
@@ -261,7 +256,9 @@ impl FromStr for ImageName {
         let path_ok = !path.is_empty()
             && path.split('/').all(|seg| {
                 !seg.is_empty()
-                    && seg.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-'))
+                    && seg
+                        .bytes()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-'))
             });
         if !path_ok {
             return Err(format!(

@@ -59,14 +59,11 @@ type Builder = octocrab::OctocrabBuilder<
 >;
 
 fn builder(settings: &GitHubSettings) -> std::result::Result<Builder, ClientError> {
-    Octocrab::builder()
-        .base_uri(settings.api_url.as_str())
-        .map_err(|e| ClientError::Build(e.to_string()))
-        .map(|b| {
-            b.add_retry_config(RetryConfig::None)
-                .set_connect_timeout(Some(Duration::from_secs(10)))
-                .set_read_timeout(Some(Duration::from_secs(30)))
-        })
+    Octocrab::builder().base_uri(settings.api_url.as_str()).map_err(|e| ClientError::Build(e.to_string())).map(|b| {
+        b.add_retry_config(RetryConfig::None)
+            .set_connect_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(30)))
+    })
 }
 
 impl AppClient {
@@ -74,10 +71,8 @@ impl AppClient {
     pub fn new(settings: &GitHubSettings) -> std::result::Result<AppClient, ClientError> {
         let is_app = settings.app_id != 0 && !settings.private_key_file.is_empty();
         let root = if is_app {
-            let pem = std::fs::read(&settings.private_key_file).map_err(|e| ClientError::Key {
-                path: settings.private_key_file.clone(),
-                reason: e.to_string(),
-            })?;
+            let pem = std::fs::read(&settings.private_key_file)
+                .map_err(|e| ClientError::Key { path: settings.private_key_file.clone(), reason: e.to_string() })?;
             let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem).map_err(|e| ClientError::Key {
                 path: settings.private_key_file.clone(),
                 reason: format!("not an RSA private key in PEM format ({e})"),
@@ -108,14 +103,10 @@ impl AppClient {
         }
         let path = format!("/repos/{}/{}/installation", repo.owner(), repo.name());
         let v = self.send(&self.root, Method::GET, &path, None).await?;
-        let id = v["id"]
-            .as_u64()
-            .ok_or_else(|| GitHubError::Other(format!("{path}: answer without an installation id")))?;
+        let id =
+            v["id"].as_u64().ok_or_else(|| GitHubError::Other(format!("{path}: answer without an installation id")))?;
         let crab = self.root.installation(id.into()).map_err(|e| GitHubError::Other(e.to_string()))?;
-        self.installations
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(repo.owner().to_string(), crab.clone());
+        self.installations.lock().unwrap_or_else(|e| e.into_inner()).insert(repo.owner().to_string(), crab.clone());
         Ok(crab)
     }
 
@@ -285,7 +276,12 @@ impl GitHub for AppClient {
 
     async fn create_commit(&self, repo: &RepoName, commit: &NewCommit) -> Result<String> {
         let base = self
-            .call(repo, Method::GET, &format!("{}/git/commits/{}", repo_path(repo), encode_path(&commit.parent, false)), None)
+            .call(
+                repo,
+                Method::GET,
+                &format!("{}/git/commits/{}", repo_path(repo), encode_path(&commit.parent, false)),
+                None,
+            )
             .await?;
         let base_tree = str_field(&base, "/tree/sha")?;
         let entries: Vec<Value> = commit
@@ -294,7 +290,12 @@ impl GitHub for AppClient {
             .map(|f| json!({"path": f.path, "mode": "100644", "type": "blob", "content": f.content}))
             .collect();
         let tree = self
-            .call(repo, Method::POST, &format!("{}/git/trees", repo_path(repo)), Some(json!({"base_tree": base_tree, "tree": entries})))
+            .call(
+                repo,
+                Method::POST,
+                &format!("{}/git/trees", repo_path(repo)),
+                Some(json!({"base_tree": base_tree, "tree": entries})),
+            )
             .await?;
         let tree_sha = str_field(&tree, "/sha")?;
         let c = self

@@ -47,10 +47,9 @@ impl fmt::Display for Format {
 impl FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Format::ALL
-            .into_iter()
-            .find(|f| f.as_str() == s)
-            .ok_or_else(|| format!("unknown pointer format {s:?}: expected one of flux-oci, helm-values, kustomize-image, yaml-path"))
+        Format::ALL.into_iter().find(|f| f.as_str() == s).ok_or_else(|| {
+            format!("unknown pointer format {s:?}: expected one of flux-oci, helm-values, kustomize-image, yaml-path")
+        })
     }
 }
 
@@ -92,5 +91,15 @@ pub enum PointerError {
     Unsafe(String),
 }
 pub mod cli;
-pub fn get(_text: &str, _format: Format, _sel: &Selector) -> Result<Current, PointerError> { Err(PointerError::Parse("stub".into())) }
-pub fn set(_text: &str, _format: Format, _sel: &Selector, _tag: &Tag, _digest: &Digest) -> Result<String, PointerError> { Err(PointerError::Parse("stub".into())) }
+pub fn get(_text: &str, _format: Format, _sel: &Selector) -> Result<Current, PointerError> {
+    Err(PointerError::Parse("stub".into()))
+}
+pub fn set(
+    _text: &str,
+    _format: Format,
+    _sel: &Selector,
+    _tag: &Tag,
+    _digest: &Digest,
+) -> Result<String, PointerError> {
+    Err(PointerError::Parse("stub".into()))
+}

@@ -89,8 +89,9 @@ fn is_manifest(media_type: Option<&str>) -> bool {
 }
 
 pub fn parse(body: &[u8]) -> Result<Notifications, String> {
-    let payload: Payload = serde_json::from_slice(body)
-        .map_err(|_| "not a Docker Distribution / Zot notification envelope or a Harbor PUSH_ARTIFACT event".to_string())?;
+    let payload: Payload = serde_json::from_slice(body).map_err(|_| {
+        "not a Docker Distribution / Zot notification envelope or a Harbor PUSH_ARTIFACT event".to_string()
+    })?;
     let mut out = Notifications::default();
     match payload {
         Payload::Distribution(env) => {
@@ -102,11 +103,9 @@ pub fn parse(body: &[u8]) -> Result<Notifications, String> {
                 let tag = t.tag.as_deref().unwrap_or("");
                 let push = ev.action == "push" && is_manifest(t.media_type.as_deref()) && !tag.is_empty();
                 match (push, t.repository, tag.parse()) {
-                    (true, Some(repository), Ok(tag)) if !repository.is_empty() => out.pushes.push(RegistryPush {
-                        host: ev.request.and_then(|r| r.host),
-                        repository,
-                        tag,
-                    }),
+                    (true, Some(repository), Ok(tag)) if !repository.is_empty() => {
+                        out.pushes.push(RegistryPush { host: ev.request.and_then(|r| r.host), repository, tag })
+                    }
                     _ => out.ignored += 1,
                 }
             }

@@ -1,0 +1,8 @@
+//! End-to-end tests: baton in-process, a real Docker Distribution registry, and the stateful
+//! fake GitHub. One test binary (faster to link), one module per area.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod first_promotion;
+mod intake;

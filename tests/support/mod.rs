@@ -1,0 +1,8 @@
+//! Test support shared by the end-to-end tests: the stateful fake GitHub, the OpenAPI request
+//! validator, the real registry harness, and `World`, which wires them to a running baton.
+#![allow(dead_code)]
+
+pub mod fake_github;
+pub mod openapi;
+pub mod registry;
+pub mod world;

@@ -1,0 +1,256 @@
+//! A whole world for end-to-end tests: the fake GitHub (every request checked against GitHub's
+//! OpenAPI description), a real Docker Distribution registry whose notifications go to baton,
+//! and baton itself, running in-process on a loopback port.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use baton::engine::Engine;
+use baton::server::{self, Running};
+use baton::settings::Settings;
+use baton::verify::{Verified, Verifier, VerifyContext, VerifyError};
+
+use super::fake_github::FakeGitHub;
+use super::openapi::OpenApi;
+use super::registry::TestRegistry;
+
+pub const SECRET: &str = "it's a secret to everybody";
+pub const REGISTRY_TOKEN: &str = "registry-token-0123456789abcdef";
+pub const REPO: &str = "org/deploy";
+pub const APP_ID: u64 = 4242;
+
+/// Stands in for cosign verification in tests that are about something else.
+pub struct TrustAll;
+
+#[async_trait]
+impl Verifier for TrustAll {
+    async fn verify(&self, _ctx: &VerifyContext<'_>) -> Result<Verified, VerifyError> {
+        Ok(Verified { by: "test verifier".into() })
+    }
+}
+
+pub fn key_path() -> String {
+    format!("{}/tests/data/test-app-key.pem", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// baton's settings pointing at the fake GitHub and the test registry.
+pub fn settings(api_url: &str, registry_host: Option<&str>) -> Settings {
+    let mut env = vec![
+        ("BATON_GITHUB__API_URL", api_url.to_string()),
+        ("BATON_GITHUB__APP_ID", APP_ID.to_string()),
+        ("BATON_GITHUB__PRIVATE_KEY_FILE", key_path()),
+        ("BATON_GITHUB__REPOSITORIES", REPO.to_string()),
+        ("BATON_GITHUB__CONFIG_CACHE_SECS", "0".to_string()),
+        ("BATON_GITHUB__MAX_RETRIES", "3".to_string()),
+        ("BATON_WEBHOOKS__GITHUB_SECRETS", format!("{SECRET},previous-secret")),
+        ("BATON_WEBHOOKS__REGISTRY_TOKENS", REGISTRY_TOKEN.to_string()),
+        ("BATON_SERVER__QUEUE_CAPACITY", "64".to_string()),
+        ("BATON_SERVER__SHUTDOWN_GRACE_SECS", "10".to_string()),
+    ];
+    if let Some(h) = registry_host {
+        env.push(("BATON_REGISTRY__HOSTS", h.to_string()));
+        env.push(("BATON_REGISTRY__INSECURE_HOSTS", h.to_string()));
+    }
+    Settings::load_with_env(None, env.into_iter().map(|(k, v)| (k.to_string(), v))).expect("test settings")
+}
+
+/// One running baton.
+pub struct Baton {
+    pub url: String,
+    pub running: Option<Running>,
+    pub engine: Arc<Engine>,
+}
+
+impl Baton {
+    pub async fn start_on(listener: tokio::net::TcpListener, settings: Settings) -> Baton {
+        let mut engine = server::build_engine(&settings).expect("engine");
+        engine.verifier = Arc::new(TrustAll);
+        engine.signature_wait = Duration::from_secs(2);
+        let engine = Arc::new(engine);
+        let running = server::spawn(Arc::new(settings), engine.clone(), listener).expect("server");
+        Baton { url: format!("http://{}", running.addr), running: Some(running), engine }
+    }
+
+    pub async fn start(settings: Settings) -> Baton {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Baton::start_on(listener, settings).await
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+    }
+
+    /// Waits until baton's queue is empty (all accepted deliveries handled).
+    pub async fn wait_idle(&self) {
+        let client = reqwest::Client::new();
+        for _ in 0..500 {
+            let text = client.get(format!("{}/metrics", self.url)).send().await.unwrap().text().await.unwrap();
+            if text.lines().any(|l| l == "baton_queue_depth 0") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("baton did not become idle within 10s");
+    }
+
+    pub async fn post_registry(&self, body: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("{}/webhooks/registry", self.url))
+            .bearer_auth(REGISTRY_TOKEN)
+            .header("content-type", "application/vnd.docker.distribution.events.v1+json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_github(&self, event: &str, delivery: &str, body: &[u8], secret: Option<&str>) -> reqwest::Response {
+        let mut req = reqwest::Client::new()
+            .post(format!("{}/webhooks/github", self.url))
+            .header("x-github-event", event)
+            .header("x-github-delivery", delivery)
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        if let Some(s) = secret {
+            req = req.header("x-hub-signature-256", baton::webhook::signature::sign(s, body));
+        }
+        req.send().await.unwrap()
+    }
+}
+
+/// A Docker Distribution notification envelope for a tag push, as the registry sends it.
+pub fn push_envelope(host: &str, repository: &str, tag: &str, digest: &str) -> String {
+    serde_json::json!({"events": [{
+        "id": format!("{repository}-{tag}-{digest}"),
+        "timestamp": "2026-11-21T08:00:00Z",
+        "action": "push",
+        "target": {
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest, "size": 500, "length": 500,
+            "repository": repository,
+            "url": format!("http://{host}/v2/{repository}/manifests/{digest}"),
+            "tag": tag
+        },
+        "request": {"id": "r1", "addr": "127.0.0.1:1", "host": host, "method": "PUT", "useragent": "test"},
+        "actor": {}, "source": {"addr": "127.0.0.1:5000", "instanceID": "x"}
+    }]})
+    .to_string()
+}
+
+/// The standard test pipeline: one artifact, dev (first, flux-oci) → staging (helm-values).
+pub fn pipeline_yaml(registry_host: &str, dev_write: &str) -> String {
+    format!(
+        r#"# test pipeline
+artifacts:
+  myapp:
+    image: {registry_host}/deployments/myapp
+    tags: '^\d+\.\d+\.\d+$'
+    verify:
+      - key: .baton/keys/deploy.pub
+stages:
+  - name: dev
+    pointers:
+      - file: clusters/dev/myapp.yaml
+        format: flux-oci
+        artifact: myapp
+    promotion: auto
+    write: {dev_write}
+    verification:
+      checks: ["kustomization/myapp-dev"]
+  - name: staging
+    from: dev
+    promotion: auto
+    pointers: [{{ file: clusters/staging/values.yaml, format: helm-values, artifact: myapp }}]
+    verification: {{ checks: ["e2e / staging"] }}
+"#
+    )
+}
+
+pub const DEV_POINTER: &str = r#"---
+# myapp in dev: managed by baton
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata:
+  name: myapp
+  namespace: flux-system
+spec:
+  interval: 1m
+  url: oci://registry.internal/deployments/myapp
+  ref:
+    tag: "0.5.0" # release
+    digest: sha256:0000000000000000000000000000000000000000000000000000000000000000
+  verify:
+    provider: cosign
+"#;
+
+pub const STAGING_VALUES: &str = r#"replicaCount: 2
+image:
+  repository: registry.internal/deployments/myapp
+  tag: 0.4.9
+  pullPolicy: IfNotPresent
+"#;
+
+/// Everything wired together.
+pub struct World {
+    pub gh: FakeGitHub,
+    pub registry: TestRegistry,
+    pub baton: Baton,
+}
+
+impl World {
+    pub async fn start() -> World {
+        World::start_with("pull-request").await
+    }
+
+    pub async fn start_with(dev_write: &str) -> World {
+        let gh = FakeGitHub::start().await;
+        gh.set_app(APP_ID, "baton");
+        gh.set_request_validator(|method, path, body| OpenApi::load().validate_request(method, path, body).map(|_| ()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let baton_url = format!("http://{}", listener.local_addr().unwrap());
+        let registry =
+            TestRegistry::start(Some((format!("{baton_url}/webhooks/registry"), REGISTRY_TOKEN.to_string()))).await;
+        let host = registry.host();
+        gh.add_repo(
+            REPO,
+            "main",
+            &[
+                (".baton.yaml", &pipeline_yaml(&host, dev_write)),
+                (".baton/keys/deploy.pub", "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n"),
+                ("clusters/dev/myapp.yaml", DEV_POINTER),
+                ("clusters/staging/values.yaml", STAGING_VALUES),
+            ],
+        );
+        gh.set_webhook_target(&format!("{baton_url}/webhooks/github"), SECRET);
+        let baton = Baton::start_on(listener, settings(&gh.url(), Some(&host))).await;
+        World { gh, registry, baton }
+    }
+
+    pub async fn push(&self, tag: &str) -> String {
+        self.registry
+            .push_artifact(
+                "deployments/myapp",
+                tag,
+                format!("manifests of {tag}").as_bytes(),
+                &[
+                    ("org.opencontainers.image.revision", "0123456789abcdef0123456789abcdef01234567"),
+                    ("org.opencontainers.image.source", "https://github.com/org/myapp"),
+                ],
+            )
+            .await
+    }
+
+    /// Waits for `cond` on the fake GitHub (10 s).
+    pub async fn until(&self, what: &str, cond: impl Fn(&FakeGitHub) -> bool) {
+        assert!(self.gh.wait_until(Duration::from_secs(10), cond).await, "timed out waiting for: {what}");
+    }
+
+    /// Asserts that baton made no request GitHub's OpenAPI description would reject.
+    pub fn assert_no_violations(&self) {
+        let v = self.gh.violations();
+        assert!(v.is_empty(), "requests GitHub would reject:\n{}", v.join("\n"));
+    }
+}
