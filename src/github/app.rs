@@ -372,6 +372,359 @@ impl GitHub for AppClient {
         .await
         .map(|_| ())
     }
+
+    async fn remove_label(&self, repo: &RepoName, number: u64, label: &str) -> Result<()> {
+        let path = format!("{}/issues/{number}/labels/{}", repo_path(repo), encode_path(label, false));
+        match self.call(repo, Method::DELETE, &path, None).await {
+            Ok(_) | Err(GitHubError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn get_pull(&self, repo: &RepoName, number: u64) -> Result<PullRequest> {
+        let v = self.call(repo, Method::GET, &format!("{}/pulls/{number}", repo_path(repo)), None).await?;
+        pull_from_json(&v)
+    }
+
+    async fn pull_files(&self, repo: &RepoName, number: u64) -> Result<Vec<ChangedFile>> {
+        let mut out = Vec::new();
+        // GitHub lists at most 3000 files; 30 pages of 100.
+        for page in 1..=30 {
+            let path = format!("{}/pulls/{number}/files?per_page=100&page={page}", repo_path(repo));
+            let v = self.call(repo, Method::GET, &path, None).await?;
+            let list = v.as_array().cloned().unwrap_or_default();
+            let n = list.len();
+            out.extend(list.iter().filter_map(changed_file));
+            if n < 100 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn merge_pull(&self, repo: &RepoName, number: u64, head_sha: &str, method: &str) -> Result<String> {
+        let v = self
+            .call(
+                repo,
+                Method::PUT,
+                &format!("{}/pulls/{number}/merge", repo_path(repo)),
+                Some(json!({"sha": head_sha, "merge_method": method})),
+            )
+            .await?;
+        str_field(&v, "/sha")
+    }
+
+    async fn close_pull(&self, repo: &RepoName, number: u64) -> Result<()> {
+        self.call(repo, Method::PATCH, &format!("{}/pulls/{number}", repo_path(repo)), Some(json!({"state": "closed"})))
+            .await
+            .map(|_| ())
+    }
+
+    async fn commit_pulls(&self, repo: &RepoName, sha: &str) -> Result<Vec<PullRequest>> {
+        let path = format!("{}/commits/{}/pulls", repo_path(repo), encode_path(sha, false));
+        let v = self.call(repo, Method::GET, &path, None).await?;
+        v.as_array().map(|a| a.iter().map(pull_from_json).collect()).unwrap_or_else(|| Ok(vec![]))
+    }
+
+    async fn commit_files(&self, repo: &RepoName, sha: &str) -> Result<Vec<ChangedFile>> {
+        let path = format!("{}/commits/{}", repo_path(repo), encode_path(sha, false));
+        let v = self.call(repo, Method::GET, &path, None).await?;
+        Ok(v["files"].as_array().map(|a| a.iter().filter_map(changed_file).collect()).unwrap_or_default())
+    }
+
+    async fn path_history(&self, repo: &RepoName, branch: &str, path: &str, limit: u32) -> Result<Vec<CommitInfo>> {
+        let url = format!(
+            "{}/commits?sha={}&path={}&per_page={}",
+            repo_path(repo),
+            encode_path(branch, false),
+            encode_path(path, false),
+            limit.clamp(1, 100)
+        );
+        let v = self.call(repo, Method::GET, &url, None).await?;
+        Ok(v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| {
+                        Some(CommitInfo {
+                            sha: c["sha"].as_str()?.to_string(),
+                            message: c
+                                .pointer("/commit/message")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_string(),
+                            date: c.pointer("/commit/committer/date").and_then(Value::as_str).map(str::to_string),
+                            parents: c["parents"]
+                                .as_array()
+                                .map(|p| p.iter().filter_map(|x| x["sha"].as_str().map(str::to_string)).collect())
+                                .unwrap_or_default(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn create_check_run(&self, repo: &RepoName, check: &CheckRunWrite) -> Result<u64> {
+        let mut body = check_body(check);
+        body["name"] = json!(check.name);
+        body["head_sha"] = json!(check.head_sha);
+        let v = self.call(repo, Method::POST, &format!("{}/check-runs", repo_path(repo)), Some(body)).await?;
+        v["id"].as_u64().ok_or_else(|| GitHubError::Other("check run without id".into()))
+    }
+
+    async fn update_check_run(&self, repo: &RepoName, id: u64, check: &CheckRunWrite) -> Result<()> {
+        let body = check_body(check);
+        self.call(repo, Method::PATCH, &format!("{}/check-runs/{id}", repo_path(repo)), Some(body)).await.map(|_| ())
+    }
+
+    async fn check_runs(&self, repo: &RepoName, sha: &str, name: Option<&str>) -> Result<Vec<CheckRunInfo>> {
+        let mut out = Vec::new();
+        for page in 1..=10 {
+            let mut path =
+                format!("{}/commits/{}/check-runs?per_page=100&page={page}", repo_path(repo), encode_path(sha, false));
+            if let Some(n) = name {
+                path.push_str(&format!("&check_name={}", encode_path(n, false)));
+            }
+            let v = self.call(repo, Method::GET, &path, None).await?;
+            let list = v["check_runs"].as_array().cloned().unwrap_or_default();
+            let n = list.len();
+            out.extend(list.iter().filter_map(|c| {
+                Some(CheckRunInfo {
+                    id: c["id"].as_u64()?,
+                    name: c["name"].as_str()?.to_string(),
+                    head_sha: c["head_sha"].as_str().unwrap_or_default().to_string(),
+                    status: c["status"].as_str().unwrap_or_default().to_string(),
+                    conclusion: c["conclusion"].as_str().map(str::to_string),
+                    app_slug: c.pointer("/app/slug").and_then(Value::as_str).map(str::to_string),
+                    completed_at: c["completed_at"].as_str().map(str::to_string),
+                    started_at: c["started_at"].as_str().map(str::to_string),
+                    summary: c.pointer("/output/summary").and_then(Value::as_str).map(str::to_string),
+                })
+            }));
+            if n < 100 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn statuses(&self, repo: &RepoName, sha: &str) -> Result<Vec<StatusInfo>> {
+        let path = format!("{}/commits/{}/status?per_page=100", repo_path(repo), encode_path(sha, false));
+        let v = self.call(repo, Method::GET, &path, None).await?;
+        Ok(v["statuses"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| {
+                        Some(StatusInfo {
+                            context: s["context"].as_str()?.to_string(),
+                            state: s["state"].as_str()?.to_string(),
+                            updated_at: s["updated_at"].as_str().map(str::to_string),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn create_comment(&self, repo: &RepoName, number: u64, body: &str) -> Result<u64> {
+        let v = self
+            .call(
+                repo,
+                Method::POST,
+                &format!("{}/issues/{number}/comments", repo_path(repo)),
+                Some(json!({"body": body})),
+            )
+            .await?;
+        v["id"].as_u64().ok_or_else(|| GitHubError::Other("comment without id".into()))
+    }
+
+    async fn comments(&self, repo: &RepoName, number: u64) -> Result<Vec<CommentInfo>> {
+        let mut out = Vec::new();
+        for page in 1..=10 {
+            let path = format!("{}/issues/{number}/comments?per_page=100&page={page}", repo_path(repo));
+            let v = self.call(repo, Method::GET, &path, None).await?;
+            let list = v.as_array().cloned().unwrap_or_default();
+            let n = list.len();
+            out.extend(list.iter().filter_map(|c| {
+                Some(CommentInfo {
+                    id: c["id"].as_u64()?,
+                    body: c["body"].as_str().unwrap_or_default().to_string(),
+                    author: c.pointer("/user/login").and_then(Value::as_str).unwrap_or_default().to_string(),
+                })
+            }));
+            if n < 100 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn update_comment(&self, repo: &RepoName, id: u64, body: &str) -> Result<()> {
+        self.call(
+            repo,
+            Method::PATCH,
+            &format!("{}/issues/comments/{id}", repo_path(repo)),
+            Some(json!({"body": body})),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn react(&self, repo: &RepoName, comment_id: u64, content: &str) -> Result<()> {
+        self.call(
+            repo,
+            Method::POST,
+            &format!("{}/issues/comments/{comment_id}/reactions", repo_path(repo)),
+            Some(json!({"content": content})),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn permission(&self, repo: &RepoName, user: &str) -> Result<String> {
+        let path = format!("{}/collaborators/{}/permission", repo_path(repo), encode_path(user, false));
+        match self.call(repo, Method::GET, &path, None).await {
+            Ok(v) => Ok(v["permission"].as_str().unwrap_or("none").to_string()),
+            Err(GitHubError::NotFound(_)) => Ok("none".to_string()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn team_member(&self, org: &str, team: &str, user: &str) -> Result<bool> {
+        let path = format!(
+            "/orgs/{}/teams/{}/memberships/{}",
+            encode_path(org, false),
+            encode_path(team, false),
+            encode_path(user, false)
+        );
+        // Team membership is read with the installation of the organization.
+        let owner: RepoName = format!("{org}/x").parse().map_err(|e| GitHubError::Other(format!("{e}")))?;
+        match self.call(&owner, Method::GET, &path, None).await {
+            Ok(v) => Ok(v["state"].as_str() == Some("active")),
+            Err(GitHubError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn create_issue(&self, repo: &RepoName, title: &str, body: &str, labels: &[String]) -> Result<u64> {
+        let v = self
+            .call(
+                repo,
+                Method::POST,
+                &format!("{}/issues", repo_path(repo)),
+                Some(json!({"title": title, "body": body, "labels": labels})),
+            )
+            .await?;
+        v["number"].as_u64().ok_or_else(|| GitHubError::Other("issue without number".into()))
+    }
+
+    async fn issues_with_label(&self, repo: &RepoName, label: &str) -> Result<Vec<IssueInfo>> {
+        let path = format!("{}/issues?state=open&labels={}&per_page=100", repo_path(repo), encode_path(label, false));
+        let v = self.call(repo, Method::GET, &path, None).await?;
+        Ok(v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|i| {
+                        Some(IssueInfo {
+                            number: i["number"].as_u64()?,
+                            title: i["title"].as_str().unwrap_or_default().to_string(),
+                            body: i["body"].as_str().unwrap_or_default().to_string(),
+                            state: i["state"].as_str().unwrap_or_default().to_string(),
+                            labels: i["labels"]
+                                .as_array()
+                                .map(|l| l.iter().filter_map(|x| x["name"].as_str().map(str::to_string)).collect())
+                                .unwrap_or_default(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn update_issue(&self, repo: &RepoName, number: u64, title: &str, body: &str) -> Result<()> {
+        self.call(
+            repo,
+            Method::PATCH,
+            &format!("{}/issues/{number}", repo_path(repo)),
+            Some(json!({"title": title, "body": body})),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn put_file(
+        &self,
+        repo: &RepoName,
+        branch: &str,
+        path: &str,
+        content: &str,
+        sha: Option<&str>,
+        message: &str,
+    ) -> Result<String> {
+        let mut body = json!({
+            "message": message,
+            "content": base64::engine::general_purpose::STANDARD.encode(content),
+            "branch": branch,
+        });
+        if let Some(s) = sha {
+            body["sha"] = json!(s);
+        }
+        let v = self
+            .call(repo, Method::PUT, &format!("{}/contents/{}", repo_path(repo), encode_path(path, true)), Some(body))
+            .await?;
+        str_field(&v, "/commit/sha")
+    }
+
+    async fn delete_file(&self, repo: &RepoName, branch: &str, path: &str, sha: &str, message: &str) -> Result<String> {
+        let v = self
+            .call(
+                repo,
+                Method::DELETE,
+                &format!("{}/contents/{}", repo_path(repo), encode_path(path, true)),
+                Some(json!({"message": message, "sha": sha, "branch": branch})),
+            )
+            .await?;
+        str_field(&v, "/commit/sha")
+    }
+}
+
+fn changed_file(f: &Value) -> Option<ChangedFile> {
+    Some(ChangedFile {
+        filename: f["filename"].as_str()?.to_string(),
+        status: f["status"].as_str().unwrap_or_default().to_string(),
+        previous_filename: f["previous_filename"].as_str().map(str::to_string),
+    })
+}
+
+/// GitHub caps check run output fields at 65535 characters.
+fn cap(s: &str) -> String {
+    const MAX: usize = 65_000;
+    if s.len() <= MAX {
+        return s.to_string();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}\n\n… (truncated)", &s[..end])
+}
+
+fn check_body(c: &CheckRunWrite) -> Value {
+    let mut body = json!({
+        "status": c.status,
+        "output": {"title": cap(&c.title), "summary": cap(&c.summary)},
+    });
+    if let Some(t) = &c.text {
+        body["output"]["text"] = json!(cap(t));
+    }
+    if let Some(conc) = c.conclusion {
+        body["conclusion"] = json!(conc);
+    }
+    if !c.actions.is_empty() {
+        body["actions"] = json!(c.actions);
+    }
+    body
 }
 
 #[cfg(test)]

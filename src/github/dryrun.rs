@@ -69,4 +69,94 @@ impl<G: GitHub> GitHub for DryRun<G> {
         tracing::warn!(repository = %repo, number, ?labels, "dry-run: would add labels");
         Ok(())
     }
+
+    async fn remove_label(&self, repo: &RepoName, number: u64, label: &str) -> Result<()> {
+        tracing::warn!(repository = %repo, number, label, "dry-run: would remove a label");
+        Ok(())
+    }
+    async fn get_pull(&self, repo: &RepoName, number: u64) -> Result<PullRequest> {
+        self.inner.get_pull(repo, number).await
+    }
+    async fn pull_files(&self, repo: &RepoName, number: u64) -> Result<Vec<ChangedFile>> {
+        self.inner.pull_files(repo, number).await
+    }
+    async fn merge_pull(&self, repo: &RepoName, number: u64, head_sha: &str, method: &str) -> Result<String> {
+        tracing::warn!(repository = %repo, number, head_sha, method, "dry-run: would merge a pull request");
+        Ok(PLACEHOLDER_SHA.to_string())
+    }
+    async fn close_pull(&self, repo: &RepoName, number: u64) -> Result<()> {
+        tracing::warn!(repository = %repo, number, "dry-run: would close a pull request");
+        Ok(())
+    }
+    async fn commit_pulls(&self, repo: &RepoName, sha: &str) -> Result<Vec<PullRequest>> {
+        self.inner.commit_pulls(repo, sha).await
+    }
+    async fn commit_files(&self, repo: &RepoName, sha: &str) -> Result<Vec<ChangedFile>> {
+        self.inner.commit_files(repo, sha).await
+    }
+    async fn path_history(&self, repo: &RepoName, branch: &str, path: &str, limit: u32) -> Result<Vec<CommitInfo>> {
+        self.inner.path_history(repo, branch, path, limit).await
+    }
+    async fn create_check_run(&self, repo: &RepoName, check: &CheckRunWrite) -> Result<u64> {
+        tracing::warn!(repository = %repo, name = %check.name, head_sha = %check.head_sha, status = ?check.status, conclusion = ?check.conclusion, title = %check.title, "dry-run: would create a check run");
+        Ok(0)
+    }
+    async fn update_check_run(&self, repo: &RepoName, id: u64, check: &CheckRunWrite) -> Result<()> {
+        tracing::warn!(repository = %repo, id, name = %check.name, status = ?check.status, conclusion = ?check.conclusion, title = %check.title, "dry-run: would update a check run");
+        Ok(())
+    }
+    async fn check_runs(&self, repo: &RepoName, sha: &str, name: Option<&str>) -> Result<Vec<CheckRunInfo>> {
+        self.inner.check_runs(repo, sha, name).await
+    }
+    async fn statuses(&self, repo: &RepoName, sha: &str) -> Result<Vec<StatusInfo>> {
+        self.inner.statuses(repo, sha).await
+    }
+    async fn create_comment(&self, repo: &RepoName, number: u64, body: &str) -> Result<u64> {
+        tracing::warn!(repository = %repo, number, body, "dry-run: would comment");
+        Ok(0)
+    }
+    async fn comments(&self, repo: &RepoName, number: u64) -> Result<Vec<CommentInfo>> {
+        self.inner.comments(repo, number).await
+    }
+    async fn update_comment(&self, repo: &RepoName, id: u64, body: &str) -> Result<()> {
+        tracing::warn!(repository = %repo, id, body, "dry-run: would edit a comment");
+        Ok(())
+    }
+    async fn react(&self, repo: &RepoName, comment_id: u64, content: &str) -> Result<()> {
+        tracing::warn!(repository = %repo, comment_id, content, "dry-run: would react");
+        Ok(())
+    }
+    async fn permission(&self, repo: &RepoName, user: &str) -> Result<String> {
+        self.inner.permission(repo, user).await
+    }
+    async fn team_member(&self, org: &str, team: &str, user: &str) -> Result<bool> {
+        self.inner.team_member(org, team, user).await
+    }
+    async fn create_issue(&self, repo: &RepoName, title: &str, _body: &str, labels: &[String]) -> Result<u64> {
+        tracing::warn!(repository = %repo, title, ?labels, "dry-run: would open an issue");
+        Ok(0)
+    }
+    async fn issues_with_label(&self, repo: &RepoName, label: &str) -> Result<Vec<IssueInfo>> {
+        self.inner.issues_with_label(repo, label).await
+    }
+    async fn update_issue(&self, repo: &RepoName, number: u64, title: &str, _body: &str) -> Result<()> {
+        tracing::warn!(repository = %repo, number, title, "dry-run: would update an issue");
+        Ok(())
+    }
+    async fn put_file(
+        &self,
+        repo: &RepoName,
+        branch: &str,
+        path: &str,
+        _content: &str,
+        sha: Option<&str>,
+        message: &str,
+    ) -> Result<String> {
+        tracing::warn!(repository = %repo, branch, path, ?sha, message, "dry-run: would write a file");
+        Ok(PLACEHOLDER_SHA.to_string())
+    }
+    async fn delete_file(&self, repo: &RepoName, branch: &str, path: &str, sha: &str, message: &str) -> Result<String> {
+        tracing::warn!(repository = %repo, branch, path, sha, message, "dry-run: would delete a file");
+        Ok(PLACEHOLDER_SHA.to_string())
+    }
 }

@@ -82,6 +82,104 @@ pub struct NewPullRequest {
     pub body: String,
 }
 
+/// A file changed by a pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedFile {
+    pub filename: String,
+    /// added, removed, modified, renamed, …
+    pub status: String,
+    pub previous_filename: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Queued,
+    InProgress,
+    Completed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Conclusion {
+    Success,
+    Failure,
+    Neutral,
+    Cancelled,
+    Skipped,
+    TimedOut,
+    ActionRequired,
+    Stale,
+}
+
+/// A button on a check run (`requested_action` webhook when clicked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckAction {
+    pub label: String,
+    pub description: String,
+    pub identifier: String,
+}
+
+/// A check run baton writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRunWrite {
+    pub name: String,
+    pub head_sha: String,
+    pub status: CheckStatus,
+    pub conclusion: Option<Conclusion>,
+    pub title: String,
+    pub summary: String,
+    pub text: Option<String>,
+    pub actions: Vec<CheckAction>,
+}
+
+/// A check run as GitHub reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRunInfo {
+    pub id: u64,
+    pub name: String,
+    pub head_sha: String,
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub app_slug: Option<String>,
+    pub completed_at: Option<String>,
+    pub started_at: Option<String>,
+    pub summary: Option<String>,
+}
+
+/// A commit status as GitHub reports it (latest per context).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusInfo {
+    pub context: String,
+    pub state: String,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueInfo {
+    pub number: u64,
+    pub title: String,
+    pub body: String,
+    pub state: String,
+    pub labels: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentInfo {
+    pub id: u64,
+    pub body: String,
+    pub author: String,
+}
+
+/// A commit of the default branch's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitInfo {
+    pub sha: String,
+    pub message: String,
+    pub date: Option<String>,
+    pub parents: Vec<String>,
+}
+
 /// The operations the engine needs. Small on purpose: the fake GitHub in the tests, the dry-run
 /// wrapper and the octocrab client all implement exactly this.
 #[async_trait]
@@ -109,4 +207,45 @@ pub trait GitHub: Send + Sync {
     async fn update_pull(&self, repo: &RepoName, number: u64, title: &str, body: &str) -> Result<()>;
     /// Adds labels to an issue or pull request (existing ones are kept).
     async fn add_labels(&self, repo: &RepoName, number: u64, labels: &[String]) -> Result<()>;
+    async fn remove_label(&self, repo: &RepoName, number: u64, label: &str) -> Result<()>;
+    async fn get_pull(&self, repo: &RepoName, number: u64) -> Result<PullRequest>;
+    async fn pull_files(&self, repo: &RepoName, number: u64) -> Result<Vec<ChangedFile>>;
+    /// Merges with the expected head sha (`Conflict` if the head moved or it cannot merge).
+    async fn merge_pull(&self, repo: &RepoName, number: u64, head_sha: &str, method: &str) -> Result<String>;
+    async fn close_pull(&self, repo: &RepoName, number: u64) -> Result<()>;
+    /// Pull requests that contain a commit (for bump commits: the PR that merged it).
+    async fn commit_pulls(&self, repo: &RepoName, sha: &str) -> Result<Vec<PullRequest>>;
+    /// Files a commit changed relative to its first parent.
+    async fn commit_files(&self, repo: &RepoName, sha: &str) -> Result<Vec<ChangedFile>>;
+    /// The history of `path` on `branch`, newest first (at most `limit` commits).
+    async fn path_history(&self, repo: &RepoName, branch: &str, path: &str, limit: u32) -> Result<Vec<CommitInfo>>;
+    async fn create_check_run(&self, repo: &RepoName, check: &CheckRunWrite) -> Result<u64>;
+    async fn update_check_run(&self, repo: &RepoName, id: u64, check: &CheckRunWrite) -> Result<()>;
+    /// Check runs on a commit, optionally only those with `name`.
+    async fn check_runs(&self, repo: &RepoName, sha: &str, name: Option<&str>) -> Result<Vec<CheckRunInfo>>;
+    /// The latest status per context on a commit.
+    async fn statuses(&self, repo: &RepoName, sha: &str) -> Result<Vec<StatusInfo>>;
+    async fn create_comment(&self, repo: &RepoName, number: u64, body: &str) -> Result<u64>;
+    async fn comments(&self, repo: &RepoName, number: u64) -> Result<Vec<CommentInfo>>;
+    async fn update_comment(&self, repo: &RepoName, id: u64, body: &str) -> Result<()>;
+    /// Reacts to an issue comment (`eyes`, `rocket`, `confused`, …); repeating is harmless.
+    async fn react(&self, repo: &RepoName, comment_id: u64, content: &str) -> Result<()>;
+    /// The user's permission on the repository: admin, maintain, write, triage, read or none.
+    async fn permission(&self, repo: &RepoName, user: &str) -> Result<String>;
+    async fn team_member(&self, org: &str, team: &str, user: &str) -> Result<bool>;
+    async fn create_issue(&self, repo: &RepoName, title: &str, body: &str, labels: &[String]) -> Result<u64>;
+    /// Open issues carrying `label`.
+    async fn issues_with_label(&self, repo: &RepoName, label: &str) -> Result<Vec<IssueInfo>>;
+    async fn update_issue(&self, repo: &RepoName, number: u64, title: &str, body: &str) -> Result<()>;
+    /// Creates or updates (`sha` = the blob being replaced) a file in one commit on `branch`.
+    async fn put_file(
+        &self,
+        repo: &RepoName,
+        branch: &str,
+        path: &str,
+        content: &str,
+        sha: Option<&str>,
+        message: &str,
+    ) -> Result<String>;
+    async fn delete_file(&self, repo: &RepoName, branch: &str, path: &str, sha: &str, message: &str) -> Result<String>;
 }
