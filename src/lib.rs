@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod planner;
 pub mod pointer;
+pub mod policy;
 pub mod queue;
 pub mod registry;
 pub mod render;
