@@ -99,7 +99,10 @@ const MAX_TAG_PAGES: usize = 100;
 /// Credentials for one registry host. `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credential {
-    Basic { username: String, password: String },
+    Basic {
+        username: String,
+        password: String,
+    },
     /// A registry token (`registrytoken` in a Docker config), sent as a bearer token.
     Bearer(String),
 }
@@ -162,18 +165,26 @@ pub fn parse_docker_config(json: &[u8]) -> Result<BTreeMap<String, Credential>, 
     for (key, entry) in file.auths {
         let host = auth_key_host(&key);
         if host.is_empty() {
-            return Err(format!("the registry auth file has an entry without a host: {key:?}"));
+            return Err(format!(
+                "the registry auth file has an entry without a host: {key:?}"
+            ));
         }
         let credential = if let Some(auth) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(auth.trim())
-                .map_err(|_| format!("the registry auth file's \"auth\" for {host} is not base64"))?;
-            let decoded = String::from_utf8(decoded)
-                .map_err(|_| format!("the registry auth file's \"auth\" for {host} is not UTF-8"))?;
+                .map_err(|_| {
+                    format!("the registry auth file's \"auth\" for {host} is not base64")
+                })?;
+            let decoded = String::from_utf8(decoded).map_err(|_| {
+                format!("the registry auth file's \"auth\" for {host} is not UTF-8")
+            })?;
             let (username, password) = decoded.split_once(':').ok_or_else(|| {
                 format!("the registry auth file's \"auth\" for {host} is not base64(user:password)")
             })?;
-            Credential::Basic { username: username.to_string(), password: password.to_string() }
+            Credential::Basic {
+                username: username.to_string(),
+                password: password.to_string(),
+            }
         } else if let (Some(username), Some(password)) = (entry.username, entry.password) {
             Credential::Basic { username, password }
         } else if let Some(token) = entry.registrytoken.filter(|t| !t.is_empty()) {
@@ -204,8 +215,9 @@ impl HostPolicy {
         for h in &settings.hosts {
             let h = h.trim();
             let ok = !h.is_empty()
-                && h.bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b':' | b'[' | b']'));
+                && h.bytes().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b':' | b'[' | b']')
+                });
             if !ok {
                 return Err(format!(
                     "registry.hosts: {h:?} is not a registry host (host or host:port, no scheme or path)"
@@ -261,7 +273,9 @@ pub struct Manifest {
 pub fn parse_manifest(bytes: &[u8]) -> Result<(String, BTreeMap<String, String>), String> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| format!("the manifest is not JSON: {e}"))?;
-    let obj = value.as_object().ok_or("the manifest is not a JSON object")?;
+    let obj = value
+        .as_object()
+        .ok_or("the manifest is not a JSON object")?;
     if obj.get("schemaVersion").and_then(|v| v.as_i64()) != Some(2) {
         return Err("the manifest does not have schemaVersion 2".into());
     }
@@ -323,7 +337,10 @@ impl fmt::Debug for OciRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OciRegistry")
             .field("policy", &self.policy)
-            .field("credential_hosts", &self.credentials.keys().collect::<Vec<_>>())
+            .field(
+                "credential_hosts",
+                &self.credentials.keys().collect::<Vec<_>>(),
+            )
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -347,7 +364,10 @@ struct Failure {
 
 impl From<RegistryError> for Failure {
     fn from(error: RegistryError) -> Failure {
-        Failure { error, retry: false }
+        Failure {
+            error,
+            retry: false,
+        }
     }
 }
 
@@ -380,7 +400,12 @@ impl OciRegistry {
         };
         let client = Client::try_from(config)
             .map_err(|e| format!("cannot build the registry HTTP client: {e}"))?;
-        Ok(OciRegistry { client, policy, credentials, timeout })
+        Ok(OciRegistry {
+            client,
+            policy,
+            credentials,
+            timeout,
+        })
     }
 
     /// The hosts this client may contact.
@@ -473,7 +498,10 @@ impl OciRegistry {
                     .map_err(|e| self.failure(&host, image, Target::Manifest(reference), e))
             })
             .await?;
-        let invalid = |reason: String| RegistryError::Invalid { host: host.clone(), reason };
+        let invalid = |reason: String| RegistryError::Invalid {
+            host: host.clone(),
+            reason,
+        };
         if body.len() > MAX_MANIFEST_BYTES {
             return Err(invalid(format!(
                 "the manifest of {image}:{reference} is larger than {MAX_MANIFEST_BYTES} bytes"
@@ -492,7 +520,12 @@ impl OciRegistry {
         }
         let (media_type, annotations) =
             parse_manifest(&body).map_err(|e| invalid(format!("{image}:{reference}: {e}")))?;
-        Ok(Manifest { bytes: body.to_vec(), digest, media_type, annotations })
+        Ok(Manifest {
+            bytes: body.to_vec(),
+            digest,
+            media_type,
+            annotations,
+        })
     }
 
     /// Reads one blob of at most [`MAX_BLOB_BYTES`], checking its sha256 against `digest`.
@@ -504,8 +537,13 @@ impl OciRegistry {
         let (host, auth) = self.admit(image)?;
         let oci_ref = Reference::with_digest(host.clone(), image.path.clone(), digest.to_string());
         // pull_blob_stream takes no credentials: they must be in the client's store.
-        self.client.store_auth_if_needed(oci_ref.resolve_registry(), &auth).await;
-        let descriptor = OciDescriptor { digest: digest.to_string(), ..OciDescriptor::default() };
+        self.client
+            .store_auth_if_needed(oci_ref.resolve_registry(), &auth)
+            .await;
+        let descriptor = OciDescriptor {
+            digest: digest.to_string(),
+            ..OciDescriptor::default()
+        };
         let too_big = || RegistryError::Invalid {
             host: host.clone(),
             reason: format!("blob {digest} of {image} is larger than {MAX_BLOB_BYTES} bytes"),
@@ -518,7 +556,10 @@ impl OciRegistry {
                     .pull_blob_stream(&oci_ref, &descriptor)
                     .await
                     .map_err(|e| self.failure(&host, image, target, e))?;
-                if stream.content_length.is_some_and(|l| l > MAX_BLOB_BYTES as u64) {
+                if stream
+                    .content_length
+                    .is_some_and(|l| l > MAX_BLOB_BYTES as u64)
+                {
                     return Err(Failure::from(too_big()));
                 }
                 let mut out = Vec::new();
@@ -561,7 +602,9 @@ impl OciRegistry {
     ) -> Result<Vec<Referrer>, RegistryError> {
         let (host, auth) = self.admit(image)?;
         let oci_ref = Reference::with_digest(host.clone(), image.path.clone(), digest.to_string());
-        self.client.store_auth_if_needed(oci_ref.resolve_registry(), &auth).await;
+        self.client
+            .store_auth_if_needed(oci_ref.resolve_registry(), &auth)
+            .await;
         let index = self
             .attempt(&host, "referrers", || async {
                 self.client
@@ -591,11 +634,18 @@ impl OciRegistry {
     }
 
     /// Maps an oci-client error to baton's, deciding whether to retry.
-    fn failure(&self, host: &str, image: &ImageName, target: Target<'_>, e: OciDistributionError) -> Failure {
+    fn failure(
+        &self,
+        host: &str,
+        image: &ImageName,
+        target: Target<'_>,
+        e: OciDistributionError,
+    ) -> Failure {
         let not_found = || match target {
-            Target::Manifest(reference) => {
-                RegistryError::TagNotFound { image: image.to_string(), tag: reference.to_string() }
-            }
+            Target::Manifest(reference) => RegistryError::TagNotFound {
+                image: image.to_string(),
+                tag: reference.to_string(),
+            },
             Target::Blob(digest) => RegistryError::Invalid {
                 host: host.to_string(),
                 reason: format!("blob {digest} is missing from {image}"),
@@ -605,10 +655,18 @@ impl OciRegistry {
                 reason: format!("repository {} does not exist", image.path),
             },
         };
-        let unauthorized = || RegistryError::Unauthorized { host: host.to_string() };
-        let invalid = |reason: String| RegistryError::Invalid { host: host.to_string(), reason };
+        let unauthorized = || RegistryError::Unauthorized {
+            host: host.to_string(),
+        };
+        let invalid = |reason: String| RegistryError::Invalid {
+            host: host.to_string(),
+            reason,
+        };
         let unreachable = |reason: String| Failure {
-            error: RegistryError::Unreachable { host: host.to_string(), reason },
+            error: RegistryError::Unreachable {
+                host: host.to_string(),
+                reason,
+            },
             retry: true,
         };
         let by_status = |code: u16, message: String| -> Failure {
@@ -635,7 +693,9 @@ impl OciRegistry {
                         | OciErrorCode::NameUnknown
                         | OciErrorCode::BlobUnknown,
                     ) => not_found().into(),
-                    Some(OciErrorCode::Unauthorized | OciErrorCode::Denied) => unauthorized().into(),
+                    Some(OciErrorCode::Unauthorized | OciErrorCode::Denied) => {
+                        unauthorized().into()
+                    }
                     Some(OciErrorCode::Toomanyrequests) => {
                         unreachable(format!("rate limited: {message}"))
                     }
@@ -664,7 +724,11 @@ impl OciRegistry {
                     reason.push_str(
                         " (the TLS handshake failed; if this registry speaks plain HTTP, list it in registry.insecure_hosts)",
                     );
-                    return RegistryError::Unreachable { host: host.to_string(), reason }.into();
+                    return RegistryError::Unreachable {
+                        host: host.to_string(),
+                        reason,
+                    }
+                    .into();
                 }
                 if e.is_timeout() {
                     reason = format!("no answer within {}s", self.timeout.as_secs());
@@ -695,9 +759,16 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 fn looks_like_tls_failure(reason: &str) -> bool {
     let r = reason.to_ascii_lowercase();
-    ["tls", "ssl", "certificate", "corrupt message", "invalidcontenttype", "handshake"]
-        .iter()
-        .any(|needle| r.contains(needle))
+    [
+        "tls",
+        "ssl",
+        "certificate",
+        "corrupt message",
+        "invalidcontenttype",
+        "handshake",
+    ]
+    .iter()
+    .any(|needle| r.contains(needle))
 }
 
 /// At most 200 characters of registry-provided text.
@@ -743,7 +814,9 @@ impl Registry for OciRegistry {
             for t in page.tags {
                 match t.parse::<Tag>() {
                     Ok(tag) => tags.push(tag),
-                    Err(_) => tracing::debug!(image = %image, "skipping a tag that is not a valid OCI tag"),
+                    Err(_) => {
+                        tracing::debug!(image = %image, "skipping a tag that is not a valid OCI tag")
+                    }
                 }
             }
             if n < TAG_PAGE || next.is_none() || next == last {
@@ -781,11 +854,17 @@ mod tests {
         let creds = parse_docker_config(json.as_bytes()).unwrap();
         assert_eq!(
             creds["registry.example.com"],
-            Credential::Basic { username: "bob".into(), password: "s3cr:et".into() }
+            Credential::Basic {
+                username: "bob".into(),
+                password: "s3cr:et".into()
+            }
         );
         assert_eq!(
             creds["index.docker.io"],
-            Credential::Basic { username: "al".into(), password: "pw".into() }
+            Credential::Basic {
+                username: "al".into(),
+                password: "pw".into()
+            }
         );
         assert_eq!(creds["ghcr.io"], Credential::Bearer("tok".into()));
         assert!(!creds.contains_key("quay.io"));
@@ -798,8 +877,10 @@ mod tests {
             .unwrap_err();
         assert!(!err.contains("secret"), "{err}");
         let no_colon = base64::engine::general_purpose::STANDARD.encode("justasecret");
-        let err = parse_docker_config(format!(r#"{{"auths": {{"h": {{"auth": "{no_colon}"}}}}}}"#).as_bytes())
-            .unwrap_err();
+        let err = parse_docker_config(
+            format!(r#"{{"auths": {{"h": {{"auth": "{no_colon}"}}}}}}"#).as_bytes(),
+        )
+        .unwrap_err();
         assert!(!err.contains("justasecret"), "{err}");
         assert!(parse_docker_config(b"not json").is_err());
         assert!(parse_docker_config(b"{}").unwrap().is_empty());
@@ -807,31 +888,59 @@ mod tests {
 
     #[test]
     fn credentials_are_redacted_in_debug() {
-        let c = Credential::Basic { username: "bob".into(), password: "hunter2".into() };
+        let c = Credential::Basic {
+            username: "bob".into(),
+            password: "hunter2".into(),
+        };
         assert!(!format!("{c:?}").contains("hunter2"));
         assert!(!format!("{:?}", Credential::Bearer("tok123".into())).contains("tok123"));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");
-        std::fs::write(&path, r#"{"auths": {"r.example": {"username": "u", "password": "hunter2"}}}"#).unwrap();
+        std::fs::write(
+            &path,
+            r#"{"auths": {"r.example": {"username": "u", "password": "hunter2"}}}"#,
+        )
+        .unwrap();
         let reg = OciRegistry::new(&RegistrySettings {
             auth_file: Some(path),
             ..settings(&["r.example"], &[])
         })
         .unwrap();
         assert!(!format!("{reg:?}").contains("hunter2"));
-        assert_eq!(reg.auth_for("R.example"), RegistryAuth::Basic("u".into(), "hunter2".into()));
+        assert_eq!(
+            reg.auth_for("R.example"),
+            RegistryAuth::Basic("u".into(), "hunter2".into())
+        );
         assert_eq!(reg.auth_for("other.example"), RegistryAuth::Anonymous);
     }
 
     #[test]
     fn host_policy() {
-        let p = HostPolicy::new(&settings(&["registry.internal:5000", "ghcr.io"], &["REGISTRY.internal:5000"]))
-            .unwrap();
-        assert_eq!(p.check("registry.internal:5000").unwrap(), "registry.internal:5000");
-        assert_eq!(p.check("Registry.Internal:5000").unwrap(), "registry.internal:5000");
-        assert!(matches!(p.check("registry.internal"), Err(RegistryError::NotAllowed(_))));
-        assert!(matches!(p.check("registry.internal:5001"), Err(RegistryError::NotAllowed(_))));
-        assert!(matches!(p.check("evil.example"), Err(RegistryError::NotAllowed(_))));
+        let p = HostPolicy::new(&settings(
+            &["registry.internal:5000", "ghcr.io"],
+            &["REGISTRY.internal:5000"],
+        ))
+        .unwrap();
+        assert_eq!(
+            p.check("registry.internal:5000").unwrap(),
+            "registry.internal:5000"
+        );
+        assert_eq!(
+            p.check("Registry.Internal:5000").unwrap(),
+            "registry.internal:5000"
+        );
+        assert!(matches!(
+            p.check("registry.internal"),
+            Err(RegistryError::NotAllowed(_))
+        ));
+        assert!(matches!(
+            p.check("registry.internal:5001"),
+            Err(RegistryError::NotAllowed(_))
+        ));
+        assert!(matches!(
+            p.check("evil.example"),
+            Err(RegistryError::NotAllowed(_))
+        ));
         assert!(p.is_insecure("registry.internal:5000"));
         assert!(!p.is_insecure("ghcr.io"));
         assert_eq!(p.insecure, vec!["registry.internal:5000".to_string()]);
@@ -847,12 +956,26 @@ mod tests {
         let reg = OciRegistry::new(&settings(&["ghcr.io"], &[])).unwrap();
         let image: ImageName = "evil.example/app".parse().unwrap();
         let tag: Tag = "1.0.0".parse().unwrap();
-        assert!(matches!(reg.resolve(&image, &tag).await, Err(RegistryError::NotAllowed(h)) if h == "evil.example"));
-        assert!(matches!(reg.list_tags(&image).await, Err(RegistryError::NotAllowed(_))));
+        assert!(
+            matches!(reg.resolve(&image, &tag).await, Err(RegistryError::NotAllowed(h)) if h == "evil.example")
+        );
+        assert!(matches!(
+            reg.list_tags(&image).await,
+            Err(RegistryError::NotAllowed(_))
+        ));
         let d = Digest::of(b"x");
-        assert!(matches!(reg.fetch_blob(&image, &d).await, Err(RegistryError::NotAllowed(_))));
-        assert!(matches!(reg.referrers(&image, &d, None).await, Err(RegistryError::NotAllowed(_))));
-        assert!(matches!(reg.fetch_manifest(&image, d.as_str()).await, Err(RegistryError::NotAllowed(_))));
+        assert!(matches!(
+            reg.fetch_blob(&image, &d).await,
+            Err(RegistryError::NotAllowed(_))
+        ));
+        assert!(matches!(
+            reg.referrers(&image, &d, None).await,
+            Err(RegistryError::NotAllowed(_))
+        ));
+        assert!(matches!(
+            reg.fetch_manifest(&image, d.as_str()).await,
+            Err(RegistryError::NotAllowed(_))
+        ));
     }
 
     #[test]
@@ -864,7 +987,9 @@ mod tests {
         .unwrap();
         assert_eq!(mt, OCI_IMAGE_MEDIA_TYPE);
         assert_eq!(ann["org.opencontainers.image.revision"], "abc");
-        let (mt, ann) = parse_manifest(br#"{"schemaVersion":2,"manifests":[],"annotations":{"a":"b"}}"#).unwrap();
+        let (mt, ann) =
+            parse_manifest(br#"{"schemaVersion":2,"manifests":[],"annotations":{"a":"b"}}"#)
+                .unwrap();
         assert_eq!(mt, OCI_IMAGE_INDEX_MEDIA_TYPE);
         assert_eq!(ann["a"], "b");
         let (mt, _) = parse_manifest(br#"{"schemaVersion":2,"config":{},"layers":[]}"#).unwrap();
@@ -877,13 +1002,19 @@ mod tests {
             br#"{"schemaVersion":2,"annotations":{"a":1}}"#,
             br#"{"schemaVersion":2,"annotations":[]}"#,
         ] {
-            assert!(parse_manifest(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                parse_manifest(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
     #[test]
     fn tls_hint() {
-        assert!(looks_like_tls_failure("error sending request: received corrupt message of type InvalidContentType"));
+        assert!(looks_like_tls_failure(
+            "error sending request: received corrupt message of type InvalidContentType"
+        ));
         assert!(!looks_like_tls_failure("Connection refused (os error 111)"));
     }
 }
