@@ -704,7 +704,9 @@ impl Registry for OciRegistry {
             for t in page.tags {
                 match t.parse::<Tag>() {
                     Ok(tag) => tags.push(tag),
-                    Err(_) => tracing::debug!(image = %image, "skipping a tag that is not a valid OCI tag"),
+                    Err(_) => {
+                        tracing::debug!(image = %image, "skipping a tag that is not a valid OCI tag")
+                    }
                 }
             }
             if n < TAG_PAGE || next.is_none() || next == last {
