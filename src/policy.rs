@@ -12,7 +12,10 @@ pub const CHECK_NAME: &str = "baton/policy";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Pass(String),
-    Fail { what: String, fix: String },
+    Fail {
+        what: String,
+        fix: String,
+    },
     /// Not applicable here (with the reason), e.g. freeze for a rollback.
     Skip(String),
 }
@@ -120,7 +123,11 @@ impl Report {
             let _ = writeln!(s, "baton could not evaluate this pull request:\n\n```\n{}\n```", f.replace("```", "'''"));
             return s;
         }
-        let _ = writeln!(s, "| pointer | stage | artifact | version | digest | {} |", Rule::ALL.map(Rule::header).join(" | "));
+        let _ = writeln!(
+            s,
+            "| pointer | stage | artifact | version | digest | {} |",
+            Rule::ALL.map(Rule::header).join(" | ")
+        );
         let _ = writeln!(s, "|---|---|---|---|---|{}|", Rule::ALL.map(|_| "---").join("|"));
         for r in &self.rows {
             let cells: Vec<String> = Rule::ALL
@@ -150,16 +157,14 @@ impl Report {
             .iter()
             .flat_map(|r| {
                 r.verdicts.iter().filter_map(move |(rule, v)| match v {
-                    Verdict::Fail { what, fix } => {
-                        Some(format!(
+                    Verdict::Fail { what, fix } => Some(format!(
                         "- **{}** in `{}` ({}): {}. {}",
                         rule.header(),
                         esc(&r.file),
                         esc(&r.stage),
                         esc(what),
                         esc(fix)
-                    ))
-                    }
+                    )),
                     _ => None,
                 })
             })

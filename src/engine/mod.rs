@@ -4,6 +4,8 @@
 //! keyed (deterministic branch names, find-before-create, expected parents) so duplicate or
 //! concurrent handling of the same event converges on one PR or one commit.
 
+pub mod policy;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -41,6 +43,8 @@ pub struct Engine {
     cache: Mutex<HashMap<RepoName, (Instant, Loaded)>>,
     /// How long to wait for a signature that is pushed after its image.
     pub signature_wait: Duration,
+    /// The App's slug (its check runs are the ones baton updates); None in dry-run.
+    pub app_slug: Option<String>,
 }
 
 /// What became of one promotion attempt.
@@ -67,6 +71,7 @@ impl Engine {
             cache_ttl,
             cache: Mutex::new(HashMap::new()),
             signature_wait: Duration::from_secs(120),
+            app_slug: None,
         }
     }
 
@@ -103,6 +108,41 @@ impl Engine {
     pub async fn handle_event(&self, repo: &RepoName, event: &Event) -> anyhow::Result<()> {
         match event {
             Event::RegistryPush(push) => self.on_registry_push(repo, push).await,
+            Event::PullRequest(pr) => {
+                use crate::event::PrAction;
+                if matches!(
+                    pr.action,
+                    PrAction::Opened
+                        | PrAction::Synchronize
+                        | PrAction::Reopened
+                        | PrAction::Labeled
+                        | PrAction::Unlabeled
+                ) && pr.base_ref == self.load(repo).await?.default_branch
+                {
+                    let target = policy::PolicyTarget {
+                        number: pr.number,
+                        head_sha: pr.head_sha.clone(),
+                        labels: pr.labels.clone(),
+                    };
+                    self.run_policy(repo, &target).await?;
+                }
+                Ok(())
+            }
+            Event::CheckRun(cr)
+                if cr.name == crate::policy::CHECK_NAME && cr.action == crate::event::CheckRunAction::Rerequested =>
+            {
+                for pr in self.github.commit_pulls(repo, &cr.head_sha).await? {
+                    if pr.state == "open" && pr.head_sha == cr.head_sha {
+                        let target = policy::PolicyTarget {
+                            number: pr.number,
+                            head_sha: pr.head_sha.clone(),
+                            labels: pr.labels.clone(),
+                        };
+                        self.run_policy(repo, &target).await?;
+                    }
+                }
+                Ok(())
+            }
             other => {
                 tracing::debug!(event = other.kind(), "no action for this event yet");
                 Ok(())

@@ -1,0 +1,264 @@
+//! Gathering the facts for `baton/policy` and posting it (DESIGN §6). The verdict logic and the
+//! rendering live in `crate::policy`; here is only I/O.
+
+use std::collections::BTreeSet;
+
+use anyhow::Context as _;
+
+use super::Engine;
+use crate::github::{CheckRunWrite, CheckStatus, GitHubError};
+use crate::pipeline::{PointerSpec, Stage};
+use crate::pointer::{self, Current};
+use crate::policy::{Report, Row, Rule, Verdict, CHECK_NAME};
+use crate::types::{Digest, RepoName, Tag};
+use crate::verify::{VerifyContext, VerifyError};
+
+/// The pull request a policy check is about.
+#[derive(Debug, Clone)]
+pub struct PolicyTarget {
+    pub number: u64,
+    pub head_sha: String,
+    pub labels: Vec<String>,
+}
+
+pub const ROLLBACK_LABEL: &str = "baton:rollback";
+
+impl Engine {
+    /// Runs `baton/policy` on a pull request's head. No pointer changed → no check posted.
+    pub async fn run_policy(&self, repo: &RepoName, pr: &PolicyTarget) -> anyhow::Result<()> {
+        let loaded = match self.load(repo).await {
+            Ok(l) => l,
+            Err(e) => {
+                // Without a valid pipeline baton cannot tell pointers from other files: the
+                // check goes red only if one exists on this commit already (to say why).
+                tracing::warn!(error = format!("{e:#}"), "cannot run baton/policy");
+                return Ok(());
+            }
+        };
+        let changed = self.github.pull_files(repo, pr.number).await.context("listing the pull request's files")?;
+        let changed_paths: BTreeSet<&str> = changed
+            .iter()
+            .flat_map(|f| std::iter::once(f.filename.as_str()).chain(f.previous_filename.as_deref()))
+            .collect();
+        let targets: Vec<(&Stage, &PointerSpec)> = loaded
+            .pipeline
+            .stages
+            .iter()
+            .flat_map(|s| s.pointers.iter().map(move |p| (s, p)))
+            .filter(|(_, p)| changed_paths.contains(p.file.as_str()))
+            .collect();
+        if targets.is_empty() {
+            tracing::debug!(pr = pr.number, "no pointer file changed: no baton/policy check");
+            return Ok(());
+        }
+
+        // Reuse the check run of this head if one exists (re-runs, redeliveries).
+        let existing = self.github.check_runs(repo, &pr.head_sha, Some(CHECK_NAME)).await?;
+        let mut check = CheckRunWrite {
+            name: CHECK_NAME.to_string(),
+            head_sha: pr.head_sha.clone(),
+            status: CheckStatus::InProgress,
+            conclusion: None,
+            title: "Checking pointer changes".to_string(),
+            summary: format!("Checking {} pointer change(s)…", targets.len()),
+            text: None,
+            actions: vec![],
+        };
+        let id =
+            match existing.iter().find(|c| c.app_slug.is_none() || c.app_slug.as_deref() == self.app_slug.as_deref()) {
+                Some(c) => {
+                    self.github.update_check_run(repo, c.id, &check).await?;
+                    c.id
+                }
+                None => self.github.create_check_run(repo, &check).await?,
+            };
+
+        let default_head = self.github.branch_head(repo, &loaded.default_branch).await?;
+        let rollback = pr.labels.iter().any(|l| l == ROLLBACK_LABEL);
+        let mut report = Report::default();
+        for (stage, spec) in &targets {
+            if let Some(row) = self.policy_row(repo, &loaded, &default_head, pr, stage, spec, rollback).await {
+                report.rows.push(row);
+            }
+        }
+        // Changed YAML files beside configured pointers that no stage names.
+        let pointer_dirs: BTreeSet<&str> =
+            targets.iter().map(|(_, p)| p.file.as_str().rsplit_once('/').map(|(d, _)| d).unwrap_or("")).collect();
+        let configured: BTreeSet<&str> =
+            loaded.pipeline.stages.iter().flat_map(|s| s.pointers.iter().map(|p| p.file.as_str())).collect();
+        for f in &changed {
+            let dir = f.filename.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+            let yaml = f.filename.ends_with(".yaml") || f.filename.ends_with(".yml");
+            if yaml && pointer_dirs.contains(dir) && !configured.contains(f.filename.as_str()) {
+                report.warnings.push(format!(
+                    "{} changed beside a pointer file, but no stage names it: baton does not check it",
+                    f.filename
+                ));
+            }
+        }
+        if report.rows.is_empty() {
+            report.warnings.push("pointer files changed, but no pointer's version did".to_string());
+        }
+        check.status = CheckStatus::Completed;
+        check.conclusion = Some(report.conclusion());
+        check.title = report.title();
+        check.summary = report.summary();
+        self.github.update_check_run(repo, id, &check).await?;
+        crate::metrics::promotion(
+            "policy",
+            if report.rows.iter().any(Row::failed) { "policy_failed" } else { "policy_passed" },
+        );
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn policy_row(
+        &self,
+        repo: &RepoName,
+        loaded: &super::Loaded,
+        default_head: &str,
+        pr: &PolicyTarget,
+        stage: &Stage,
+        spec: &PointerSpec,
+        rollback: bool,
+    ) -> Option<Row> {
+        let artifact = loaded.pipeline.artifacts.get(&spec.artifact)?;
+        let old = match self.github.file(repo, spec.file.as_str(), default_head).await {
+            Ok(f) => pointer::get(&f.text, spec.format, &spec.selector).ok(),
+            Err(_) => None,
+        };
+        let mut row = Row {
+            file: spec.file.to_string(),
+            stage: stage.name.to_string(),
+            artifact: artifact.name.to_string(),
+            old: describe(old.as_ref()),
+            new: "?".to_string(),
+            digest: None,
+            verdicts: vec![],
+        };
+        let new = match self.github.file(repo, spec.file.as_str(), &pr.head_sha).await {
+            Ok(f) => match pointer::get(&f.text, spec.format, &spec.selector) {
+                Ok(c) => c,
+                Err(e) => {
+                    row.verdicts.push((
+                        Rule::Parses,
+                        Verdict::fail(
+                            e.to_string(),
+                            format!("Fix the {} pointer so that `baton pointer get` reads it.", spec.format),
+                        ),
+                    ));
+                    return Some(row);
+                }
+            },
+            Err(GitHubError::NotFound(_)) => {
+                row.verdicts.push((
+                    Rule::Parses,
+                    Verdict::fail(
+                        "the pointer file is deleted",
+                        "Restore the file, or remove the pointer from .baton.yaml first.",
+                    ),
+                ));
+                return Some(row);
+            }
+            Err(e) => {
+                row.verdicts
+                    .push((Rule::Parses, Verdict::fail(format!("cannot read the file: {e}"), "Re-run the check.")));
+                return Some(row);
+            }
+        };
+        if old.as_ref() == Some(&new) {
+            return None;
+        }
+        row.new = describe(Some(&new));
+        row.digest = new.digest.clone();
+        row.verdicts.push((Rule::Parses, Verdict::pass("")));
+
+        let tag = new.tag.as_deref().map(str::parse::<Tag>);
+        let digest = new.digest.as_deref().map(str::parse::<Digest>);
+        let (tag, digest) = match (tag, digest) {
+            (Some(Ok(t)), Some(Ok(d))) => (t, d),
+            (_, None) => {
+                row.verdicts.push((
+                    Rule::DigestPinned,
+                    Verdict::fail(
+                        "no digest: a tag alone can be re-pushed",
+                        format!("Pin it: `baton pointer set {} --format {} --tag TAG --digest sha256:…` with the digest baton shows for the tag.", spec.file, spec.format),
+                    ),
+                ));
+                return Some(row);
+            }
+            (Some(Err(e)), _) | (_, Some(Err(e))) => {
+                row.verdicts
+                    .push((Rule::DigestPinned, Verdict::fail(e.to_string(), "Use a valid tag and a sha256 digest.")));
+                return Some(row);
+            }
+            (None, Some(Ok(_))) => {
+                row.verdicts.push((
+                    Rule::DigestPinned,
+                    Verdict::fail(
+                        "a digest without a tag",
+                        "Add the tag the digest was released as, so that people can read the version.",
+                    ),
+                ));
+                return Some(row);
+            }
+        };
+        row.verdicts.push((Rule::DigestPinned, Verdict::pass("")));
+
+        match self.registry.resolve(&artifact.image, &tag).await {
+            Ok(r) if r.digest == digest => {
+                row.verdicts.push((Rule::Registry, Verdict::pass(format!("{tag} resolves to it"))))
+            }
+            Ok(r) => row.verdicts.push((
+                Rule::Registry,
+                Verdict::fail(
+                    format!("{tag} now resolves to {} in the registry (the tag was re-pushed)", r.digest.short()),
+                    "Do not promote a re-pushed tag: release a new version and promote that.",
+                ),
+            )),
+            Err(e) => row.verdicts.push((
+                Rule::Registry,
+                Verdict::fail(
+                    e.to_string(),
+                    "Check the tag exists and baton can reach the registry, then re-run the check.",
+                ),
+            )),
+        }
+
+        let ctx = VerifyContext { repo, commit: default_head, artifact, digest: &digest };
+        match self.verifier.verify(&ctx).await {
+            Ok(v) => row.verdicts.push((Rule::Signature, Verdict::pass(v.by))),
+            Err(e @ VerifyError::NotSigned(_)) => row.verdicts.push((Rule::Signature, Verdict::fail(e.to_string(), "Sign the artifact (cosign sign) with a key or identity the artifact's `verify` list accepts, then re-run the check."))),
+            Err(e) => row.verdicts.push((Rule::Signature, Verdict::fail(e.to_string(), "Only artifacts signed by a configured key or identity can be promoted."))),
+        }
+
+        row.verdicts.push((Rule::Freeze, self.freeze_verdict(repo, default_head, stage, rollback).await));
+        Some(row)
+    }
+
+    async fn freeze_verdict(&self, repo: &RepoName, default_head: &str, stage: &Stage, rollback: bool) -> Verdict {
+        let Some(freeze) = &stage.freeze else {
+            return Verdict::pass("");
+        };
+        match self.github.file(repo, freeze.as_str(), default_head).await {
+            Err(GitHubError::NotFound(_)) => Verdict::pass(""),
+            Ok(_) if rollback => Verdict::Skip(format!("{} is frozen; rollbacks are exempt", stage.name)),
+            Ok(f) => Verdict::fail(
+                format!("{} is frozen ({}: {})", stage.name, freeze, f.text.lines().next().unwrap_or("").trim()),
+                format!("Wait for `/unfreeze {}`, or roll back with `/rollback {}`.", stage.name, stage.name),
+            ),
+            Err(e) => Verdict::fail(format!("cannot read the freeze file {freeze}: {e}"), "Re-run the check."),
+        }
+    }
+}
+
+fn describe(c: Option<&Current>) -> String {
+    match c {
+        None => "none".to_string(),
+        Some(c) => match (&c.tag, &c.digest) {
+            (Some(t), _) => format!("`{t}`"),
+            (None, Some(_)) => "digest only".to_string(),
+            (None, None) => "empty".to_string(),
+        },
+    }
+}
