@@ -157,6 +157,35 @@ pub fn body(p: &Promotion) -> String {
     b
 }
 
+pub const REJECTED_LABEL: &str = "baton:rejected";
+
+/// The hidden key that identifies a rejected version's issue.
+pub fn rejected_key(artifact: &ArtifactName, v: &Version) -> String {
+    format!("<!-- baton-rejected:{artifact}@{} -->", v.digest)
+}
+
+pub fn rejected_title(artifact: &ArtifactName, v: &Version) -> String {
+    format!("baton did not promote {artifact} {}: signature not verified", v.tag)
+}
+
+pub fn rejected_body(artifact: &ArtifactName, image: &str, v: &Version, reason: &str) -> String {
+    let reason = reason.replace("```", "'''");
+    format!(
+        "baton did not promote **{artifact}** `{}` because its signature could not be verified.\n\n\
+         | | |\n|---|---|\n| Artifact | `{}` |\n| Version | `{}` |\n| Digest | `{}` |\n\n\
+         **Why**\n\n```\n{reason}\n```\n\n\
+         **What to do**: sign this digest with a key or identity listed under `artifacts.{artifact}.verify` in \
+         `.baton.yaml` (for example `cosign sign --key … {image}@{}`), then push the tag again or wait for \
+         `baton reconcile`. If the version should never run, nothing needs doing: close this issue.\n\n{}\n",
+        v.tag,
+        cell(image),
+        v.tag,
+        v.digest,
+        v.digest,
+        rejected_key(artifact, v)
+    )
+}
+
 fn short(d: &str) -> String {
     d.chars().take("sha256:".len() + 12).collect()
 }
@@ -221,6 +250,14 @@ mod tests {
         insta::assert_snapshot!("rollback_commit_message", commit_message(&p));
         insta::assert_snapshot!("rollback_pr_body", body(&p));
         assert_eq!(labels(&m.stage, true), ["baton", "baton:staging", "baton:rollback"]);
+    }
+
+    #[test]
+    fn rejected_issue() {
+        let m = marker();
+        let b = rejected_body(&m.artifact, "r.io/deployments/myapp", &m.version(), "no signature found for r.io/x");
+        assert!(b.contains(&rejected_key(&m.artifact, &m.version())));
+        insta::assert_snapshot!(format!("{}\n\n{b}", rejected_title(&m.artifact, &m.version())));
     }
 
     #[test]

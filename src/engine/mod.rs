@@ -175,6 +175,9 @@ impl Engine {
                 Err(e) => {
                     crate::metrics::promotion("-", "rejected");
                     tracing::warn!(artifact = %artifact.name, version = %version, reason = %e, "not promoting: signature not verified");
+                    if let Err(e2) = self.report_rejected(repo, artifact, &version, &e).await {
+                        tracing::error!(error = format!("{e2:#}"), "cannot open the baton:rejected issue");
+                    }
                     continue;
                 }
             };
@@ -192,6 +195,31 @@ impl Engine {
                 }
                 let outcome = self.promote(repo, &loaded, stage, artifact, &candidate).await;
                 report(stage, &candidate, &outcome);
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens (or updates) the one `baton:rejected` issue of a version that failed verification,
+    /// so that a human learns why nothing was promoted.
+    async fn report_rejected(
+        &self,
+        repo: &RepoName,
+        artifact: &Artifact,
+        version: &Version,
+        error: &VerifyError,
+    ) -> anyhow::Result<()> {
+        let key = crate::render::rejected_key(&artifact.name, version);
+        let title = crate::render::rejected_title(&artifact.name, version);
+        let body =
+            crate::render::rejected_body(&artifact.name, &artifact.image.to_string(), version, &error.to_string());
+        let labels = vec![crate::render::REJECTED_LABEL.to_string()];
+        let existing = self.github.issues_with_label(repo, crate::render::REJECTED_LABEL).await?;
+        match existing.iter().find(|i| i.body.contains(&key)) {
+            Some(i) if i.body == body && i.title == title => {}
+            Some(i) => self.github.update_issue(repo, i.number, &title, &body).await?,
+            None => {
+                self.github.create_issue(repo, &title, &body, &labels).await?;
             }
         }
         Ok(())
