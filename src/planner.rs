@@ -34,6 +34,8 @@ pub struct Snapshot<'a> {
     pub pointers: Vec<(&'a PointerSpec, &'a FileContent)>,
     /// The open PR on the stage's branch, if any.
     pub open_pr: Option<&'a PullRequest>,
+    /// Rewrite the open PR even if it already proposes the candidate (its base moved).
+    pub rebuild: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +119,11 @@ pub fn plan_promotion(snapshot: &Snapshot, candidate: &Candidate) -> Result<Deci
     // routine promotions, a newer) version; otherwise it is updated in place.
     let existing = snapshot.open_pr.and_then(|pr| render::parse_marker(&pr.body).map(|m| (pr, m)));
     if let Some((pr, m)) = &existing {
-        if m.version() == *v && m.rollback == candidate.rollback && m.approved_by == candidate.approved_by {
+        if !snapshot.rebuild
+            && m.version() == *v
+            && m.rollback == candidate.rollback
+            && m.approved_by == candidate.approved_by
+        {
             return Ok(Decision::Noop(format!("pull request #{} already proposes {v}", pr.number)));
         }
         if !candidate.rollback && !m.rollback && m.tag.compare(&v.tag) == Some(Ordering::Greater) {

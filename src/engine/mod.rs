@@ -5,6 +5,7 @@
 //! concurrent handling of the same event converges on one PR or one commit.
 
 pub mod policy;
+pub mod stages;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -45,6 +46,8 @@ pub struct Engine {
     pub signature_wait: Duration,
     /// The App's slug (its check runs are the ones baton updates); None in dry-run.
     pub app_slug: Option<String>,
+    /// The time, injectable so that tests can move past a soak without sleeping.
+    pub clock: Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>,
 }
 
 /// What became of one promotion attempt.
@@ -72,6 +75,7 @@ impl Engine {
             cache: Mutex::new(HashMap::new()),
             signature_wait: Duration::from_secs(120),
             app_slug: None,
+            clock: Arc::new(chrono::Utc::now),
         }
     }
 
@@ -108,6 +112,14 @@ impl Engine {
     pub async fn handle_event(&self, repo: &RepoName, event: &Event) -> anyhow::Result<()> {
         match event {
             Event::RegistryPush(push) => self.on_registry_push(repo, push).await,
+            Event::PullRequest(pr) if pr.action == crate::event::PrAction::Closed => {
+                if pr.merged {
+                    if let Some(sha) = &pr.merge_commit_sha {
+                        self.evaluate_stages(repo, Some(sha)).await?;
+                    }
+                }
+                Ok(())
+            }
             Event::PullRequest(pr) => {
                 use crate::event::PrAction;
                 if matches!(
@@ -128,18 +140,44 @@ impl Engine {
                 }
                 Ok(())
             }
-            Event::CheckRun(cr)
-                if cr.name == crate::policy::CHECK_NAME && cr.action == crate::event::CheckRunAction::Rerequested =>
-            {
-                for pr in self.github.commit_pulls(repo, &cr.head_sha).await? {
-                    if pr.state == "open" && pr.head_sha == cr.head_sha {
-                        let target = policy::PolicyTarget {
-                            number: pr.number,
-                            head_sha: pr.head_sha.clone(),
-                            labels: pr.labels.clone(),
-                        };
-                        self.run_policy(repo, &target).await?;
+            Event::CheckRun(cr) => {
+                use crate::event::CheckRunAction;
+                match &cr.action {
+                    CheckRunAction::Rerequested if cr.name == crate::policy::CHECK_NAME => {
+                        for pr in self.github.commit_pulls(repo, &cr.head_sha).await? {
+                            if pr.state == "open" && pr.head_sha == cr.head_sha {
+                                let target = policy::PolicyTarget {
+                                    number: pr.number,
+                                    head_sha: pr.head_sha.clone(),
+                                    labels: pr.labels.clone(),
+                                };
+                                self.run_policy(repo, &target).await?;
+                            }
+                        }
+                        Ok(())
                     }
+                    CheckRunAction::Rerequested if cr.name.starts_with("baton/verified/") => {
+                        self.evaluate_stages(repo, Some(&cr.head_sha)).await
+                    }
+                    CheckRunAction::Completed if !cr.name.starts_with("baton/verified/") => {
+                        self.evaluate_stages(repo, Some(&cr.head_sha)).await?;
+                        self.try_auto_merge(repo, &cr.head_sha).await
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Event::CheckSuite(cs) => {
+                self.evaluate_stages(repo, Some(&cs.head_sha)).await?;
+                self.try_auto_merge(repo, &cs.head_sha).await
+            }
+            Event::Status(st) if st.state != "pending" => {
+                self.evaluate_stages(repo, Some(&st.sha)).await?;
+                self.try_auto_merge(repo, &st.sha).await
+            }
+            Event::Push(p) => {
+                let loaded = self.load(repo).await?;
+                if p.git_ref == format!("refs/heads/{}", loaded.default_branch) {
+                    self.evaluate_stages(repo, Some(&p.after)).await?;
                 }
                 Ok(())
             }
@@ -194,7 +232,7 @@ impl Engine {
                     continue;
                 }
                 let outcome = self.promote(repo, &loaded, stage, artifact, &candidate).await;
-                report(stage, &candidate, &outcome);
+                report_outcome(stage, &candidate.version, &outcome);
             }
         }
         Ok(())
@@ -265,6 +303,31 @@ impl Engine {
         artifact: &Artifact,
         candidate: &Candidate,
     ) -> anyhow::Result<Outcome> {
+        self.promote_inner(repo, loaded, stage, artifact, candidate, false).await
+    }
+
+    /// Like [`Engine::promote`], but rewrites an open PR for the same version on the current
+    /// default branch (after its base moved or it could not merge).
+    pub async fn promote_rebuilding(
+        &self,
+        repo: &RepoName,
+        loaded: &Loaded,
+        stage: &Stage,
+        artifact: &Artifact,
+        candidate: &Candidate,
+    ) -> anyhow::Result<Outcome> {
+        self.promote_inner(repo, loaded, stage, artifact, candidate, true).await
+    }
+
+    async fn promote_inner(
+        &self,
+        repo: &RepoName,
+        loaded: &Loaded,
+        stage: &Stage,
+        artifact: &Artifact,
+        candidate: &Candidate,
+        rebuild: bool,
+    ) -> anyhow::Result<Outcome> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -298,6 +361,7 @@ impl Engine {
                 default_head: &head,
                 pointers,
                 open_pr: open_pr.as_ref(),
+                rebuild,
             };
             let plan = match planner::plan_promotion(&snapshot, candidate)? {
                 Decision::Noop(why) => return Ok(Outcome::Noop(why)),
@@ -359,8 +423,7 @@ impl Engine {
     }
 }
 
-fn report(stage: &Stage, candidate: &Candidate, outcome: &anyhow::Result<Outcome>) {
-    let v = &candidate.version;
+pub(crate) fn report_outcome(stage: &Stage, v: &Version, outcome: &anyhow::Result<Outcome>) {
     match outcome {
         Ok(Outcome::Noop(why)) => {
             crate::metrics::promotion(stage.name.as_str(), "noop");

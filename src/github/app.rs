@@ -426,10 +426,11 @@ impl GitHub for AppClient {
         v.as_array().map(|a| a.iter().map(pull_from_json).collect()).unwrap_or_else(|| Ok(vec![]))
     }
 
-    async fn commit_files(&self, repo: &RepoName, sha: &str) -> Result<Vec<ChangedFile>> {
+    async fn commit_detail(&self, repo: &RepoName, sha: &str) -> Result<CommitDetail> {
         let path = format!("{}/commits/{}", repo_path(repo), encode_path(sha, false));
         let v = self.call(repo, Method::GET, &path, None).await?;
-        Ok(v["files"].as_array().map(|a| a.iter().filter_map(changed_file).collect()).unwrap_or_default())
+        let info = commit_info(&v).ok_or_else(|| GitHubError::Other(format!("{path}: not a commit")))?;
+        Ok(CommitDetail { info, files: v["files"].as_array().map(|a| a.iter().filter_map(changed_file).collect()).unwrap_or_default() })
     }
 
     async fn path_history(&self, repo: &RepoName, branch: &str, path: &str, limit: u32) -> Result<Vec<CommitInfo>> {
@@ -687,6 +688,18 @@ impl GitHub for AppClient {
             .await?;
         str_field(&v, "/commit/sha")
     }
+}
+
+fn commit_info(c: &Value) -> Option<CommitInfo> {
+    Some(CommitInfo {
+        sha: c["sha"].as_str()?.to_string(),
+        message: c.pointer("/commit/message").and_then(Value::as_str).unwrap_or_default().to_string(),
+        date: c.pointer("/commit/committer/date").and_then(Value::as_str).map(str::to_string),
+        parents: c["parents"]
+            .as_array()
+            .map(|p| p.iter().filter_map(|x| x["sha"].as_str().map(str::to_string)).collect())
+            .unwrap_or_default(),
+    })
 }
 
 fn changed_file(f: &Value) -> Option<ChangedFile> {

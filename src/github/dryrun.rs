@@ -91,8 +91,8 @@ impl<G: GitHub> GitHub for DryRun<G> {
     async fn commit_pulls(&self, repo: &RepoName, sha: &str) -> Result<Vec<PullRequest>> {
         self.inner.commit_pulls(repo, sha).await
     }
-    async fn commit_files(&self, repo: &RepoName, sha: &str) -> Result<Vec<ChangedFile>> {
-        self.inner.commit_files(repo, sha).await
+    async fn commit_detail(&self, repo: &RepoName, sha: &str) -> Result<CommitDetail> {
+        self.inner.commit_detail(repo, sha).await
     }
     async fn path_history(&self, repo: &RepoName, branch: &str, path: &str, limit: u32) -> Result<Vec<CommitInfo>> {
         self.inner.path_history(repo, branch, path, limit).await

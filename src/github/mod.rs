@@ -171,6 +171,13 @@ pub struct CommentInfo {
     pub author: String,
 }
 
+/// A commit with the files it changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitDetail {
+    pub info: CommitInfo,
+    pub files: Vec<ChangedFile>,
+}
+
 /// A commit of the default branch's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitInfo {
@@ -215,8 +222,8 @@ pub trait GitHub: Send + Sync {
     async fn close_pull(&self, repo: &RepoName, number: u64) -> Result<()>;
     /// Pull requests that contain a commit (for bump commits: the PR that merged it).
     async fn commit_pulls(&self, repo: &RepoName, sha: &str) -> Result<Vec<PullRequest>>;
-    /// Files a commit changed relative to its first parent.
-    async fn commit_files(&self, repo: &RepoName, sha: &str) -> Result<Vec<ChangedFile>>;
+    /// A commit with its parents and the files it changed relative to its first parent.
+    async fn commit_detail(&self, repo: &RepoName, sha: &str) -> Result<CommitDetail>;
     /// The history of `path` on `branch`, newest first (at most `limit` commits).
     async fn path_history(&self, repo: &RepoName, branch: &str, path: &str, limit: u32) -> Result<Vec<CommitInfo>>;
     async fn create_check_run(&self, repo: &RepoName, check: &CheckRunWrite) -> Result<u64>;
