@@ -1,0 +1,1217 @@
+//! Turns the YAML tree into a [`Pipeline`], collecting every problem with its line.
+//!
+//! Two passes: first each artifact and stage is checked on its own (shape, types, values),
+//! then the cross references (stage `from`, cycles, pointer artifacts, duplicate pointers).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Display;
+use std::time::Duration;
+
+use super::yaml::{Kind, Node};
+use super::{
+    shorten, Approver, Artifact, Pipeline, PointerSpec, Problem, Promotion, RepoPath, Stage,
+    Verification, VerifyEntry, WriteMode,
+};
+use crate::pointer::{Format, Selector};
+use crate::types::{ArtifactName, ImageName, StageName};
+
+const TOP_KEYS: &[&str] = &["artifacts", "stages"];
+const ARTIFACT_KEYS: &[&str] = &["image", "tags", "verify"];
+const VERIFY_KEYS: &[&str] = &["key", "issuer", "subject"];
+const STAGE_KEYS: &[&str] = &[
+    "name",
+    "from",
+    "pointers",
+    "promotion",
+    "write",
+    "verification",
+    "approvers",
+    "freeze",
+];
+const POINTER_KEYS: &[&str] = &[
+    "file", "format", "artifact", "field", "image", "name", "template",
+];
+const SELECTOR_KEYS: &[&str] = &["field", "image", "name", "template"];
+const VERIFICATION_KEYS: &[&str] = &["checks", "soak"];
+const FREEZE_KEYS: &[&str] = &["file"];
+
+/// The template a yaml-path pointer uses when it has none.
+pub const DEFAULT_TEMPLATE: &str = "{tag}@{digest}";
+/// The mapping a helm-values pointer edits when it has no `field`.
+pub const DEFAULT_HELM_FIELD: &str = "image";
+/// The longest soak accepted (a typo like `100h` is more likely than a real 30-day soak).
+const MAX_SOAK: Duration = Duration::from_secs(30 * 24 * 3600);
+
+struct Ctx<'p> {
+    problems: &'p mut Vec<Problem>,
+}
+
+/// A value under a key (or a list item): the key's line is where problems about a missing or
+/// collection value are reported.
+#[derive(Clone, Copy)]
+struct Field<'a> {
+    key_line: usize,
+    node: &'a Node,
+}
+
+impl<'a> Field<'a> {
+    fn item(node: &'a Node) -> Self {
+        Field {
+            key_line: node.line,
+            node,
+        }
+    }
+    /// The line for a problem about this value: the scalar's own line, else the key's line
+    /// (a block collection starts on the line after its key).
+    fn line(&self) -> usize {
+        match self.node.kind {
+            Kind::Scalar { .. } if !self.node.is_null() => self.node.line,
+            _ => self.key_line,
+        }
+    }
+}
+
+struct Fields<'a> {
+    entries: Vec<(&'a str, Field<'a>)>,
+}
+
+impl<'a> Fields<'a> {
+    fn get(&self, key: &str) -> Option<Field<'a>> {
+        self.entries
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, f)| *f)
+    }
+    fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// Edit distance with transpositions (optimal string alignment), for "did you mean".
+fn distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// The closest candidate, if it is close enough to be a likely typo.
+pub(super) fn suggest<'c>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
+    if word.chars().count() > 100 {
+        return None;
+    }
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (distance(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn did_you_mean<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> String {
+    match suggest(word, candidates) {
+        Some(s) => format!(" (did you mean `{s}`?)"),
+        None => String::new(),
+    }
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, line: usize, path: &str, message: impl Display) {
+        let message = if path.is_empty() {
+            message.to_string()
+        } else {
+            format!("{path}: {message}")
+        };
+        self.problems.push(Problem {
+            line: Some(line),
+            message,
+        });
+    }
+
+    /// A mapping with only `allowed` keys, all `required` ones present.
+    fn mapping<'a>(
+        &mut self,
+        f: Field<'a>,
+        path: &str,
+        what: &str,
+        allowed: &[&str],
+        required: &[&str],
+    ) -> Option<Fields<'a>> {
+        let Kind::Map(entries) = &f.node.kind else {
+            self.err(
+                f.line(),
+                path,
+                format!("expected {what} (a mapping), found {}", f.node.describe()),
+            );
+            return None;
+        };
+        let mut fields = Fields {
+            entries: Vec::new(),
+        };
+        // A misspelt key is reported once, as unknown with a suggestion, not also as missing.
+        let mut suggested: Vec<&str> = Vec::new();
+        for (k, v) in entries {
+            let key = k.as_scalar().unwrap_or_default();
+            if allowed.contains(&key) {
+                fields.entries.push((
+                    key,
+                    Field {
+                        key_line: k.line,
+                        node: v,
+                    },
+                ));
+            } else {
+                let hint = match suggest(key, allowed.iter().copied()) {
+                    Some(s) => {
+                        suggested.push(s);
+                        format!("did you mean `{s}`?")
+                    }
+                    None => format!("expected one of: {}", allowed.join(", ")),
+                };
+                self.err(
+                    k.line,
+                    path,
+                    format!("unknown key `{}` in {what} ({hint})", shorten(key)),
+                );
+            }
+        }
+        for r in required {
+            if !fields.has(r) && !suggested.contains(r) {
+                self.err(
+                    f.node.line,
+                    path,
+                    format!("missing required key `{r}` in {what}"),
+                );
+            }
+        }
+        Some(fields)
+    }
+
+    /// A non-empty string.
+    fn string<'a>(&mut self, f: Field<'a>, path: &str) -> Option<&'a str> {
+        match f.node.as_scalar() {
+            Some(_) if f.node.is_null() => {
+                self.err(f.line(), path, "expected a string, found nothing");
+                None
+            }
+            Some("") => {
+                self.err(f.line(), path, "must not be empty");
+                None
+            }
+            Some(s) if s.chars().any(char::is_control) => {
+                self.err(
+                    f.line(),
+                    path,
+                    "must be on one line, without control characters",
+                );
+                None
+            }
+            Some(s) => Some(s),
+            None => {
+                self.err(
+                    f.line(),
+                    path,
+                    format!("expected a string, found {}", f.node.describe()),
+                );
+                None
+            }
+        }
+    }
+
+    fn list<'a>(&mut self, f: Field<'a>, path: &str) -> Option<&'a [Node]> {
+        match &f.node.kind {
+            Kind::Seq(items) => Some(items),
+            _ => {
+                self.err(
+                    f.line(),
+                    path,
+                    format!("expected a list, found {}", f.node.describe()),
+                );
+                None
+            }
+        }
+    }
+
+    fn parsed<T, E: Display>(
+        &mut self,
+        f: Field<'_>,
+        path: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        let s = self.string(f, path)?;
+        match parse(s) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.err(f.line(), path, e);
+                None
+            }
+        }
+    }
+
+    fn repo_path(&mut self, f: Field<'_>, path: &str) -> Option<RepoPath> {
+        self.parsed(f, path, |s| s.parse::<RepoPath>())
+    }
+
+    /// One of a fixed set of words.
+    fn choice<T: Copy>(&mut self, f: Field<'_>, path: &str, choices: &[(&str, T)]) -> Option<T> {
+        let s = self.string(f, path)?;
+        if let Some((_, v)) = choices.iter().find(|(k, _)| *k == s) {
+            return Some(*v);
+        }
+        let names: Vec<&str> = choices.iter().map(|(k, _)| *k).collect();
+        let hint = did_you_mean(s, names.iter().copied());
+        self.err(
+            f.line(),
+            path,
+            format!(
+                "unknown value `{}`{hint}: expected one of {}",
+                shorten(s),
+                names.join(", ")
+            ),
+        );
+        None
+    }
+
+    /// A regular expression, anchored as `^(?:…)$`.
+    fn regex(&mut self, f: Field<'_>, path: &str) -> Option<regex::Regex> {
+        self.parsed(f, path, anchored_regex)
+    }
+
+    // ---------------------------------------------------------------- artifacts
+
+    fn artifacts(&mut self, f: Field<'_>) -> BTreeMap<String, Option<Artifact>> {
+        let path = "artifacts";
+        let mut out = BTreeMap::new();
+        let Kind::Map(entries) = &f.node.kind else {
+            self.err(
+                f.line(),
+                path,
+                format!(
+                    "expected a mapping of artifact names, found {}",
+                    f.node.describe()
+                ),
+            );
+            return out;
+        };
+        if entries.is_empty() {
+            self.err(f.line(), path, "at least one artifact is required");
+        }
+        for (k, v) in entries {
+            let raw = k.as_scalar().unwrap_or_default();
+            let apath = format!("artifacts.{}", shorten(raw));
+            let name = match raw.parse::<ArtifactName>() {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    self.err(k.line, path, e);
+                    None
+                }
+            };
+            let artifact = self.artifact(
+                Field {
+                    key_line: k.line,
+                    node: v,
+                },
+                &apath,
+            );
+            out.insert(
+                raw.to_string(),
+                name.zip(artifact)
+                    .map(|(name, (image, tags, verify))| Artifact {
+                        name,
+                        image,
+                        tags,
+                        verify,
+                    }),
+            );
+        }
+        out
+    }
+
+    fn artifact(
+        &mut self,
+        f: Field<'_>,
+        path: &str,
+    ) -> Option<(ImageName, regex::Regex, Vec<VerifyEntry>)> {
+        let fields = self.mapping(f, path, "an artifact", ARTIFACT_KEYS, &["image", "tags"])?;
+        let image = fields
+            .get("image")
+            .and_then(|f| self.parsed(f, &join(path, "image"), |s| s.parse::<ImageName>()));
+        let tags = fields
+            .get("tags")
+            .and_then(|f| self.regex(f, &join(path, "tags")));
+        let verify = match fields.get("verify") {
+            None => {
+                self.err(
+                    f.node.line,
+                    path,
+                    "missing `verify`: baton fails closed: at least one verify entry is required",
+                );
+                None
+            }
+            Some(vf) => self.verify(vf, &join(path, "verify")),
+        };
+        Some((image?, tags?, verify?))
+    }
+
+    fn verify(&mut self, f: Field<'_>, path: &str) -> Option<Vec<VerifyEntry>> {
+        let items = self.list(f, path)?;
+        if items.is_empty() {
+            self.err(
+                f.line(),
+                path,
+                "baton fails closed: at least one verify entry is required",
+            );
+            return None;
+        }
+        let entries: Vec<Option<VerifyEntry>> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| self.verify_entry(Field::item(item), &format!("{path}[{i}]")))
+            .collect();
+        entries.into_iter().collect()
+    }
+
+    fn verify_entry(&mut self, f: Field<'_>, path: &str) -> Option<VerifyEntry> {
+        let fields = self.mapping(f, path, "a verify entry", VERIFY_KEYS, &[])?;
+        let (key, issuer, subject) = (
+            fields.get("key"),
+            fields.get("issuer"),
+            fields.get("subject"),
+        );
+        match (key, issuer, subject) {
+            (Some(key), None, None) => {
+                let path = self.repo_path(key, &join(path, "key"))?;
+                Some(VerifyEntry::Key { path })
+            }
+            (Some(_), _, _) => {
+                self.err(f.node.line, path, "a verify entry has either `key` (a public key) or `issuer` and `subject` (keyless), not both");
+                None
+            }
+            (None, Some(i), Some(s)) => {
+                let issuer = self.parsed(i, &join(path, "issuer"), parse_issuer);
+                let subject = self.regex(s, &join(path, "subject"));
+                Some(VerifyEntry::Keyless {
+                    issuer: issuer?,
+                    subject: subject?,
+                })
+            }
+            (None, Some(_), None) | (None, None, Some(_)) => {
+                let missing = if issuer.is_none() {
+                    "issuer"
+                } else {
+                    "subject"
+                };
+                self.err(f.node.line, path, format!("a keyless verify entry needs both `issuer` and `subject`; `{missing}` is missing"));
+                None
+            }
+            (None, None, None) => {
+                self.err(
+                    f.node.line,
+                    path,
+                    "a verify entry needs `key`, or `issuer` and `subject`",
+                );
+                None
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- stages
+
+    fn stage(
+        &mut self,
+        f: Field<'_>,
+        path: &str,
+        artifacts: &BTreeMap<String, Option<Artifact>>,
+    ) -> StageDraft {
+        let mut d = StageDraft::default();
+        let Some(fields) = self.mapping(f, path, "a stage", STAGE_KEYS, &["name", "pointers"])
+        else {
+            return d;
+        };
+        if let Some(nf) = fields.get("name") {
+            d.name_line = nf.line();
+            if let Some(raw) = self.string(nf, &join(path, "name")) {
+                d.raw_name = Some(raw.to_string());
+                match raw.parse::<StageName>() {
+                    Ok(n) => d.name = Some(n),
+                    Err(e) => self.err(nf.line(), &join(path, "name"), e),
+                }
+            }
+        }
+        if let Some(ff) = fields.get("from") {
+            d.from_line = ff.line();
+            if let Some(raw) = self.string(ff, &join(path, "from")) {
+                match raw.parse::<StageName>() {
+                    Ok(n) => d.from = Some(Ok(n)),
+                    Err(e) => {
+                        self.err(ff.line(), &join(path, "from"), e);
+                        d.from = Some(Err(()));
+                    }
+                }
+            } else {
+                d.from = Some(Err(()));
+            }
+        }
+        let mut ok = d.name.is_some() && !matches!(d.from, Some(Err(())));
+
+        let mut pointers = Vec::new();
+        if let Some(pf) = fields.get("pointers") {
+            let ppath = join(path, "pointers");
+            match self.list(pf, &ppath) {
+                Some([]) => {
+                    self.err(pf.line(), &ppath, "at least one pointer is required");
+                    ok = false;
+                }
+                Some(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        let draft =
+                            self.pointer(Field::item(item), &format!("{ppath}[{i}]"), artifacts);
+                        ok &= draft.spec.is_some();
+                        pointers.push(draft);
+                    }
+                }
+                None => ok = false,
+            }
+        }
+
+        let approvers = match fields.get("approvers") {
+            Some(af) => self.approvers(af, &join(path, "approvers")),
+            None => Some(Vec::new()),
+        };
+        let default_promotion = match &approvers {
+            Some(a) if !a.is_empty() => Promotion::Manual,
+            _ => Promotion::Auto,
+        };
+        let promotion = match fields.get("promotion") {
+            Some(pf) => self.choice(
+                pf,
+                &join(path, "promotion"),
+                &[("auto", Promotion::Auto), ("manual", Promotion::Manual)],
+            ),
+            None => Some(default_promotion),
+        };
+        let write = match fields.get("write") {
+            Some(wf) => self.choice(
+                wf,
+                &join(path, "write"),
+                &[
+                    ("pull-request", WriteMode::PullRequest),
+                    ("commit", WriteMode::Commit),
+                ],
+            ),
+            None => Some(WriteMode::PullRequest),
+        };
+        let verification = match fields.get("verification") {
+            Some(vf) => self.verification(vf, &join(path, "verification")),
+            None => Some(Verification::default()),
+        };
+        let freeze = match fields.get("freeze") {
+            Some(ff) => {
+                let fpath = join(path, "freeze");
+                let file = self
+                    .mapping(ff, &fpath, "a freeze setting", FREEZE_KEYS, &["file"])
+                    .and_then(|fields| fields.get("file"))
+                    .map(|file| {
+                        d.freeze_line = file.line();
+                        self.repo_path(file, &join(&fpath, "file"))
+                    });
+                match file {
+                    Some(Some(p)) => Some(Some(p)),
+                    _ => None,
+                }
+            }
+            None => Some(None),
+        };
+
+        d.pointers = pointers;
+        if let (
+            true,
+            Some(name),
+            Some(promotion),
+            Some(write),
+            Some(verification),
+            Some(approvers),
+            Some(freeze),
+        ) = (
+            ok,
+            d.name.clone(),
+            promotion,
+            write,
+            verification,
+            approvers,
+            freeze,
+        ) {
+            d.stage = Some(Stage {
+                name,
+                from: d.from.clone().and_then(Result::ok),
+                pointers: d.pointers.iter().filter_map(|p| p.spec.clone()).collect(),
+                promotion,
+                write,
+                verification,
+                approvers,
+                freeze,
+            });
+        }
+        d
+    }
+
+    fn pointer(
+        &mut self,
+        f: Field<'_>,
+        path: &str,
+        artifacts: &BTreeMap<String, Option<Artifact>>,
+    ) -> PointerDraft {
+        let mut d = PointerDraft {
+            line: f.node.line,
+            artifact: None,
+            spec: None,
+        };
+        let Some(fields) = self.mapping(
+            f,
+            path,
+            "a pointer",
+            POINTER_KEYS,
+            &["file", "format", "artifact"],
+        ) else {
+            return d;
+        };
+        let file = fields
+            .get("file")
+            .and_then(|ff| self.repo_path(ff, &join(path, "file")));
+        let format = fields
+            .get("format")
+            .and_then(|ff| self.parsed(ff, &join(path, "format"), |s| s.parse::<Format>()));
+        let artifact = fields.get("artifact").and_then(|af| {
+            let raw = self.string(af, &join(path, "artifact"))?;
+            d.artifact = Some((raw.to_string(), af.line()));
+            raw.parse::<ArtifactName>().ok()
+        });
+
+        let mut strings: HashMap<&str, (String, usize)> = HashMap::new();
+        let mut ok = true;
+        for key in SELECTOR_KEYS {
+            if let Some(sf) = fields.get(key) {
+                match self.string(sf, &join(path, key)) {
+                    Some(s) => {
+                        strings.insert(key, (s.to_string(), sf.line()));
+                    }
+                    None => ok = false,
+                }
+            }
+        }
+        let Some(format) = format else {
+            return d;
+        };
+        let takes: &[&str] = match format {
+            Format::FluxOci => &["name"],
+            Format::HelmValues => &["field"],
+            Format::KustomizeImage => &["image"],
+            Format::YamlPath => &["field", "template", "image"],
+        };
+        for key in SELECTOR_KEYS {
+            if let Some((_, line)) = strings.get(key) {
+                if !takes.contains(key) {
+                    self.err(
+                        *line,
+                        &join(path, key),
+                        format!(
+                            "`{key}` does not apply to format {format} (it takes: {})",
+                            takes.join(", ")
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let take = |k: &str| strings.get(k).cloned();
+
+        if let Some((field, line)) = take("field") {
+            if let Err(e) = check_field_path(&field) {
+                self.err(line, &join(path, "field"), e);
+                ok = false;
+            }
+        } else if format == Format::YamlPath {
+            self.err(
+                d.line,
+                path,
+                "format yaml-path requires `field` (the dotted path of the scalar to rewrite)",
+            );
+            ok = false;
+        }
+        if let Some((name, line)) = take("name") {
+            if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                self.err(
+                    line,
+                    &join(path, "name"),
+                    "must be a Kubernetes object name (no spaces)",
+                );
+                ok = false;
+            }
+        }
+        if let Some((image, line)) = take("image") {
+            if image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                self.err(
+                    line,
+                    &join(path, "image"),
+                    "must be an image name (no spaces)",
+                );
+                ok = false;
+            }
+        }
+        if let Some((template, line)) = take("template") {
+            if let Err(e) = check_template(&template) {
+                self.err(line, &join(path, "template"), e);
+                ok = false;
+            }
+        }
+
+        let art = artifact
+            .as_ref()
+            .and_then(|a| artifacts.get(a.as_str()))
+            .and_then(Option::as_ref);
+        let default_image = art.map(|a| a.image.to_string());
+        let value = |k: &str| take(k).map(|(v, _)| v);
+        let selector = match format {
+            Format::FluxOci => Selector {
+                name: value("name"),
+                ..Selector::default()
+            },
+            Format::HelmValues => Selector {
+                field: Some(value("field").unwrap_or_else(|| DEFAULT_HELM_FIELD.into())),
+                ..Selector::default()
+            },
+            Format::KustomizeImage => Selector {
+                image: value("image").or(default_image),
+                ..Selector::default()
+            },
+            Format::YamlPath => Selector {
+                field: value("field"),
+                image: value("image").or(default_image),
+                template: Some(value("template").unwrap_or_else(|| DEFAULT_TEMPLATE.into())),
+                name: None,
+            },
+        };
+        if let (true, Some(file), Some(artifact), Some(_)) = (ok, file, artifact, art) {
+            d.spec = Some(PointerSpec {
+                file,
+                format,
+                artifact,
+                selector,
+            });
+        }
+        d
+    }
+
+    fn verification(&mut self, f: Field<'_>, path: &str) -> Option<Verification> {
+        let fields = self.mapping(f, path, "a verification setting", VERIFICATION_KEYS, &[])?;
+        let checks = match fields.get("checks") {
+            None => Some(Vec::new()),
+            Some(cf) => {
+                let cpath = join(path, "checks");
+                let items = self.list(cf, &cpath)?;
+                let mut checks = Vec::new();
+                let mut ok = true;
+                for (i, item) in items.iter().enumerate() {
+                    let ipath = format!("{cpath}[{i}]");
+                    match self.string(Field::item(item), &ipath) {
+                        Some(s) if checks.iter().any(|c: &String| c == s) => {
+                            self.err(
+                                item.line,
+                                &ipath,
+                                format!("check `{}` is listed twice", shorten(s)),
+                            );
+                            ok = false;
+                        }
+                        Some(s) => checks.push(s.to_string()),
+                        None => ok = false,
+                    }
+                }
+                ok.then_some(checks)
+            }
+        };
+        let soak = match fields.get("soak") {
+            None => Some(None),
+            Some(sf) => self
+                .parsed(sf, &join(path, "soak"), parse_duration)
+                .map(Some),
+        };
+        Some(Verification {
+            checks: checks?,
+            soak: soak?,
+        })
+    }
+
+    fn approvers(&mut self, f: Field<'_>, path: &str) -> Option<Vec<Approver>> {
+        let items = self.list(f, path)?;
+        if items.is_empty() {
+            self.err(
+                f.line(),
+                path,
+                "empty list: remove `approvers` to let anyone with write permission promote, or name who may",
+            );
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let ipath = format!("{path}[{i}]");
+            match self.parsed(Field::item(item), &ipath, parse_approver) {
+                Some(a) if out.contains(&a) => {
+                    self.err(item.line, &ipath, "listed twice");
+                    ok = false;
+                }
+                Some(a) => out.push(a),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+}
+
+#[derive(Default)]
+struct StageDraft {
+    raw_name: Option<String>,
+    name: Option<StageName>,
+    name_line: usize,
+    /// `Some(Err)`: present but invalid (already reported).
+    from: Option<Result<StageName, ()>>,
+    from_line: usize,
+    freeze_line: usize,
+    /// Line, artifact named (raw, line), and the spec if valid.
+    pointers: Vec<PointerDraft>,
+    stage: Option<Stage>,
+}
+
+#[derive(Default)]
+struct PointerDraft {
+    line: usize,
+    artifact: Option<(String, usize)>,
+    spec: Option<PointerSpec>,
+}
+
+/// Validates the whole file. `None` when any problem was found.
+pub(super) fn pipeline(root: &Node, problems: &mut Vec<Problem>) -> Option<Pipeline> {
+    let start = problems.len();
+    let mut cx = Ctx { problems };
+    let top = cx.mapping(
+        Field::item(root),
+        "",
+        "the pipeline file",
+        TOP_KEYS,
+        TOP_KEYS,
+    )?;
+    let artifacts = top
+        .get("artifacts")
+        .map(|f| cx.artifacts(f))
+        .unwrap_or_default();
+
+    let mut drafts = Vec::new();
+    let stages_field = top.get("stages");
+    if let Some(sf) = stages_field {
+        if let Some(items) = cx.list(sf, "stages") {
+            if items.is_empty() {
+                cx.err(sf.line(), "stages", "at least one stage is required");
+            }
+            for (i, item) in items.iter().enumerate() {
+                drafts.push(cx.stage(
+                    Field::item(item),
+                    &stage_label(i, peek_name(item)),
+                    &artifacts,
+                ));
+            }
+        }
+    }
+    cross_check(
+        &mut cx,
+        &drafts,
+        &artifacts,
+        stages_field.map_or(1, |f| f.line()),
+    );
+
+    if cx.problems.len() > start {
+        return None;
+    }
+    let artifacts = artifacts.into_values().collect::<Option<Vec<_>>>()?;
+    let stages = drafts
+        .into_iter()
+        .map(|d| d.stage)
+        .collect::<Option<Vec<_>>>()?;
+    Some(Pipeline {
+        artifacts: artifacts.into_iter().map(|a| (a.name.clone(), a)).collect(),
+        stages,
+    })
+}
+
+/// `stages[2] (prod)`: the index finds the entry, the name makes the message readable.
+fn stage_label(i: usize, name: Option<&str>) -> String {
+    match name {
+        Some(n) if !n.is_empty() => format!("stages[{i}] ({})", shorten(n)),
+        _ => format!("stages[{i}]"),
+    }
+}
+
+/// The `name:` of a stage mapping, before the stage is validated.
+fn peek_name(node: &Node) -> Option<&str> {
+    let Kind::Map(entries) = &node.kind else {
+        return None;
+    };
+    entries
+        .iter()
+        .find(|(k, _)| k.as_scalar() == Some("name"))
+        .and_then(|(_, v)| if v.is_null() { None } else { v.as_scalar() })
+}
+
+fn cross_check(
+    cx: &mut Ctx<'_>,
+    drafts: &[StageDraft],
+    artifacts: &BTreeMap<String, Option<Artifact>>,
+    stages_line: usize,
+) {
+    let label = |i: usize, d: &StageDraft| stage_label(i, d.raw_name.as_deref());
+
+    // Unique names.
+    let mut index: HashMap<&StageName, usize> = HashMap::new();
+    for (i, d) in drafts.iter().enumerate() {
+        if let Some(name) = &d.name {
+            if let Some(&first) = index.get(name) {
+                cx.err(
+                    d.name_line,
+                    &label(i, d),
+                    format!(
+                        "duplicate stage name `{name}` (first on line {})",
+                        drafts[first].name_line
+                    ),
+                );
+            } else {
+                index.insert(name, i);
+            }
+        }
+    }
+
+    // `from`: exists, not itself.
+    let mut parent: Vec<Option<usize>> = vec![None; drafts.len()];
+    for (i, d) in drafts.iter().enumerate() {
+        let Some(Ok(from)) = &d.from else { continue };
+        let path = format!("{}.from", label(i, d));
+        if d.name.as_ref() == Some(from) {
+            cx.err(d.from_line, &path, "a stage cannot come from itself");
+        } else if let Some(&p) = index.get(from) {
+            parent[i] = Some(p);
+        } else {
+            let hint = did_you_mean(from.as_str(), index.keys().map(|n| n.as_str()));
+            cx.err(d.from_line, &path, format!("unknown stage `{from}`{hint}"));
+        }
+    }
+
+    // Cycles: follow `from` links; every stage has at most one, so a walk either ends at a first
+    // stage or loops. Report each loop once, at the `from` of its member that comes first.
+    let mut reported = vec![false; drafts.len()];
+    for start in 0..drafts.len() {
+        let mut seen = vec![false; drafts.len()];
+        seen[start] = true;
+        let mut at = start;
+        let mut looped = false;
+        while let Some(p) = parent[at] {
+            if seen[p] {
+                looped = p == start;
+                break;
+            }
+            seen[p] = true;
+            at = p;
+        }
+        if looped && !reported[start] {
+            let mut members = vec![start];
+            let mut at = parent[start].unwrap_or(start);
+            while at != start {
+                members.push(at);
+                at = parent[at].unwrap_or(start);
+            }
+            for &m in &members {
+                reported[m] = true;
+            }
+            let first = *members.iter().min().unwrap_or(&start);
+            let mut chain: Vec<String> = Vec::new();
+            let mut at = first;
+            loop {
+                chain.push(drafts[at].raw_name.clone().unwrap_or_default());
+                at = parent[at].unwrap_or(first);
+                if at == first {
+                    break;
+                }
+            }
+            chain.push(drafts[first].raw_name.clone().unwrap_or_default());
+            chain.reverse();
+            let d = &drafts[first];
+            cx.err(d.from_line, &format!("{}.from", label(first, d)), format!("`from` links form a cycle: {} (a stage promotes what the one before it verified)", chain.join(" → ")));
+        }
+    }
+
+    if !drafts.is_empty() && drafts.iter().all(|d| d.from.is_some()) {
+        cx.err(stages_line, "stages", "no first stage: at least one stage must have no `from` (it receives new versions from the registry)");
+    }
+
+    // Pointers: artifact exists; no pointer shared between stages; downstream artifacts.
+    type Key = (String, Format, Selector);
+    let mut owners: Vec<(Key, usize, usize)> = Vec::new();
+    let artifact_names: Vec<&str> = artifacts.keys().map(String::as_str).collect();
+    for (i, d) in drafts.iter().enumerate() {
+        for (
+            j,
+            PointerDraft {
+                line,
+                artifact,
+                spec,
+            },
+        ) in d.pointers.iter().enumerate()
+        {
+            let path = format!("{}.pointers[{j}]", label(i, d));
+            if let Some((raw, aline)) = artifact {
+                if !artifacts.contains_key(raw) {
+                    let hint = did_you_mean(raw, artifact_names.iter().copied());
+                    cx.err(
+                        *aline,
+                        &format!("{path}.artifact"),
+                        format!("unknown artifact `{}`{hint}", shorten(raw)),
+                    );
+                } else if let Some(p) = parent[i] {
+                    let covered = drafts[p]
+                        .pointers
+                        .iter()
+                        .any(|p| p.artifact.as_ref().map(|a| &a.0) == Some(raw));
+                    if !covered {
+                        let from = drafts[p].raw_name.as_deref().unwrap_or_default();
+                        cx.err(
+                            *aline,
+                            &format!("{path}.artifact"),
+                            format!("stage `{from}` has no pointer for artifact `{}`, so there is nothing to promote from it", shorten(raw)),
+                        );
+                    }
+                }
+            }
+            let Some(spec) = spec else { continue };
+            let key = (
+                spec.file.as_str().to_string(),
+                spec.format,
+                spec.selector.clone(),
+            );
+            if let Some((_, oi, oline)) = owners.iter().find(|(k, _, _)| *k == key) {
+                let other = drafts[*oi].raw_name.as_deref().unwrap_or_default();
+                let msg = if *oi == i {
+                    format!(
+                        "the same pointer ({} {}) is listed twice (first on line {oline})",
+                        spec.format, spec.file
+                    )
+                } else {
+                    format!(
+                        "pointer ({} {}) is already used by stage `{other}` (line {oline}); a pointer belongs to one stage",
+                        spec.format, spec.file
+                    )
+                };
+                cx.err(*line, &path, msg);
+            } else {
+                owners.push((key, i, *line));
+            }
+        }
+    }
+    for (i, d) in drafts.iter().enumerate() {
+        let Some(freeze) = d.stage.as_ref().and_then(|s| s.freeze.as_ref()) else {
+            continue;
+        };
+        if owners
+            .iter()
+            .any(|((file, _, _), _, _)| file == freeze.as_str())
+        {
+            cx.err(
+                d.freeze_line,
+                &format!("{}.freeze.file", label(i, d)),
+                format!("`{freeze}` is a pointer file; the freeze file must be a separate file (its presence freezes the stage)"),
+            );
+        }
+    }
+}
+
+// -------------------------------------------------------------------- value parsers
+
+/// Compiles `pattern` anchored as `^(?:pattern)$`. The pattern must compile on its own first, so
+/// that wrapping cannot change its meaning (`a)|(b` is refused, not turned into `^(?:a)|(b)$`),
+/// and must be on one line (an `(?x)` comment cannot swallow the closing `)$`).
+pub(super) fn anchored_regex(pattern: &str) -> Result<regex::Regex, String> {
+    if pattern.contains(['\n', '\r']) {
+        return Err("a regular expression must be on one line".into());
+    }
+    let build = |p: &str| regex::RegexBuilder::new(p).size_limit(1 << 20).build();
+    build(pattern).map_err(|e| format!("invalid regular expression: {}", regex_message(&e)))?;
+    build(&format!("^(?:{pattern})$"))
+        .map_err(|e| format!("invalid regular expression: {}", regex_message(&e)))
+}
+
+fn regex_message(e: &regex::Error) -> String {
+    match e {
+        regex::Error::Syntax(s) => s
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("error: "))
+            .map(str::to_string)
+            .unwrap_or_else(|| s.split_whitespace().collect::<Vec<_>>().join(" ")),
+        regex::Error::CompiledTooBig(_) => "the expression is too big".into(),
+        other => other.to_string(),
+    }
+}
+
+fn parse_issuer(s: &str) -> Result<String, String> {
+    match url::Url::parse(s) {
+        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some() => {
+            Ok(s.to_string())
+        }
+        _ => Err(format!(
+            "issuer {:?} must be an https:// URL (the OIDC issuer of the signing certificate)",
+            shorten(s)
+        )),
+    }
+}
+
+/// `10m`, `30m`, `1h30m`, `45s`, `2h`, `1d`: units d, h, m, s, each at most once, largest first.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || {
+        format!(
+            "invalid duration {:?}: expected e.g. 45s, 10m, 1h30m, 2h",
+            shorten(s)
+        )
+    };
+    let units = [('d', 86_400u64), ('h', 3_600), ('m', 60), ('s', 1)];
+    let mut rest = s;
+    let mut next_unit = 0;
+    let mut total: u64 = 0;
+    if s.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || digits > 9 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        let unit = rest[digits..].chars().next().ok_or_else(bad)?;
+        let pos = units[next_unit..]
+            .iter()
+            .position(|(u, _)| *u == unit)
+            .ok_or_else(bad)?
+            + next_unit;
+        total = total
+            .checked_add(n.checked_mul(units[pos].1).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
+        next_unit = pos + 1;
+        rest = &rest[digits + 1..];
+    }
+    let d = Duration::from_secs(total);
+    if d > MAX_SOAK {
+        return Err(format!("duration {s:?} is longer than 30 days"));
+    }
+    Ok(d)
+}
+
+/// `codeowners`, `@org/team`, `@user` or `user`.
+pub fn parse_approver(s: &str) -> Result<Approver, String> {
+    let login_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 39
+            && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+            && !l.starts_with('-')
+    };
+    let slug_ok = |t: &str| {
+        !t.is_empty()
+            && t.len() <= 100
+            && t.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    };
+    if s == "codeowners" {
+        return Ok(Approver::Codeowners);
+    }
+    let bare = s.strip_prefix('@').unwrap_or(s);
+    match bare.split_once('/') {
+        Some((org, slug)) if s.starts_with('@') && login_ok(org) && slug_ok(slug) => {
+            Ok(Approver::Team {
+                org: org.to_string(),
+                slug: slug.to_string(),
+            })
+        }
+        None if login_ok(bare) => Ok(Approver::User(bare.to_string())),
+        _ => Err(format!(
+            "invalid approver {:?}: expected `codeowners`, `@org/team`, or a user (`@alice`)",
+            shorten(s)
+        )),
+    }
+}
+
+/// A dotted path of mapping keys: `image`, `app.image.ref`.
+fn check_field_path(field: &str) -> Result<(), String> {
+    let ok = field
+        .split('.')
+        .all(|seg| !seg.is_empty() && !seg.chars().any(|c| c.is_whitespace() || c.is_control()));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid field {:?}: expected a dotted path of keys such as `image` or `app.image.ref`",
+            shorten(field)
+        ))
+    }
+}
+
+/// Placeholders `{tag}`, `{digest}`, `{repository}`; `{digest}` required (DESIGN §1.4: digests, always).
+fn check_template(template: &str) -> Result<(), String> {
+    let mut rest = template;
+    let mut has_digest = false;
+    while let Some(i) = rest.find(['{', '}']) {
+        if rest[i..].starts_with('}') {
+            return Err("unbalanced `}` in template".into());
+        }
+        let after = &rest[i + 1..];
+        let end = after.find('}').ok_or("unclosed `{` in template")?;
+        match &after[..end] {
+            "digest" => has_digest = true,
+            "tag" | "repository" => {}
+            other => {
+                return Err(format!(
+                    "unknown placeholder `{{{}}}` in template: expected {{tag}}, {{digest}} or {{repository}}",
+                    shorten(other)
+                ))
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    if has_digest {
+        Ok(())
+    } else {
+        Err("template must contain {digest}: baton always pins digests".into())
+    }
+}
