@@ -27,6 +27,12 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// One converging pass over every configured repository, then exit (run it as a CronJob).
+    Reconcile {
+        /// A settings file layered over config/default.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Validate a .baton.yaml pipeline file; errors name the line.
     CheckConfig {
         /// The file to check (default: .baton.yaml).
@@ -90,5 +96,6 @@ pub fn run() -> ExitCode {
         Command::Pointer(cmd) => crate::pointer::cli::run(cmd),
         Command::CheckConfig { file } => crate::pipeline::check_config_cli(&file),
         Command::Serve { config } => crate::server::serve_cli(config.as_deref()),
+        Command::Reconcile { config } => crate::server::reconcile_cli(config.as_deref()),
     }
 }

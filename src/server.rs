@@ -342,6 +342,52 @@ pub fn serve_cli(config: Option<&Path>) -> ExitCode {
     })
 }
 
+/// `baton reconcile`: exit 0 when every repository converged, 1 when one failed.
+pub fn reconcile_cli(config: Option<&Path>) -> ExitCode {
+    let settings = match Settings::load(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("baton: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("baton: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        if settings.dry_run() {
+            tracing::warn!("DRY-RUN MODE: no GitHub App credentials; writes are logged, not made.");
+        }
+        let engine = match build_engine(&settings) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!("{e}");
+                return ExitCode::from(2);
+            }
+        };
+        let mut failed = 0;
+        for repo in &settings.github.repositories {
+            let span = tracing::info_span!("reconcile", repository = %repo);
+            let result = tracing::Instrument::instrument(engine.reconcile(repo), span).await;
+            if let Err(e) = result {
+                failed += 1;
+                tracing::error!(repository = %repo, error = format!("{e:#}"), "reconcile failed");
+            }
+        }
+        tracing::info!(repositories = settings.github.repositories.len(), failed, "reconcile pass done");
+        if failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    })
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -5,6 +5,7 @@
 //! concurrent handling of the same event converges on one PR or one commit.
 
 pub mod policy;
+pub mod reconcile;
 pub mod stages;
 
 use std::collections::HashMap;
@@ -188,7 +189,7 @@ impl Engine {
         }
     }
 
-    async fn on_registry_push(&self, repo: &RepoName, push: &RegistryPush) -> anyhow::Result<()> {
+    pub(crate) async fn on_registry_push(&self, repo: &RepoName, push: &RegistryPush) -> anyhow::Result<()> {
         let loaded = self.load(repo).await?;
         let artifacts: Vec<&Artifact> = loaded
             .pipeline

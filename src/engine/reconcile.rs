@@ -1,0 +1,47 @@
+//! `baton reconcile`: one converging pass over a repository with no event at all — the same
+//! decisions as the event path (same planner, same engine methods), driven by reading the
+//! world: the newest release tag of each artifact, every stage's bump commit, open baton PRs.
+//! Safe beside `baton serve` and twice at once, because every write it makes is keyed.
+
+use crate::event::RegistryPush;
+use crate::types::{RepoName, Tag};
+
+use super::Engine;
+
+impl Engine {
+    pub async fn reconcile(&self, repo: &RepoName) -> anyhow::Result<()> {
+        let loaded = self.load(repo).await?;
+        // 1. Missed registry pushes: the newest release tag of every artifact.
+        for artifact in loaded.pipeline.artifacts.values() {
+            let tags = match self.registry.list_tags(&artifact.image).await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::error!(artifact = %artifact.name, error = %e, "cannot list tags");
+                    continue;
+                }
+            };
+            let newest: Option<Tag> = tags
+                .into_iter()
+                .filter(|t| artifact.tags.is_match(t.as_str()) && t.semver().is_some())
+                .max_by(|a, b| a.compare(b).unwrap_or(std::cmp::Ordering::Equal));
+            if let Some(tag) = newest {
+                let push = RegistryPush { host: None, repository: artifact.image.path.clone(), tag };
+                if let Err(e) = self.on_registry_push(repo, &push).await {
+                    tracing::error!(artifact = %artifact.name, error = format!("{e:#}"), "reconciling the newest tag failed");
+                }
+            }
+        }
+        // 2. Missed check events and completed soak times: every stage's bump commit.
+        self.evaluate_stages(repo, None).await?;
+        // 3. Baton PRs that are green but were never merged (a missed check event).
+        for stage in &loaded.pipeline.stages {
+            for artifact in stage.artifacts() {
+                let branch = crate::render::branch(&stage.name, artifact);
+                if let Some(pr) = self.github.find_open_pull(repo, &branch).await? {
+                    self.try_auto_merge(repo, &pr.head_sha).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
