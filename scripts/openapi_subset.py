@@ -23,6 +23,7 @@ import sys
 # (METHOD, GitHub REST path template) — keep in sync with what baton calls.
 OPERATIONS = [
     # apps / installations
+    ("GET", "/app"),
     ("GET", "/repos/{owner}/{repo}/installation"),
     ("POST", "/app/installations/{installation_id}/access_tokens"),
     ("GET", "/installation/repositories"),

@@ -81,6 +81,8 @@ pub struct PullRequestEvent {
     pub merge_commit_sha: Option<String>,
     pub labels: Vec<String>,
     pub author: String,
+    /// For `labeled` / `unlabeled`: the label.
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -101,6 +103,8 @@ pub struct CheckRunEvent {
     pub app_slug: Option<String>,
     pub conclusion: Option<String>,
     pub sender: String,
+    /// The branch of the check suite (None for commits no branch points at).
+    pub head_branch: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -132,11 +132,14 @@ async fn dispatch(
     }
 }
 
+/// Delivery IDs with when they were seen, and the same in arrival order (for expiry).
+type Seen = (HashMap<String, Instant>, VecDeque<(Instant, String)>);
+
 /// Remembers delivery IDs for a window, bounded in size.
 pub struct DeliveryDedup {
     window: Duration,
     max: usize,
-    seen: Mutex<(HashMap<String, Instant>, VecDeque<(Instant, String)>)>,
+    seen: Mutex<Seen>,
 }
 
 impl DeliveryDedup {
@@ -169,8 +172,7 @@ impl DeliveryDedup {
         true
     }
 
-    #[allow(clippy::type_complexity)]
-    fn expire(guard: &mut (HashMap<String, Instant>, VecDeque<(Instant, String)>), window: Duration) {
+    fn expire(guard: &mut Seen, window: Duration) {
         while let Some((t, _)) = guard.1.front() {
             if t.elapsed() <= window {
                 break;

@@ -158,7 +158,13 @@ pub fn body(p: &Promotion) -> String {
 }
 
 /// The comment on the PR whose merge a stage then failed to verify.
-pub fn verification_failed_comment(stage: &StageName, artifact: &ArtifactName, v: &Version, summary: &str, key: &str) -> String {
+pub fn verification_failed_comment(
+    stage: &StageName,
+    artifact: &ArtifactName,
+    v: &Version,
+    summary: &str,
+    key: &str,
+) -> String {
     format!(
         "❌ **{artifact}** `{}` failed verification in **{stage}**; baton will not promote it further.\n\n{summary}\n\
          Fix the failure and re-run the checks (baton re-evaluates when they complete), or roll back with \

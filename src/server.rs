@@ -116,7 +116,7 @@ async fn github_webhook(State(st): State<Arc<AppState>>, headers: HeaderMap, bod
         }
     };
     let delivery_id = if delivery.is_empty() { format!("github-{}", short_hash(&body)) } else { delivery.clone() };
-    let jobs = match ev {
+    let jobs = match *ev {
         crate::event::Event::RegistryPush(push) => st.engine.jobs_for_registry_push(&delivery_id, push),
         ev => match ev.repo().cloned() {
             Some(repo) => vec![Job { repo, delivery: delivery_id.clone(), event: Arc::new(ev) }],

@@ -34,18 +34,8 @@ fn every_listed_operation_is_vendored() {
 
 #[test]
 fn valid_requests_pass() {
-    assert_eq!(
-        ok(
-            "POST",
-            "/repos/o/r/git/refs",
-            Some(json!({"ref": "refs/heads/x", "sha": SHA}))
-        ),
-        "git/create-ref"
-    );
-    assert_eq!(
-        ok("GET", "/repos/o/r/contents/a/b/c.yaml?ref=main", None),
-        "repos/get-content"
-    );
+    assert_eq!(ok("POST", "/repos/o/r/git/refs", Some(json!({"ref": "refs/heads/x", "sha": SHA}))), "git/create-ref");
+    assert_eq!(ok("GET", "/repos/o/r/contents/a/b/c.yaml?ref=main", None), "repos/get-content");
     assert_eq!(
         ok(
             "POST",
@@ -55,11 +45,7 @@ fn valid_requests_pass() {
         "pulls/create"
     );
     assert_eq!(
-        ok(
-            "PUT",
-            "/repos/o/r/pulls/3/merge",
-            Some(json!({"sha": SHA, "merge_method": "squash"}))
-        ),
+        ok("PUT", "/repos/o/r/pulls/3/merge", Some(json!({"sha": SHA, "merge_method": "squash"}))),
         "pulls/merge"
     );
     assert_eq!(
@@ -79,28 +65,10 @@ fn valid_requests_pass() {
     );
     // Optional body may be omitted.
     assert_eq!(ok("PUT", "/repos/o/r/pulls/3/merge", None), "pulls/merge");
+    assert_eq!(ok("GET", "/repos/o/r/pulls?state=open&head=o:baton/prod&per_page=100&page=2", None), "pulls/list");
+    assert_eq!(ok("POST", "/repos/o/r/issues/7/labels", Some(json!({"labels": ["baton"]}))), "issues/add-labels");
     assert_eq!(
-        ok(
-            "GET",
-            "/repos/o/r/pulls?state=open&head=o:baton/prod&per_page=100&page=2",
-            None
-        ),
-        "pulls/list"
-    );
-    assert_eq!(
-        ok(
-            "POST",
-            "/repos/o/r/issues/7/labels",
-            Some(json!({"labels": ["baton"]}))
-        ),
-        "issues/add-labels"
-    );
-    assert_eq!(
-        ok(
-            "POST",
-            "/repos/o/r/issues/comments/42/reactions",
-            Some(json!({"content": "+1"}))
-        ),
+        ok("POST", "/repos/o/r/issues/comments/42/reactions", Some(json!({"content": "+1"}))),
         "reactions/create-for-issue-comment"
     );
     assert_eq!(
@@ -120,11 +88,7 @@ fn valid_requests_pass() {
         "apps/create-installation-access-token"
     );
     assert_eq!(
-        ok(
-            "GET",
-            "https://api.github.com/installation/repositories?per_page=100",
-            None
-        ),
+        ok("GET", "https://api.github.com/installation/repositories?per_page=100", None),
         "apps/list-repos-accessible-to-installation"
     );
 }
@@ -132,82 +96,40 @@ fn valid_requests_pass() {
 #[test]
 fn multi_segment_parameters_take_the_rest_of_the_path() {
     let api = OpenApi::load();
-    let m = api
-        .match_request(
-            "GET",
-            "/repos/o/r/contents/clusters/prod/app.yaml?ref=main",
-            None,
-        )
-        .unwrap();
+    let m = api.match_request("GET", "/repos/o/r/contents/clusters/prod/app.yaml?ref=main", None).unwrap();
     assert_eq!(m.operation_id, "repos/get-content");
     assert_eq!(m.param("path"), "clusters/prod/app.yaml");
     assert_eq!(m.query_param("ref"), Some("main"));
 
     // Percent-encoded slashes decode to the same value.
-    let m = api
-        .match_request(
-            "GET",
-            "/repos/o/r/contents/clusters%2Fprod%2Fapp.yaml",
-            None,
-        )
-        .unwrap();
+    let m = api.match_request("GET", "/repos/o/r/contents/clusters%2Fprod%2Fapp.yaml", None).unwrap();
     assert_eq!(m.param("path"), "clusters/prod/app.yaml");
 
-    let m = api
-        .match_request("GET", "/repos/o/r/git/ref/heads/baton/prod/app", None)
-        .unwrap();
+    let m = api.match_request("GET", "/repos/o/r/git/ref/heads/baton/prod/app", None).unwrap();
     assert_eq!(m.operation_id, "git/get-ref");
     assert_eq!(m.param("ref"), "heads/baton/prod/app");
 
     let m = api
-        .match_request(
-            "PATCH",
-            "/repos/o/r/git/refs/heads/feature/x",
-            Some(&json!({"sha": SHA, "force": true})),
-        )
+        .match_request("PATCH", "/repos/o/r/git/refs/heads/feature/x", Some(&json!({"sha": SHA, "force": true})))
         .unwrap();
     assert_eq!(m.operation_id, "git/update-ref");
     assert_eq!(m.param("ref"), "heads/feature/x");
 
-    assert_eq!(
-        ok("DELETE", "/repos/o/r/git/refs/heads/feature/x", None),
-        "git/delete-ref"
-    );
+    assert_eq!(ok("DELETE", "/repos/o/r/git/refs/heads/feature/x", None), "git/delete-ref");
 
     // The literal suffix wins over a greedy {ref}.
-    assert_eq!(
-        ok("GET", "/repos/o/r/commits/main/status", None),
-        "repos/get-combined-status-for-ref"
-    );
-    assert_eq!(
-        ok(
-            "GET",
-            "/repos/o/r/commits/heads/main/check-runs?check_name=baton",
-            None
-        ),
-        "checks/list-for-ref"
-    );
-    assert_eq!(
-        ok("GET", "/repos/o/r/commits/main", None),
-        "repos/get-commit"
-    );
+    assert_eq!(ok("GET", "/repos/o/r/commits/main/status", None), "repos/get-combined-status-for-ref");
+    assert_eq!(ok("GET", "/repos/o/r/commits/heads/main/check-runs?check_name=baton", None), "checks/list-for-ref");
+    assert_eq!(ok("GET", "/repos/o/r/commits/main", None), "repos/get-commit");
     assert_eq!(
         ok("GET", &format!("/repos/o/r/commits/{SHA}/pulls"), None),
         "repos/list-pull-requests-associated-with-commit"
     );
-    let m = api
-        .match_request("GET", "/repos/o/r/compare/main...baton/prod/app", None)
-        .unwrap();
+    let m = api.match_request("GET", "/repos/o/r/compare/main...baton/prod/app", None).unwrap();
     assert_eq!(m.param("basehead"), "main...baton/prod/app");
 
     // Percent-decoding of a single-segment parameter.
-    let m = api
-        .match_request(
-            "DELETE",
-            "/repos/o/r/issues/5/labels/baton%3A%20blocked",
-            None,
-        )
-        .unwrap();
+    let m = api.match_request("DELETE", "/repos/o/r/issues/5/labels/baton%3A%20blocked", None).unwrap();
     assert_eq!(m.operation_id, "issues/remove-label");
     assert_eq!(m.param("name"), "baton: blocked");
 }
@@ -215,27 +137,15 @@ fn multi_segment_parameters_take_the_rest_of_the_path() {
 #[test]
 fn invalid_requests_are_rejected() {
     // Missing required property.
-    let e = err(
-        "POST",
-        "/repos/o/r/git/refs",
-        Some(json!({"ref": "refs/heads/x"})),
-    );
+    let e = err("POST", "/repos/o/r/git/refs", Some(json!({"ref": "refs/heads/x"})));
     assert!(e.contains("git/create-ref") && e.contains("sha"), "{e}");
 
     // Wrong enum value.
-    let e = err(
-        "PUT",
-        "/repos/o/r/pulls/3/merge",
-        Some(json!({"sha": SHA, "merge_method": "fast"})),
-    );
+    let e = err("PUT", "/repos/o/r/pulls/3/merge", Some(json!({"sha": SHA, "merge_method": "fast"})));
     assert!(e.contains("pulls/merge") && e.contains("fast"), "{e}");
 
     // Wrong type.
-    let e = err(
-        "POST",
-        "/repos/o/r/git/refs",
-        Some(json!({"ref": 1, "sha": SHA})),
-    );
+    let e = err("POST", "/repos/o/r/git/refs", Some(json!({"ref": 1, "sha": SHA})));
     assert!(e.contains("/ref"), "{e}");
 
     // Unknown path.
@@ -256,10 +166,7 @@ fn invalid_requests_are_rejected() {
 
     // Missing required body.
     let e = err("POST", "/repos/o/r/pulls", None);
-    assert!(
-        e.contains("pulls/create") && e.contains("body is required"),
-        "{e}"
-    );
+    assert!(e.contains("pulls/create") && e.contains("body is required"), "{e}");
 
     // Body sent to an operation without one.
     let e = err("GET", "/repos/o/r", Some(json!({"x": 1})));
@@ -270,32 +177,17 @@ fn invalid_requests_are_rejected() {
     assert!(e.contains("pull_number"), "{e}");
 
     // Check run with a bad status and a malformed timestamp.
-    let e = err(
-        "POST",
-        "/repos/o/r/check-runs",
-        Some(json!({"name": "n", "head_sha": SHA, "status": "done"})),
-    );
+    let e = err("POST", "/repos/o/r/check-runs", Some(json!({"name": "n", "head_sha": SHA, "status": "done"})));
     assert!(e.contains("status"), "{e}");
-    let e = err(
-        "PATCH",
-        "/repos/o/r/check-runs/9",
-        Some(json!({"completed_at": "yesterday", "conclusion": "success"})),
-    );
+    let e =
+        err("PATCH", "/repos/o/r/check-runs/9", Some(json!({"completed_at": "yesterday", "conclusion": "success"})));
     assert!(e.contains("completed_at"), "{e}");
 
     // A completed check run needs a conclusion (GitHub answers 422 otherwise).
-    let e = err(
-        "PATCH",
-        "/repos/o/r/check-runs/9",
-        Some(json!({"status": "completed"})),
-    );
+    let e = err("PATCH", "/repos/o/r/check-runs/9", Some(json!({"status": "completed"})));
     assert!(e.contains("checks/update"), "{e}");
     assert_eq!(
-        ok(
-            "PATCH",
-            "/repos/o/r/check-runs/9",
-            Some(json!({"status": "completed", "conclusion": "failure"}))
-        ),
+        ok("PATCH", "/repos/o/r/check-runs/9", Some(json!({"status": "completed", "conclusion": "failure"}))),
         "checks/update"
     );
 
@@ -305,11 +197,7 @@ fn invalid_requests_are_rejected() {
     assert!(e.contains("issues/add-labels"), "{e}");
 
     // Missing required content fields (message, content).
-    let e = err(
-        "PUT",
-        "/repos/o/r/contents/a.yaml",
-        Some(json!({"content": "eA=="})),
-    );
+    let e = err("PUT", "/repos/o/r/contents/a.yaml", Some(json!({"content": "eA=="})));
     assert!(e.contains("message"), "{e}");
 }
 
@@ -327,17 +215,14 @@ fn responses_can_be_checked() {
         })),
     )
     .unwrap();
-    let e = api
-        .validate_response("git/get-ref", 200, Some(&json!({"ref": "refs/heads/main"})))
-        .unwrap_err();
+    let e = api.validate_response("git/get-ref", 200, Some(&json!({"ref": "refs/heads/main"}))).unwrap_err();
     assert!(e.contains("object"), "{e}");
     api.validate_response("git/delete-ref", 204, None).unwrap();
     assert!(api.validate_response("git/delete-ref", 418, None).is_err());
 }
 
 fn webhook_examples() -> Vec<Value> {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/webhooks/examples.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/webhooks/examples.json");
     let text = std::fs::read_to_string(&path).unwrap();
     serde_json::from_str(&text).unwrap()
 }
@@ -346,10 +231,7 @@ fn webhook_examples() -> Vec<Value> {
 fn webhook_examples_are_vendored() {
     let examples = webhook_examples();
     assert!(examples.len() > 100, "only {} payloads", examples.len());
-    let events: std::collections::BTreeSet<&str> = examples
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
+    let events: std::collections::BTreeSet<&str> = examples.iter().map(|e| e["event"].as_str().unwrap()).collect();
     for want in [
         "pull_request",
         "issue_comment",
@@ -367,10 +249,7 @@ fn webhook_examples_are_vendored() {
     }
     for e in &examples {
         assert!(e["payload"].is_object(), "{e}");
-        assert_eq!(
-            e["action"],
-            e["payload"].get("action").cloned().unwrap_or(Value::Null)
-        );
+        assert_eq!(e["action"], e["payload"].get("action").cloned().unwrap_or(Value::Null));
     }
 }
 
@@ -400,8 +279,5 @@ fn webhook_examples_match_vendored_schemas() {
     for f in &failures {
         eprintln!("{}", &f[..f.len().min(400)]);
     }
-    eprintln!(
-        "{} of {checked} examples failed their schema",
-        failures.len()
-    );
+    eprintln!("{} of {checked} examples failed their schema", failures.len());
 }

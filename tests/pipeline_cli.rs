@@ -4,10 +4,7 @@
 use std::process::Command;
 
 fn check_config(file: &str) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(["check-config", file])
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_baton")).args(["check-config", file]).output().unwrap();
     (
         out.status.code().expect("exit code"),
         String::from_utf8(out.stdout).unwrap(),
@@ -19,10 +16,7 @@ fn check_config(file: &str) -> (i32, String, String) {
 fn valid_example_exits_0() {
     let (code, stdout, stderr) = check_config("examples/baton.yaml");
     assert_eq!(code, 0, "stderr: {stderr}");
-    assert_eq!(
-        stdout.trim(),
-        "examples/baton.yaml: ok (2 artifacts, 4 stages)"
-    );
+    assert_eq!(stdout.trim(), "examples/baton.yaml: ok (2 artifacts, 4 stages)");
     assert!(stderr.is_empty(), "{stderr}");
 }
 
@@ -59,10 +53,7 @@ fn every_invalid_example_exits_2() {
 fn unreadable_file_exits_2() {
     let (code, _, stderr) = check_config("examples/does-not-exist.yaml");
     assert_eq!(code, 2);
-    assert!(
-        stderr.contains("cannot read examples/does-not-exist.yaml"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("cannot read examples/does-not-exist.yaml"), "{stderr}");
 }
 
 #[test]

@@ -80,34 +80,21 @@ fn example_parses() {
     let p = example();
     assert_eq!(p.artifacts.len(), 2);
     let myapp = p.artifact(&art("myapp")).unwrap();
-    assert_eq!(
-        myapp.image.to_string(),
-        "registry.internal/deployments/myapp"
-    );
+    assert_eq!(myapp.image.to_string(), "registry.internal/deployments/myapp");
     assert!(myapp.tags.is_match("0.5.123"));
     assert!(!myapp.tags.is_match("0.5.123-rc1"));
     assert!(!myapp.tags.is_match("latest"));
     assert_eq!(myapp.verify.len(), 2);
-    assert!(
-        matches!(&myapp.verify[0], VerifyEntry::Key { path } if path.as_str() == ".baton/keys/deploy.pub")
-    );
-    let VerifyEntry::Keyless { issuer, subject } = &myapp.verify[1] else {
-        panic!("keyless expected")
-    };
+    assert!(matches!(&myapp.verify[0], VerifyEntry::Key { path } if path.as_str() == ".baton/keys/deploy.pub"));
+    let VerifyEntry::Keyless { issuer, subject } = &myapp.verify[1] else { panic!("keyless expected") };
     assert_eq!(issuer, "https://token.actions.githubusercontent.com");
-    assert!(subject
-        .is_match("https://github.com/org/deployment/.github/workflows/build.yml@refs/heads/main"));
-    assert!(!subject
-        .is_match("https://github.com/org/deployment/.github/workflows/build.yml@refs/heads/evil"));
+    assert!(subject.is_match("https://github.com/org/deployment/.github/workflows/build.yml@refs/heads/main"));
+    assert!(!subject.is_match("https://github.com/org/deployment/.github/workflows/build.yml@refs/heads/evil"));
     // The web subject has no anchors in the file; it is anchored anyway.
     let web = p.artifact(&art("web")).unwrap();
-    let VerifyEntry::Keyless { subject, .. } = &web.verify[0] else {
-        panic!("keyless expected")
-    };
-    assert!(subject
-        .is_match("https://github.com/org/web/.github/workflows/release.yml@refs/tags/v1.2.3"));
-    assert!(!subject
-        .is_match("x https://github.com/org/web/.github/workflows/release.yml@refs/tags/v1"));
+    let VerifyEntry::Keyless { subject, .. } = &web.verify[0] else { panic!("keyless expected") };
+    assert!(subject.is_match("https://github.com/org/web/.github/workflows/release.yml@refs/tags/v1.2.3"));
+    assert!(!subject.is_match("x https://github.com/org/web/.github/workflows/release.yml@refs/tags/v1"));
     assert!(!web.tags.is_match("1.2.3") && web.tags.is_match("v1.2.3"));
 
     let names: Vec<&str> = p.stages.iter().map(|s| s.name.as_str()).collect();
@@ -117,10 +104,7 @@ fn example_parses() {
     assert_eq!(dev.from, None);
     assert_eq!(dev.promotion, Promotion::Auto);
     assert_eq!(dev.write, WriteMode::PullRequest);
-    assert_eq!(
-        dev.verification.checks,
-        ["kustomization/myapp-dev", "smoke / dev"]
-    );
+    assert_eq!(dev.verification.checks, ["kustomization/myapp-dev", "smoke / dev"]);
     assert_eq!(dev.verification.soak, Some(Duration::from_secs(600)));
     assert_eq!(dev.pointers[1].format, Format::HelmValues);
     assert_eq!(dev.pointers[1].selector.field.as_deref(), Some("web.image"));
@@ -139,25 +123,16 @@ fn example_parses() {
         eu.approvers,
         [
             Approver::Codeowners,
-            Approver::Team {
-                org: "org".into(),
-                slug: "sre".into()
-            },
+            Approver::Team { org: "org".into(), slug: "sre".into() },
             Approver::User("alice".into())
         ]
     );
-    assert_eq!(
-        eu.freeze.as_ref().unwrap().as_str(),
-        "clusters/prod-eu/FREEZE"
-    );
+    assert_eq!(eu.freeze.as_ref().unwrap().as_str(), "clusters/prod-eu/FREEZE");
     assert_eq!(eu.pointers[0].selector.name.as_deref(), Some("myapp"));
     let yp = &eu.pointers[1];
     assert_eq!(yp.format, Format::YamlPath);
     assert_eq!(yp.selector.field.as_deref(), Some("spec.values.webImage"));
-    assert_eq!(
-        yp.selector.template.as_deref(),
-        Some("{repository}:{tag}@{digest}")
-    );
+    assert_eq!(yp.selector.template.as_deref(), Some("{repository}:{tag}@{digest}"));
     assert_eq!(yp.selector.image.as_deref(), Some("ghcr.io/org/web"));
     assert_eq!(eu.verification.soak, Some(Duration::from_secs(5400)));
 
@@ -168,13 +143,7 @@ fn example_parses() {
 
     // All four pointer formats are used.
     for f in Format::ALL {
-        assert!(
-            p.stages
-                .iter()
-                .flat_map(|s| &s.pointers)
-                .any(|ptr| ptr.format == f),
-            "{f} unused"
-        );
+        assert!(p.stages.iter().flat_map(|s| &s.pointers).any(|ptr| ptr.format == f), "{f} unused");
     }
 }
 
@@ -190,10 +159,8 @@ fn example_helpers() {
     assert_eq!(p.upstream(eu).unwrap().name, staging);
 
     let web = art("web");
-    let web_ptrs: Vec<(&str, &str)> = p
-        .pointers_for_artifact(&web)
-        .map(|(s, ptr)| (s.name.as_str(), ptr.file.as_str()))
-        .collect();
+    let web_ptrs: Vec<(&str, &str)> =
+        p.pointers_for_artifact(&web).map(|(s, ptr)| (s.name.as_str(), ptr.file.as_str())).collect();
     assert_eq!(
         web_ptrs,
         [
@@ -209,19 +176,12 @@ fn example_helpers() {
     assert_eq!(hits[0].1.artifact, art("myapp"));
     assert!(p.stage_for_file("README.md").is_empty());
     assert!(p.is_pointer_file("clusters/prod-us/web.yaml"));
-    let frozen: Vec<&str> = p
-        .stages_for_freeze_file("clusters/prod-us/FREEZE")
-        .map(|s| s.name.as_str())
-        .collect();
+    let frozen: Vec<&str> = p.stages_for_freeze_file("clusters/prod-us/FREEZE").map(|s| s.name.as_str()).collect();
     assert_eq!(frozen, ["prod-us"]);
     assert_eq!(eu.artifacts(), [&art("myapp"), &web]);
     assert_eq!(eu.pointers_for(&web).count(), 1);
 
-    let order: Vec<&str> = p
-        .topological_order()
-        .iter()
-        .map(|s| s.name.as_str())
-        .collect();
+    let order: Vec<&str> = p.topological_order().iter().map(|s| s.name.as_str()).collect();
     assert_eq!(order, ["dev", "staging", "prod-eu", "prod-us"]);
 }
 
@@ -236,11 +196,7 @@ stages:
   - { name: dev, pointers: [{ file: d.yaml, format: flux-oci, artifact: app }] }
 ";
     let p = parse(text).unwrap();
-    let order: Vec<&str> = p
-        .topological_order()
-        .iter()
-        .map(|s| s.name.as_str())
-        .collect();
+    let order: Vec<&str> = p.topological_order().iter().map(|s| s.name.as_str()).collect();
     assert_eq!(order, ["dev", "staging", "prod"]);
 }
 
@@ -260,20 +216,10 @@ fn invalid_examples() {
         let err = parse(&text).expect_err(&format!("{} must be invalid", path.display()));
         let lines = text.lines().count();
         for p in &err.problems {
-            let line = p
-                .line
-                .unwrap_or_else(|| panic!("{}: problem without a line: {p}", path.display()));
-            assert!(
-                (1..=lines).contains(&line),
-                "{}: line {line} out of range: {p}",
-                path.display()
-            );
+            let line = p.line.unwrap_or_else(|| panic!("{}: problem without a line: {p}", path.display()));
+            assert!((1..=lines).contains(&line), "{}: line {line} out of range: {p}", path.display());
         }
-        let name = Path::new(&path)
-            .file_stem()
-            .unwrap()
-            .to_string_lossy()
-            .to_string();
+        let name = Path::new(&path).file_stem().unwrap().to_string_lossy().to_string();
         insta::assert_snapshot!(format!("invalid_{name}"), err.to_string());
     }
 }
@@ -357,12 +303,7 @@ fn path_escape() {
                 assert!(!ok, "{path:?} must be accepted: {e}");
                 assert_eq!(e.problems.len(), 1, "{e}");
                 assert_eq!(e.problems[0].line, Some(6), "{e}");
-                assert!(
-                    e.problems[0]
-                        .message
-                        .starts_with("stages[0] (dev).pointers[0].file: "),
-                    "{e}"
-                );
+                assert!(e.problems[0].message.starts_with("stages[0] (dev).pointers[0].file: "), "{e}");
             }
         }
     }
@@ -456,18 +397,7 @@ stages:
     let lines: Vec<Option<usize>> = e.problems.iter().map(|p| p.line).collect();
     assert_eq!(
         lines,
-        [
-            Some(2),
-            Some(2),
-            Some(2),
-            Some(4),
-            Some(4),
-            Some(4),
-            Some(4),
-            Some(4),
-            Some(5),
-            Some(5)
-        ],
+        [Some(2), Some(2), Some(2), Some(4), Some(4), Some(4), Some(4), Some(4), Some(5), Some(5)],
         "{e}"
     );
 }
@@ -489,19 +419,13 @@ impl Rng {
 #[test]
 fn garbage_never_panics() {
     let example = std::fs::read_to_string("examples/baton.yaml").unwrap();
-    let alphabet: Vec<char> = "ab :-[]{},#&*!|>'\"\n\t\\?%@`~.0123456789\u{0}\u{feff}é€𝄞"
-        .chars()
-        .collect();
+    let alphabet: Vec<char> = "ab :-[]{},#&*!|>'\"\n\t\\?%@`~.0123456789\u{0}\u{feff}é€𝄞".chars().collect();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut inputs: Vec<String> = Vec::new();
     // Random strings over YAML's special characters.
     for _ in 0..2_000 {
         let len = rng.below(200);
-        inputs.push(
-            (0..len)
-                .map(|_| alphabet[rng.below(alphabet.len())])
-                .collect(),
-        );
+        inputs.push((0..len).map(|_| alphabet[rng.below(alphabet.len())]).collect());
     }
     // Mutations of the valid example: deletions, insertions, swapped and truncated lines.
     let lines: Vec<&str> = example.lines().collect();
@@ -551,10 +475,7 @@ fn garbage_never_panics() {
                 assert!(!e.problems.is_empty());
                 for p in &e.problems {
                     if let Some(l) = p.line {
-                        assert!(
-                            (1..=lines).contains(&l),
-                            "line {l} of {lines} for {input:?}: {p}"
-                        );
+                        assert!((1..=lines).contains(&l), "line {l} of {lines} for {input:?}: {p}");
                     }
                 }
             }

@@ -9,10 +9,7 @@ use std::process::{Command, Output};
 const D: &str = "sha256:4ceb1c1537496f1b007c72ef405411a46e3fe450fe864e5ac8f85725ddb5df1f";
 
 fn baton(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(args)
-        .output()
-        .expect("run baton")
+    Command::new(env!("CARGO_BIN_EXE_baton")).args(args).output().expect("run baton")
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -38,34 +35,18 @@ fn set_then_get() {
     let f = write(dir.path(), "myapp.yaml", FLUX);
     fs::set_permissions(&f, fs::Permissions::from_mode(0o640)).unwrap();
     let file = f.to_str().unwrap();
-    let out = baton(&[
-        "pointer", "set", file, "--format", "flux-oci", "--tag", "0.5.2", "--digest", D,
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = baton(&["pointer", "set", file, "--format", "flux-oci", "--tag", "0.5.2", "--digest", D]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(
         fs::read_to_string(&f).unwrap(),
-        FLUX.replace(
-            "    tag: 0.5.1 # current\n",
-            &format!("    tag: 0.5.2 # current\n    digest: {D}\n")
-        )
+        FLUX.replace("    tag: 0.5.1 # current\n", &format!("    tag: 0.5.2 # current\n    digest: {D}\n"))
     );
-    assert_eq!(
-        fs::metadata(&f).unwrap().permissions().mode() & 0o777,
-        0o640
-    );
+    assert_eq!(fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o640);
     // No temporary file left behind.
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     let out = baton(&["pointer", "get", file, "--format", "flux-oci"]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        format!("0.5.2@{D}")
-    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("0.5.2@{D}"));
 }
 
 #[test]
@@ -74,53 +55,12 @@ fn errors_exit_2_and_leave_the_file_alone() {
     let f = write(dir.path(), "myapp.yaml", FLUX);
     let file = f.to_str().unwrap();
     let cases: &[(&[&str], &str)] = &[
-        (
-            &[
-                "--format",
-                "flux-oci",
-                "--tag",
-                "1.0\nevil: true",
-                "--digest",
-                D,
-            ],
-            "invalid tag",
-        ),
-        (
-            &[
-                "--format",
-                "flux-oci",
-                "--tag",
-                "../../etc/passwd",
-                "--digest",
-                D,
-            ],
-            "invalid tag",
-        ),
-        (
-            &[
-                "--format",
-                "flux-oci",
-                "--tag",
-                "1.0",
-                "--digest",
-                "sha256:abc",
-            ],
-            "invalid digest",
-        ),
-        (
-            &[
-                "--format", "flux-oci", "--name", "other", "--tag", "1.0", "--digest", D,
-            ],
-            "no OCIRepository named `other`",
-        ),
-        (
-            &["--format", "helm-values", "--tag", "1.0", "--digest", D],
-            "field `image` not found",
-        ),
-        (
-            &["--format", "kustomize-image", "--tag", "1.0", "--digest", D],
-            "--image",
-        ),
+        (&["--format", "flux-oci", "--tag", "1.0\nevil: true", "--digest", D], "invalid tag"),
+        (&["--format", "flux-oci", "--tag", "../../etc/passwd", "--digest", D], "invalid tag"),
+        (&["--format", "flux-oci", "--tag", "1.0", "--digest", "sha256:abc"], "invalid digest"),
+        (&["--format", "flux-oci", "--name", "other", "--tag", "1.0", "--digest", D], "no OCIRepository named `other`"),
+        (&["--format", "helm-values", "--tag", "1.0", "--digest", D], "field `image` not found"),
+        (&["--format", "kustomize-image", "--tag", "1.0", "--digest", D], "--image"),
         (
             &[
                 "--format",
@@ -146,23 +86,11 @@ fn errors_exit_2_and_leave_the_file_alone() {
         assert!(err.contains(msg), "{args:?}: {err}");
         assert_eq!(fs::read_to_string(&f).unwrap(), FLUX, "{args:?}");
     }
-    let out = baton(&[
-        "pointer",
-        "get",
-        dir.path().join("missing.yaml").to_str().unwrap(),
-        "--format",
-        "flux-oci",
-    ]);
+    let out = baton(&["pointer", "get", dir.path().join("missing.yaml").to_str().unwrap(), "--format", "flux-oci"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
     let bad = write(dir.path(), "bad.yaml", "a: [\n");
-    let out = baton(&[
-        "pointer",
-        "get",
-        bad.to_str().unwrap(),
-        "--format",
-        "flux-oci",
-    ]);
+    let out = baton(&["pointer", "get", bad.to_str().unwrap(), "--format", "flux-oci"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not valid YAML"));
     let out = baton(&["pointer", "get", file, "--format", "nope"]);
@@ -179,19 +107,15 @@ fn real_world_corpus() {
         Some(root.join("../shared/testdata/pointers")),
         Some(root.join("../../shared/testdata/pointers")),
     ];
-    let Some(dir) = candidates
-        .into_iter()
-        .flatten()
-        .find(|d| d.join("check_pointers.py").exists())
-    else {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "pointer corpus not found beside the checkout (CI must have it)");
+    let Some(dir) = candidates.into_iter().flatten().find(|d| d.join("check_pointers.py").exists()) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "pointer corpus not found beside the checkout (CI must have it)"
+        );
         eprintln!("pointer corpus not found beside the checkout; skipped (CI fails instead)");
         return;
     };
-    let out = match Command::new("python3")
-        .arg(dir.join("check_pointers.py"))
-        .arg(env!("CARGO_BIN_EXE_baton"))
-        .output()
+    let out = match Command::new("python3").arg(dir.join("check_pointers.py")).arg(env!("CARGO_BIN_EXE_baton")).output()
     {
         Ok(o) => o,
         Err(e) => {
@@ -199,10 +123,6 @@ fn real_world_corpus() {
         }
     };
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
 }

@@ -45,8 +45,6 @@ pub struct Engine {
     cache: Mutex<HashMap<RepoName, (Instant, Loaded)>>,
     /// How long to wait for a signature that is pushed after its image.
     pub signature_wait: Duration,
-    /// The App's slug (its check runs are the ones baton updates); None in dry-run.
-    pub app_slug: Option<String>,
     /// The time, injectable so that tests can move past a soak without sleeping.
     pub clock: Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>,
 }
@@ -75,7 +73,6 @@ impl Engine {
             cache_ttl,
             cache: Mutex::new(HashMap::new()),
             signature_wait: Duration::from_secs(120),
-            app_slug: None,
             clock: Arc::new(chrono::Utc::now),
         }
     }
@@ -123,14 +120,11 @@ impl Engine {
             }
             Event::PullRequest(pr) => {
                 use crate::event::PrAction;
-                if matches!(
-                    pr.action,
-                    PrAction::Opened
-                        | PrAction::Synchronize
-                        | PrAction::Reopened
-                        | PrAction::Labeled
-                        | PrAction::Unlabeled
-                ) && pr.base_ref == self.load(repo).await?.default_branch
+                // A label change matters only for the rollback exemption.
+                let rollback_label = pr.label.as_deref() == Some(policy::ROLLBACK_LABEL);
+                if (matches!(pr.action, PrAction::Opened | PrAction::Synchronize | PrAction::Reopened)
+                    || (matches!(pr.action, PrAction::Labeled | PrAction::Unlabeled) && rollback_label))
+                    && pr.base_ref == self.load(repo).await?.default_branch
                 {
                     let target = policy::PolicyTarget {
                         number: pr.number,
@@ -161,19 +155,39 @@ impl Engine {
                         self.evaluate_stages(repo, Some(&cr.head_sha)).await
                     }
                     CheckRunAction::Completed if !cr.name.starts_with("baton/verified/") => {
-                        self.evaluate_stages(repo, Some(&cr.head_sha)).await?;
-                        self.try_auto_merge(repo, &cr.head_sha).await
+                        let default_branch = self.load(repo).await?.default_branch;
+                        // Bump commits live on the default branch; PR heads are merge candidates.
+                        if cr.head_branch.as_deref().is_none_or(|b| b == default_branch) {
+                            self.evaluate_stages(repo, Some(&cr.head_sha)).await?;
+                        }
+                        if cr.head_branch.as_deref() != Some(default_branch.as_str()) {
+                            self.try_auto_merge(repo, &cr.head_sha).await?;
+                        }
+                        Ok(())
                     }
                     _ => Ok(()),
                 }
             }
             Event::CheckSuite(cs) => {
-                self.evaluate_stages(repo, Some(&cs.head_sha)).await?;
-                self.try_auto_merge(repo, &cs.head_sha).await
+                let default_branch = self.load(repo).await?.default_branch;
+                if cs.head_branch.as_deref().is_none_or(|b| b == default_branch) {
+                    self.evaluate_stages(repo, Some(&cs.head_sha)).await?;
+                }
+                if cs.head_branch.as_deref() != Some(default_branch.as_str()) {
+                    self.try_auto_merge(repo, &cs.head_sha).await?;
+                }
+                Ok(())
             }
             Event::Status(st) if st.state != "pending" => {
-                self.evaluate_stages(repo, Some(&st.sha)).await?;
-                self.try_auto_merge(repo, &st.sha).await
+                let default_branch = self.load(repo).await?.default_branch;
+                let on_default = st.branches.is_empty() || st.branches.contains(&default_branch);
+                if on_default {
+                    self.evaluate_stages(repo, Some(&st.sha)).await?;
+                }
+                if st.branches.iter().any(|b| b.starts_with("baton/")) || st.branches.is_empty() {
+                    self.try_auto_merge(repo, &st.sha).await?;
+                }
+                Ok(())
             }
             Event::Push(p) => {
                 let loaded = self.load(repo).await?;

@@ -64,14 +64,14 @@ impl Engine {
             text: None,
             actions: vec![],
         };
-        let id =
-            match existing.iter().find(|c| c.app_slug.is_none() || c.app_slug.as_deref() == self.app_slug.as_deref()) {
-                Some(c) => {
-                    self.github.update_check_run(repo, c.id, &check).await?;
-                    c.id
-                }
-                None => self.github.create_check_run(repo, &check).await?,
-            };
+        let slug = self.github.app_slug().await;
+        let id = match existing.iter().find(|c| slug.is_none() || c.app_slug == slug) {
+            Some(c) => {
+                self.github.update_check_run(repo, c.id, &check).await?;
+                c.id
+            }
+            None => self.github.create_check_run(repo, &check).await?,
+        };
 
         let default_head = self.github.branch_head(repo, &loaded.default_branch).await?;
         let rollback = pr.labels.iter().any(|l| l == ROLLBACK_LABEL);

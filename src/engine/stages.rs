@@ -113,10 +113,16 @@ fn read_version(text: &str, spec: &PointerSpec) -> Option<Version> {
 
 impl Engine {
     /// The commit that moved `stage`'s first pointer for `artifact` to the version it runs now.
-    pub async fn current_bump(&self, repo: &RepoName, loaded: &Loaded, spec: &PointerSpec) -> anyhow::Result<Option<Bump>> {
+    pub async fn current_bump(
+        &self,
+        repo: &RepoName,
+        loaded: &Loaded,
+        spec: &PointerSpec,
+    ) -> anyhow::Result<Option<Bump>> {
         let history = self.github.path_history(repo, &loaded.default_branch, spec.file.as_str(), 10).await?;
         let Some(newest) = history.first() else { return Ok(None) };
-        let Some(version) = read_version(&self.github.file(repo, spec.file.as_str(), &newest.sha).await?.text, spec) else {
+        let Some(version) = read_version(&self.github.file(repo, spec.file.as_str(), &newest.sha).await?.text, spec)
+        else {
             return Ok(None);
         };
         // Walk back past commits that touched the file without changing the version.
@@ -132,7 +138,8 @@ impl Engine {
             }
             bump = older.clone();
         }
-        let date = bump.date.as_deref().and_then(|d| DateTime::parse_from_rfc3339(d).ok()).map(|d| d.with_timezone(&Utc));
+        let date =
+            bump.date.as_deref().and_then(|d| DateTime::parse_from_rfc3339(d).ok()).map(|d| d.with_timezone(&Utc));
         Ok(Some(Bump { sha: bump.sha, version, date }))
     }
 
@@ -221,7 +228,9 @@ impl Engine {
                 };
                 match mine.first() {
                     Some(existing) => {
-                        if existing.summary.as_deref() != Some(check.summary.as_str()) || matches!(gate, Gate::Verified { .. } | Gate::Failed { .. }) {
+                        if existing.summary.as_deref() != Some(check.summary.as_str())
+                            || matches!(gate, Gate::Verified { .. } | Gate::Failed { .. })
+                        {
                             self.github.update_check_run(repo, existing.id, &check).await?;
                         }
                     }
@@ -256,13 +265,21 @@ impl Engine {
         if self.github.comments(repo, pr.number).await?.iter().any(|c| c.body.contains(&key)) {
             return Ok(());
         }
-        let body = crate::render::verification_failed_comment(&stage.name, &artifact.name, &bump.version, summary, &key);
+        let body =
+            crate::render::verification_failed_comment(&stage.name, &artifact.name, &bump.version, summary, &key);
         self.github.create_comment(repo, pr.number, &body).await?;
         Ok(())
     }
 
     /// Moves every `auto` stage downstream of `stage` to the version `stage` verified.
-    async fn promote_downstream(&self, repo: &RepoName, loaded: &Loaded, stage: &Stage, artifact: &Artifact, bump: &Bump) {
+    async fn promote_downstream(
+        &self,
+        repo: &RepoName,
+        loaded: &Loaded,
+        stage: &Stage,
+        artifact: &Artifact,
+        bump: &Bump,
+    ) {
         for next in loaded.pipeline.downstream(&stage.name) {
             if next.promotion != Promotion::Auto || !next.pointers.iter().any(|p| p.artifact == artifact.name) {
                 continue;
@@ -287,7 +304,8 @@ impl Engine {
         let head = self.github.branch_head(repo, &loaded.default_branch).await?;
         let ctx = VerifyContext { repo, commit: &head, artifact, digest: &version.digest };
         let verified = self.verifier.verify(&ctx).await.map_err(|e| anyhow::anyhow!("signature of {version}: {e}"))?;
-        let annotations = self.registry.resolve(&artifact.image, &version.tag).await.map(|r| r.annotations).unwrap_or_default();
+        let annotations =
+            self.registry.resolve(&artifact.image, &version.tag).await.map(|r| r.annotations).unwrap_or_default();
         let candidate = Candidate {
             version: version.clone(),
             annotations,
@@ -355,7 +373,13 @@ impl Engine {
     }
 
     /// Rebuilds a PR's commit on the current default branch (same version), after the base moved.
-    async fn rebuild_pr(&self, repo: &RepoName, loaded: &Loaded, stage: &Stage, marker: &crate::render::Marker) -> anyhow::Result<()> {
+    async fn rebuild_pr(
+        &self,
+        repo: &RepoName,
+        loaded: &Loaded,
+        stage: &Stage,
+        marker: &crate::render::Marker,
+    ) -> anyhow::Result<()> {
         let Some(artifact) = loaded.pipeline.artifacts.get(&marker.artifact) else { return Ok(()) };
         let annotations =
             self.registry.resolve(&artifact.image, &marker.tag).await.map(|r| r.annotations).unwrap_or_default();

@@ -8,7 +8,7 @@
 //! longer than `max_rate_limit_wait` give up with an error instead of stalling a worker.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,11 +23,14 @@ use crate::settings::GitHubSettings;
 
 pub struct AppClient {
     /// JWT-authenticated App client, or anonymous (dry-run) client.
-    root: Octocrab,
+    root: Arc<Octocrab>,
     is_app: bool,
-    installations: Mutex<HashMap<String, Octocrab>>,
+    /// One client per installation owner, shared (not cloned: octocrab keeps the installation
+    /// token cache inside the client, and a clone would start with an empty one).
+    installations: Mutex<HashMap<String, Arc<Octocrab>>>,
     max_retries: u32,
     max_wait: Duration,
+    slug: tokio::sync::OnceCell<Option<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +72,9 @@ fn builder(settings: &GitHubSettings) -> std::result::Result<Builder, ClientErro
 impl AppClient {
     /// An App client when `app_id` and a key are configured, else an anonymous one (dry-run).
     pub fn new(settings: &GitHubSettings) -> std::result::Result<AppClient, ClientError> {
+        // jsonwebtoken 10 is built with two crypto back-ends in this dependency graph (sigstore
+        // enables aws-lc), so it cannot choose one itself: baton picks RustCrypto.
+        let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
         let is_app = settings.app_id != 0 && !settings.private_key_file.is_empty();
         let root = if is_app {
             let pem = std::fs::read(&settings.private_key_file)
@@ -85,16 +91,17 @@ impl AppClient {
             builder(settings)?.build().map_err(|e| ClientError::Build(e.to_string()))?
         };
         Ok(AppClient {
-            root,
+            root: Arc::new(root),
             is_app,
             installations: Mutex::new(HashMap::new()),
             max_retries: settings.max_retries,
             max_wait: Duration::from_secs(settings.max_rate_limit_wait_secs),
+            slug: tokio::sync::OnceCell::new(),
         })
     }
 
     /// The client acting for `repo`'s installation (cached per owner).
-    async fn client(&self, repo: &RepoName) -> Result<Octocrab> {
+    async fn client(&self, repo: &RepoName) -> Result<Arc<Octocrab>> {
         if !self.is_app {
             return Ok(self.root.clone());
         }
@@ -105,7 +112,7 @@ impl AppClient {
         let v = self.send(&self.root, Method::GET, &path, None).await?;
         let id =
             v["id"].as_u64().ok_or_else(|| GitHubError::Other(format!("{path}: answer without an installation id")))?;
-        let crab = self.root.installation(id.into()).map_err(|e| GitHubError::Other(e.to_string()))?;
+        let crab = Arc::new(self.root.installation(id.into()).map_err(|e| GitHubError::Other(e.to_string()))?);
         self.installations.lock().unwrap_or_else(|e| e.into_inner()).insert(repo.owner().to_string(), crab.clone());
         Ok(crab)
     }
@@ -249,6 +256,24 @@ pub(crate) fn pull_from_json(v: &Value) -> Result<PullRequest> {
 
 #[async_trait]
 impl GitHub for AppClient {
+    async fn app_slug(&self) -> Option<String> {
+        if !self.is_app {
+            return None;
+        }
+        self.slug
+            .get_or_init(|| async {
+                match self.send(&self.root, Method::GET, "/app", None).await {
+                    Ok(v) => v["slug"].as_str().map(str::to_string),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the App's slug");
+                        None
+                    }
+                }
+            })
+            .await
+            .clone()
+    }
+
     async fn repo_info(&self, repo: &RepoName) -> Result<RepoInfo> {
         let v = self.call(repo, Method::GET, &repo_path(repo), None).await?;
         Ok(RepoInfo { default_branch: str_field(&v, "/default_branch")? })
@@ -430,7 +455,10 @@ impl GitHub for AppClient {
         let path = format!("{}/commits/{}", repo_path(repo), encode_path(sha, false));
         let v = self.call(repo, Method::GET, &path, None).await?;
         let info = commit_info(&v).ok_or_else(|| GitHubError::Other(format!("{path}: not a commit")))?;
-        Ok(CommitDetail { info, files: v["files"].as_array().map(|a| a.iter().filter_map(changed_file).collect()).unwrap_or_default() })
+        Ok(CommitDetail {
+            info,
+            files: v["files"].as_array().map(|a| a.iter().filter_map(changed_file).collect()).unwrap_or_default(),
+        })
     }
 
     async fn path_history(&self, repo: &RepoName, branch: &str, path: &str, limit: u32) -> Result<Vec<CommitInfo>> {

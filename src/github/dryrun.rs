@@ -22,6 +22,9 @@ impl<G: GitHub> GitHub for DryRun<G> {
     fn writes_enabled(&self) -> bool {
         false
     }
+    async fn app_slug(&self) -> Option<String> {
+        self.inner.app_slug().await
+    }
     async fn repo_info(&self, repo: &RepoName) -> Result<RepoInfo> {
         self.inner.repo_info(repo).await
     }

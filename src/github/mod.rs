@@ -195,6 +195,10 @@ pub trait GitHub: Send + Sync {
     fn writes_enabled(&self) -> bool {
         true
     }
+    /// The App's slug (its check runs are the ones baton may update); None when unknown.
+    async fn app_slug(&self) -> Option<String> {
+        None
+    }
     async fn repo_info(&self, repo: &RepoName) -> Result<RepoInfo>;
     /// The commit sha a branch points at; `NotFound` if the branch does not exist.
     async fn branch_head(&self, repo: &RepoName, branch: &str) -> Result<String>;

@@ -64,10 +64,7 @@ pub enum VerifyEntry {
     /// A cosign public key at a path in the deployment repository.
     Key { path: RepoPath },
     /// Keyless: certificate issuer (exact) and subject (anchored regex).
-    Keyless {
-        issuer: String,
-        subject: regex::Regex,
-    },
+    Keyless { issuer: String, subject: regex::Regex },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,8 +141,7 @@ impl std::str::FromStr for RepoPath {
             && !s.starts_with('/')
             && !s.contains('\\')
             && !s.contains('\0')
-            && s.split('/')
-                .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+            && s.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..");
         if ok {
             Ok(RepoPath(s.to_string()))
         } else {
@@ -160,9 +156,7 @@ impl Pipeline {
     }
     /// Stages whose `from` is `name`.
     pub fn downstream<'a>(&'a self, name: &'a StageName) -> impl Iterator<Item = &'a Stage> + 'a {
-        self.stages
-            .iter()
-            .filter(move |s| s.from.as_ref() == Some(name))
+        self.stages.iter().filter(move |s| s.from.as_ref() == Some(name))
     }
     /// The first stages (no `from`): they receive new versions from the registry.
     pub fn first_stages(&self) -> impl Iterator<Item = &Stage> {
@@ -196,18 +190,11 @@ impl Pipeline {
     }
     /// Whether `path` is one of the pointer files.
     pub fn is_pointer_file(&self, path: &str) -> bool {
-        self.stages
-            .iter()
-            .any(|s| s.pointers.iter().any(|p| p.file.as_str() == path))
+        self.stages.iter().any(|s| s.pointers.iter().any(|p| p.file.as_str() == path))
     }
     /// The stages whose freeze file is `path`.
-    pub fn stages_for_freeze_file<'a>(
-        &'a self,
-        path: &'a str,
-    ) -> impl Iterator<Item = &'a Stage> + 'a {
-        self.stages
-            .iter()
-            .filter(move |s| s.freeze.as_ref().is_some_and(|f| f.as_str() == path))
+    pub fn stages_for_freeze_file<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Stage> + 'a {
+        self.stages.iter().filter(move |s| s.freeze.as_ref().is_some_and(|f| f.as_str() == path))
     }
     /// All stages, each after the stage it comes `from` (first stages first); otherwise in file
     /// order. Promotion passes walk the pipeline in this order.
@@ -217,10 +204,7 @@ impl Pipeline {
         while out.len() < self.stages.len() {
             let before = out.len();
             for (i, s) in self.stages.iter().enumerate() {
-                let ready = s
-                    .from
-                    .as_ref()
-                    .is_none_or(|f| out.iter().any(|o| &o.name == f));
+                let ready = s.from.as_ref().is_none_or(|f| out.iter().any(|o| &o.name == f));
                 if !placed[i] && ready {
                     placed[i] = true;
                     out.push(s);
@@ -228,13 +212,7 @@ impl Pipeline {
             }
             if out.len() == before {
                 // Unreachable for a validated pipeline (no cycles, every `from` exists).
-                out.extend(
-                    self.stages
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| !placed[*i])
-                        .map(|(_, s)| s),
-                );
+                out.extend(self.stages.iter().enumerate().filter(|(i, _)| !placed[*i]).map(|(_, s)| s));
                 break;
             }
         }
@@ -244,13 +222,8 @@ impl Pipeline {
 
 impl Stage {
     /// This stage's pointers for one artifact.
-    pub fn pointers_for<'a>(
-        &'a self,
-        artifact: &'a ArtifactName,
-    ) -> impl Iterator<Item = &'a PointerSpec> + 'a {
-        self.pointers
-            .iter()
-            .filter(move |p| &p.artifact == artifact)
+    pub fn pointers_for<'a>(&'a self, artifact: &'a ArtifactName) -> impl Iterator<Item = &'a PointerSpec> + 'a {
+        self.pointers.iter().filter(move |p| &p.artifact == artifact)
     }
     /// The artifacts this stage runs (each once, in pointer order).
     pub fn artifacts(&self) -> Vec<&ArtifactName> {
@@ -298,10 +271,8 @@ pub fn parse(text: &str) -> Result<Pipeline, ConfigError> {
     let pipeline = match root {
         Some(root) => validate::pipeline(&root, &mut problems),
         None if problems.is_empty() => {
-            problems.push(Problem {
-                line: None,
-                message: "the file is empty: expected `artifacts:` and `stages:`".into(),
-            });
+            problems
+                .push(Problem { line: None, message: "the file is empty: expected `artifacts:` and `stages:`".into() });
             None
         }
         None => None,
@@ -317,10 +288,7 @@ pub fn parse(text: &str) -> Result<Pipeline, ConfigError> {
             // Stable: problems on the same line keep the order in which they were found.
             problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
             if problems.is_empty() {
-                problems.push(Problem {
-                    line: None,
-                    message: "invalid pipeline file".into(),
-                });
+                problems.push(Problem { line: None, message: "invalid pipeline file".into() });
             }
             Err(ConfigError { problems })
         }
@@ -363,12 +331,7 @@ pub fn check_config_cli(path: &Path) -> ExitCode {
     };
     match parse(&text) {
         Ok(p) => {
-            println!(
-                "{}: ok ({} artifacts, {} stages)",
-                path.display(),
-                p.artifacts.len(),
-                p.stages.len()
-            );
+            println!("{}: ok ({} artifacts, {} stages)", path.display(), p.artifacts.len(), p.stages.len());
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -7,12 +7,7 @@ use super::validate::{anchored_regex, suggest};
 use super::*;
 
 fn problems(text: &str) -> Vec<String> {
-    parse(text)
-        .expect_err("expected problems")
-        .problems
-        .iter()
-        .map(|p| p.to_string())
-        .collect()
+    parse(text).expect_err("expected problems").problems.iter().map(|p| p.to_string()).collect()
 }
 
 const MINIMAL: &str = "\
@@ -51,23 +46,9 @@ fn durations() {
     for (s, secs) in ok {
         assert_eq!(parse_duration(s), Ok(Duration::from_secs(secs)), "{s}");
     }
-    for bad in [
-        "",
-        "10",
-        "m",
-        "1h30",
-        "30m1h",
-        "1m1m",
-        "1.5h",
-        "-1m",
-        " 1m",
-        "1m ",
-        "1H",
-        "10ms",
-        "9999999999s",
-        "31d",
-        "1w",
-    ] {
+    for bad in
+        ["", "10", "m", "1h30", "30m1h", "1m1m", "1.5h", "-1m", " 1m", "1m ", "1H", "10ms", "9999999999s", "31d", "1w"]
+    {
         assert!(parse_duration(bad).is_err(), "{bad:?}");
     }
 }
@@ -75,33 +56,11 @@ fn durations() {
 #[test]
 fn approvers() {
     assert_eq!(parse_approver("codeowners"), Ok(Approver::Codeowners));
-    assert_eq!(
-        parse_approver("@org/sre"),
-        Ok(Approver::Team {
-            org: "org".into(),
-            slug: "sre".into()
-        })
-    );
+    assert_eq!(parse_approver("@org/sre"), Ok(Approver::Team { org: "org".into(), slug: "sre".into() }));
     assert_eq!(parse_approver("@alice"), Ok(Approver::User("alice".into())));
     assert_eq!(parse_approver("alice"), Ok(Approver::User("alice".into())));
-    assert_eq!(
-        parse_approver("@a-b/team_x.y"),
-        Ok(Approver::Team {
-            org: "a-b".into(),
-            slug: "team_x.y".into()
-        })
-    );
-    for bad in [
-        "",
-        "@",
-        "@org/",
-        "org/team",
-        "@org/a/b",
-        "bob smith",
-        "-x",
-        "@@x",
-        &"a".repeat(40),
-    ] {
+    assert_eq!(parse_approver("@a-b/team_x.y"), Ok(Approver::Team { org: "a-b".into(), slug: "team_x.y".into() }));
+    for bad in ["", "@", "@org/", "org/team", "@org/a/b", "bob smith", "-x", "@@x", &"a".repeat(40)] {
         assert!(parse_approver(bad).is_err(), "{bad:?}");
     }
 }
@@ -168,10 +127,7 @@ stages:
 ";
     let p = parse(text).unwrap();
     assert_eq!(p.stages[1].verification.checks, vec!["smoke".to_string()]);
-    assert_eq!(
-        p.stages[1].verification.soak,
-        Some(Duration::from_secs(300))
-    );
+    assert_eq!(p.stages[1].verification.soak, Some(Duration::from_secs(300)));
     assert_eq!(p.artifacts.len(), 2);
 }
 
@@ -183,18 +139,11 @@ fn alias_bombs_and_deep_nesting_are_refused() {
         text.push_str(&format!("a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"));
     }
     let e = problems(&text);
-    assert!(
-        e.iter().any(|p| p.contains("more than 100000 nodes")),
-        "{e:?}"
-    );
+    assert!(e.iter().any(|p| p.contains("more than 100000 nodes")), "{e:?}");
 
     let deep = format!("{}{}", "[".repeat(70), "]".repeat(70));
     let e = problems(&deep);
-    assert!(
-        e.iter()
-            .any(|p| p.contains("nesting deeper than 64 levels")),
-        "{e:?}"
-    );
+    assert!(e.iter().any(|p| p.contains("nesting deeper than 64 levels")), "{e:?}");
     // Much deeper: the parser's own limit answers first; either way, no stack overflow.
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     assert!(!problems(&deep).is_empty());
@@ -205,29 +154,16 @@ fn alias_bombs_and_deep_nesting_are_refused() {
 
 #[test]
 fn yaml_level_problems() {
-    assert_eq!(
-        problems(""),
-        vec!["the file is empty: expected `artifacts:` and `stages:`"]
-    );
-    assert_eq!(
-        problems("# only a comment\n"),
-        vec!["the file is empty: expected `artifacts:` and `stages:`"]
-    );
+    assert_eq!(problems(""), vec!["the file is empty: expected `artifacts:` and `stages:`"]);
+    assert_eq!(problems("# only a comment\n"), vec!["the file is empty: expected `artifacts:` and `stages:`"]);
     assert_eq!(
         problems("a: 1\n---\nb: 2\n"),
         vec!["line 2: the file must hold exactly one YAML document (found a second `---`)"]
     );
     let e = problems("artifacts: !custom {}\nstages: []\n");
-    assert!(
-        e[0].starts_with("line 1: YAML tag !custom is not supported"),
-        "{e:?}"
-    );
+    assert!(e[0].starts_with("line 1: YAML tag !custom is not supported"), "{e:?}");
     let e = problems("? [a]\n: b\n");
-    assert!(
-        e.iter()
-            .any(|p| p == "line 1: mapping keys must be plain strings"),
-        "{e:?}"
-    );
+    assert!(e.iter().any(|p| p == "line 1: mapping keys must be plain strings"), "{e:?}");
     // A syntax error at the end of the file names the last line, not the one after it.
     let e = problems("artifacts: {}\nstages: [\n");
     assert!(e[0].starts_with("line 2: invalid YAML"), "{e:?}");
@@ -239,23 +175,20 @@ fn quoted_null_is_a_string() {
     let text = MINIMAL.replace("name: dev", "name: 'null'");
     assert_eq!(parse(&text).unwrap().stages[0].name.as_str(), "null");
     let e = problems(&MINIMAL.replace("name: dev", "name: null"));
-    assert_eq!(
-        e,
-        vec!["line 7: stages[0].name: expected a string, found nothing"]
-    );
+    assert_eq!(e, vec!["line 7: stages[0].name: expected a string, found nothing"]);
 }
 
 #[test]
 fn control_characters_are_refused() {
     let text = format!("{MINIMAL}    verification: {{ checks: [\"smoke\\ndev\"] }}\n");
     let e = problems(&text);
-    assert_eq!(e, vec!["line 9: stages[0] (dev).verification.checks[0]: must be on one line, without control characters"]);
-    let text = MINIMAL.replace("tags: '\\d+'", "tags: \"a\\nb\"");
-    let e = problems(&text);
     assert_eq!(
         e,
-        vec!["line 4: artifacts.app.tags: must be on one line, without control characters"]
+        vec!["line 9: stages[0] (dev).verification.checks[0]: must be on one line, without control characters"]
     );
+    let text = MINIMAL.replace("tags: '\\d+'", "tags: \"a\\nb\"");
+    let e = problems(&text);
+    assert_eq!(e, vec!["line 4: artifacts.app.tags: must be on one line, without control characters"]);
 }
 
 #[test]
@@ -265,10 +198,5 @@ fn messages_stay_on_one_line() {
     for p in &e.problems {
         assert!(!p.message.contains('\n'), "{p}");
     }
-    assert!(
-        e.problems
-            .iter()
-            .any(|p| p.message.contains("unknown key `bad\\nkey`")),
-        "{e}"
-    );
+    assert!(e.problems.iter().any(|p| p.message.contains("unknown key `bad\\nkey`")), "{e}");
 }

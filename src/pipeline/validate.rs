@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use super::yaml::{Kind, Node};
 use super::{
-    shorten, Approver, Artifact, Pipeline, PointerSpec, Problem, Promotion, RepoPath, Stage,
-    Verification, VerifyEntry, WriteMode,
+    shorten, Approver, Artifact, Pipeline, PointerSpec, Problem, Promotion, RepoPath, Stage, Verification, VerifyEntry,
+    WriteMode,
 };
 use crate::pointer::{Format, Selector};
 use crate::types::{ArtifactName, ImageName, StageName};
@@ -18,19 +18,8 @@ use crate::types::{ArtifactName, ImageName, StageName};
 const TOP_KEYS: &[&str] = &["artifacts", "stages"];
 const ARTIFACT_KEYS: &[&str] = &["image", "tags", "verify"];
 const VERIFY_KEYS: &[&str] = &["key", "issuer", "subject"];
-const STAGE_KEYS: &[&str] = &[
-    "name",
-    "from",
-    "pointers",
-    "promotion",
-    "write",
-    "verification",
-    "approvers",
-    "freeze",
-];
-const POINTER_KEYS: &[&str] = &[
-    "file", "format", "artifact", "field", "image", "name", "template",
-];
+const STAGE_KEYS: &[&str] = &["name", "from", "pointers", "promotion", "write", "verification", "approvers", "freeze"];
+const POINTER_KEYS: &[&str] = &["file", "format", "artifact", "field", "image", "name", "template"];
 const SELECTOR_KEYS: &[&str] = &["field", "image", "name", "template"];
 const VERIFICATION_KEYS: &[&str] = &["checks", "soak"];
 const FREEZE_KEYS: &[&str] = &["file"];
@@ -56,10 +45,7 @@ struct Field<'a> {
 
 impl<'a> Field<'a> {
     fn item(node: &'a Node) -> Self {
-        Field {
-            key_line: node.line,
-            node,
-        }
+        Field { key_line: node.line, node }
     }
     /// The line for a problem about this value: the scalar's own line, else the key's line
     /// (a block collection starts on the line after its key).
@@ -77,10 +63,7 @@ struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     fn get(&self, key: &str) -> Option<Field<'a>> {
-        self.entries
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, f)| *f)
+        self.entries.iter().find(|(k, _)| *k == key).map(|(_, f)| *f)
     }
     fn has(&self, key: &str) -> bool {
         self.get(key).is_some()
@@ -108,9 +91,7 @@ fn distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -121,10 +102,7 @@ fn distance(a: &str, b: &str) -> usize {
 }
 
 /// The closest candidate, if it is close enough to be a likely typo.
-pub(super) fn suggest<'c>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'c str>,
-) -> Option<&'c str> {
+pub(super) fn suggest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
     if word.chars().count() > 100 {
         return None;
     }
@@ -146,15 +124,8 @@ fn did_you_mean<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -
 
 impl Ctx<'_> {
     fn err(&mut self, line: usize, path: &str, message: impl Display) {
-        let message = if path.is_empty() {
-            message.to_string()
-        } else {
-            format!("{path}: {message}")
-        };
-        self.problems.push(Problem {
-            line: Some(line),
-            message,
-        });
+        let message = if path.is_empty() { message.to_string() } else { format!("{path}: {message}") };
+        self.problems.push(Problem { line: Some(line), message });
     }
 
     /// A mapping with only `allowed` keys, all `required` ones present.
@@ -167,28 +138,16 @@ impl Ctx<'_> {
         required: &[&str],
     ) -> Option<Fields<'a>> {
         let Kind::Map(entries) = &f.node.kind else {
-            self.err(
-                f.line(),
-                path,
-                format!("expected {what} (a mapping), found {}", f.node.describe()),
-            );
+            self.err(f.line(), path, format!("expected {what} (a mapping), found {}", f.node.describe()));
             return None;
         };
-        let mut fields = Fields {
-            entries: Vec::new(),
-        };
+        let mut fields = Fields { entries: Vec::new() };
         // A misspelt key is reported once, as unknown with a suggestion, not also as missing.
         let mut suggested: Vec<&str> = Vec::new();
         for (k, v) in entries {
             let key = k.as_scalar().unwrap_or_default();
             if allowed.contains(&key) {
-                fields.entries.push((
-                    key,
-                    Field {
-                        key_line: k.line,
-                        node: v,
-                    },
-                ));
+                fields.entries.push((key, Field { key_line: k.line, node: v }));
             } else {
                 let hint = match suggest(key, allowed.iter().copied()) {
                     Some(s) => {
@@ -197,20 +156,12 @@ impl Ctx<'_> {
                     }
                     None => format!("expected one of: {}", allowed.join(", ")),
                 };
-                self.err(
-                    k.line,
-                    path,
-                    format!("unknown key `{}` in {what} ({hint})", shorten(key)),
-                );
+                self.err(k.line, path, format!("unknown key `{}` in {what} ({hint})", shorten(key)));
             }
         }
         for r in required {
             if !fields.has(r) && !suggested.contains(r) {
-                self.err(
-                    f.node.line,
-                    path,
-                    format!("missing required key `{r}` in {what}"),
-                );
+                self.err(f.node.line, path, format!("missing required key `{r}` in {what}"));
             }
         }
         Some(fields)
@@ -228,20 +179,12 @@ impl Ctx<'_> {
                 None
             }
             Some(s) if s.chars().any(char::is_control) => {
-                self.err(
-                    f.line(),
-                    path,
-                    "must be on one line, without control characters",
-                );
+                self.err(f.line(), path, "must be on one line, without control characters");
                 None
             }
             Some(s) => Some(s),
             None => {
-                self.err(
-                    f.line(),
-                    path,
-                    format!("expected a string, found {}", f.node.describe()),
-                );
+                self.err(f.line(), path, format!("expected a string, found {}", f.node.describe()));
                 None
             }
         }
@@ -251,11 +194,7 @@ impl Ctx<'_> {
         match &f.node.kind {
             Kind::Seq(items) => Some(items),
             _ => {
-                self.err(
-                    f.line(),
-                    path,
-                    format!("expected a list, found {}", f.node.describe()),
-                );
+                self.err(f.line(), path, format!("expected a list, found {}", f.node.describe()));
                 None
             }
         }
@@ -289,15 +228,7 @@ impl Ctx<'_> {
         }
         let names: Vec<&str> = choices.iter().map(|(k, _)| *k).collect();
         let hint = did_you_mean(s, names.iter().copied());
-        self.err(
-            f.line(),
-            path,
-            format!(
-                "unknown value `{}`{hint}: expected one of {}",
-                shorten(s),
-                names.join(", ")
-            ),
-        );
+        self.err(f.line(), path, format!("unknown value `{}`{hint}: expected one of {}", shorten(s), names.join(", ")));
         None
     }
 
@@ -312,14 +243,7 @@ impl Ctx<'_> {
         let path = "artifacts";
         let mut out = BTreeMap::new();
         let Kind::Map(entries) = &f.node.kind else {
-            self.err(
-                f.line(),
-                path,
-                format!(
-                    "expected a mapping of artifact names, found {}",
-                    f.node.describe()
-                ),
-            );
+            self.err(f.line(), path, format!("expected a mapping of artifact names, found {}", f.node.describe()));
             return out;
         };
         if entries.is_empty() {
@@ -335,39 +259,19 @@ impl Ctx<'_> {
                     None
                 }
             };
-            let artifact = self.artifact(
-                Field {
-                    key_line: k.line,
-                    node: v,
-                },
-                &apath,
-            );
+            let artifact = self.artifact(Field { key_line: k.line, node: v }, &apath);
             out.insert(
                 raw.to_string(),
-                name.zip(artifact)
-                    .map(|(name, (image, tags, verify))| Artifact {
-                        name,
-                        image,
-                        tags,
-                        verify,
-                    }),
+                name.zip(artifact).map(|(name, (image, tags, verify))| Artifact { name, image, tags, verify }),
             );
         }
         out
     }
 
-    fn artifact(
-        &mut self,
-        f: Field<'_>,
-        path: &str,
-    ) -> Option<(ImageName, regex::Regex, Vec<VerifyEntry>)> {
+    fn artifact(&mut self, f: Field<'_>, path: &str) -> Option<(ImageName, regex::Regex, Vec<VerifyEntry>)> {
         let fields = self.mapping(f, path, "an artifact", ARTIFACT_KEYS, &["image", "tags"])?;
-        let image = fields
-            .get("image")
-            .and_then(|f| self.parsed(f, &join(path, "image"), |s| s.parse::<ImageName>()));
-        let tags = fields
-            .get("tags")
-            .and_then(|f| self.regex(f, &join(path, "tags")));
+        let image = fields.get("image").and_then(|f| self.parsed(f, &join(path, "image"), |s| s.parse::<ImageName>()));
+        let tags = fields.get("tags").and_then(|f| self.regex(f, &join(path, "tags")));
         let verify = match fields.get("verify") {
             None => {
                 self.err(
@@ -385,11 +289,7 @@ impl Ctx<'_> {
     fn verify(&mut self, f: Field<'_>, path: &str) -> Option<Vec<VerifyEntry>> {
         let items = self.list(f, path)?;
         if items.is_empty() {
-            self.err(
-                f.line(),
-                path,
-                "baton fails closed: at least one verify entry is required",
-            );
+            self.err(f.line(), path, "baton fails closed: at least one verify entry is required");
             return None;
         }
         let entries: Vec<Option<VerifyEntry>> = items
@@ -402,43 +302,36 @@ impl Ctx<'_> {
 
     fn verify_entry(&mut self, f: Field<'_>, path: &str) -> Option<VerifyEntry> {
         let fields = self.mapping(f, path, "a verify entry", VERIFY_KEYS, &[])?;
-        let (key, issuer, subject) = (
-            fields.get("key"),
-            fields.get("issuer"),
-            fields.get("subject"),
-        );
+        let (key, issuer, subject) = (fields.get("key"), fields.get("issuer"), fields.get("subject"));
         match (key, issuer, subject) {
             (Some(key), None, None) => {
                 let path = self.repo_path(key, &join(path, "key"))?;
                 Some(VerifyEntry::Key { path })
             }
             (Some(_), _, _) => {
-                self.err(f.node.line, path, "a verify entry has either `key` (a public key) or `issuer` and `subject` (keyless), not both");
+                self.err(
+                    f.node.line,
+                    path,
+                    "a verify entry has either `key` (a public key) or `issuer` and `subject` (keyless), not both",
+                );
                 None
             }
             (None, Some(i), Some(s)) => {
                 let issuer = self.parsed(i, &join(path, "issuer"), parse_issuer);
                 let subject = self.regex(s, &join(path, "subject"));
-                Some(VerifyEntry::Keyless {
-                    issuer: issuer?,
-                    subject: subject?,
-                })
+                Some(VerifyEntry::Keyless { issuer: issuer?, subject: subject? })
             }
             (None, Some(_), None) | (None, None, Some(_)) => {
-                let missing = if issuer.is_none() {
-                    "issuer"
-                } else {
-                    "subject"
-                };
-                self.err(f.node.line, path, format!("a keyless verify entry needs both `issuer` and `subject`; `{missing}` is missing"));
-                None
-            }
-            (None, None, None) => {
+                let missing = if issuer.is_none() { "issuer" } else { "subject" };
                 self.err(
                     f.node.line,
                     path,
-                    "a verify entry needs `key`, or `issuer` and `subject`",
+                    format!("a keyless verify entry needs both `issuer` and `subject`; `{missing}` is missing"),
                 );
+                None
+            }
+            (None, None, None) => {
+                self.err(f.node.line, path, "a verify entry needs `key`, or `issuer` and `subject`");
                 None
             }
         }
@@ -446,15 +339,9 @@ impl Ctx<'_> {
 
     // ---------------------------------------------------------------- stages
 
-    fn stage(
-        &mut self,
-        f: Field<'_>,
-        path: &str,
-        artifacts: &BTreeMap<String, Option<Artifact>>,
-    ) -> StageDraft {
+    fn stage(&mut self, f: Field<'_>, path: &str, artifacts: &BTreeMap<String, Option<Artifact>>) -> StageDraft {
         let mut d = StageDraft::default();
-        let Some(fields) = self.mapping(f, path, "a stage", STAGE_KEYS, &["name", "pointers"])
-        else {
+        let Some(fields) = self.mapping(f, path, "a stage", STAGE_KEYS, &["name", "pointers"]) else {
             return d;
         };
         if let Some(nf) = fields.get("name") {
@@ -493,8 +380,7 @@ impl Ctx<'_> {
                 }
                 Some(items) => {
                     for (i, item) in items.iter().enumerate() {
-                        let draft =
-                            self.pointer(Field::item(item), &format!("{ppath}[{i}]"), artifacts);
+                        let draft = self.pointer(Field::item(item), &format!("{ppath}[{i}]"), artifacts);
                         ok &= draft.spec.is_some();
                         pointers.push(draft);
                     }
@@ -512,21 +398,16 @@ impl Ctx<'_> {
             _ => Promotion::Auto,
         };
         let promotion = match fields.get("promotion") {
-            Some(pf) => self.choice(
-                pf,
-                &join(path, "promotion"),
-                &[("auto", Promotion::Auto), ("manual", Promotion::Manual)],
-            ),
+            Some(pf) => {
+                self.choice(pf, &join(path, "promotion"), &[("auto", Promotion::Auto), ("manual", Promotion::Manual)])
+            }
             None => Some(default_promotion),
         };
         let write = match fields.get("write") {
             Some(wf) => self.choice(
                 wf,
                 &join(path, "write"),
-                &[
-                    ("pull-request", WriteMode::PullRequest),
-                    ("commit", WriteMode::Commit),
-                ],
+                &[("pull-request", WriteMode::PullRequest), ("commit", WriteMode::Commit)],
             ),
             None => Some(WriteMode::PullRequest),
         };
@@ -553,23 +434,9 @@ impl Ctx<'_> {
         };
 
         d.pointers = pointers;
-        if let (
-            true,
-            Some(name),
-            Some(promotion),
-            Some(write),
-            Some(verification),
-            Some(approvers),
-            Some(freeze),
-        ) = (
-            ok,
-            d.name.clone(),
-            promotion,
-            write,
-            verification,
-            approvers,
-            freeze,
-        ) {
+        if let (true, Some(name), Some(promotion), Some(write), Some(verification), Some(approvers), Some(freeze)) =
+            (ok, d.name.clone(), promotion, write, verification, approvers, freeze)
+        {
             d.stage = Some(Stage {
                 name,
                 from: d.from.clone().and_then(Result::ok),
@@ -584,32 +451,14 @@ impl Ctx<'_> {
         d
     }
 
-    fn pointer(
-        &mut self,
-        f: Field<'_>,
-        path: &str,
-        artifacts: &BTreeMap<String, Option<Artifact>>,
-    ) -> PointerDraft {
-        let mut d = PointerDraft {
-            line: f.node.line,
-            artifact: None,
-            spec: None,
-        };
-        let Some(fields) = self.mapping(
-            f,
-            path,
-            "a pointer",
-            POINTER_KEYS,
-            &["file", "format", "artifact"],
-        ) else {
+    fn pointer(&mut self, f: Field<'_>, path: &str, artifacts: &BTreeMap<String, Option<Artifact>>) -> PointerDraft {
+        let mut d = PointerDraft { line: f.node.line, artifact: None, spec: None };
+        let Some(fields) = self.mapping(f, path, "a pointer", POINTER_KEYS, &["file", "format", "artifact"]) else {
             return d;
         };
-        let file = fields
-            .get("file")
-            .and_then(|ff| self.repo_path(ff, &join(path, "file")));
-        let format = fields
-            .get("format")
-            .and_then(|ff| self.parsed(ff, &join(path, "format"), |s| s.parse::<Format>()));
+        let file = fields.get("file").and_then(|ff| self.repo_path(ff, &join(path, "file")));
+        let format =
+            fields.get("format").and_then(|ff| self.parsed(ff, &join(path, "format"), |s| s.parse::<Format>()));
         let artifact = fields.get("artifact").and_then(|af| {
             let raw = self.string(af, &join(path, "artifact"))?;
             d.artifact = Some((raw.to_string(), af.line()));
@@ -643,10 +492,7 @@ impl Ctx<'_> {
                     self.err(
                         *line,
                         &join(path, key),
-                        format!(
-                            "`{key}` does not apply to format {format} (it takes: {})",
-                            takes.join(", ")
-                        ),
+                        format!("`{key}` does not apply to format {format} (it takes: {})", takes.join(", ")),
                     );
                     ok = false;
                 }
@@ -660,30 +506,18 @@ impl Ctx<'_> {
                 ok = false;
             }
         } else if format == Format::YamlPath {
-            self.err(
-                d.line,
-                path,
-                "format yaml-path requires `field` (the dotted path of the scalar to rewrite)",
-            );
+            self.err(d.line, path, "format yaml-path requires `field` (the dotted path of the scalar to rewrite)");
             ok = false;
         }
         if let Some((name, line)) = take("name") {
             if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                self.err(
-                    line,
-                    &join(path, "name"),
-                    "must be a Kubernetes object name (no spaces)",
-                );
+                self.err(line, &join(path, "name"), "must be a Kubernetes object name (no spaces)");
                 ok = false;
             }
         }
         if let Some((image, line)) = take("image") {
             if image.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                self.err(
-                    line,
-                    &join(path, "image"),
-                    "must be an image name (no spaces)",
-                );
+                self.err(line, &join(path, "image"), "must be an image name (no spaces)");
                 ok = false;
             }
         }
@@ -694,25 +528,16 @@ impl Ctx<'_> {
             }
         }
 
-        let art = artifact
-            .as_ref()
-            .and_then(|a| artifacts.get(a.as_str()))
-            .and_then(Option::as_ref);
+        let art = artifact.as_ref().and_then(|a| artifacts.get(a.as_str())).and_then(Option::as_ref);
         let default_image = art.map(|a| a.image.to_string());
         let value = |k: &str| take(k).map(|(v, _)| v);
         let selector = match format {
-            Format::FluxOci => Selector {
-                name: value("name"),
-                ..Selector::default()
-            },
+            Format::FluxOci => Selector { name: value("name"), ..Selector::default() },
             Format::HelmValues => Selector {
                 field: Some(value("field").unwrap_or_else(|| DEFAULT_HELM_FIELD.into())),
                 ..Selector::default()
             },
-            Format::KustomizeImage => Selector {
-                image: value("image").or(default_image),
-                ..Selector::default()
-            },
+            Format::KustomizeImage => Selector { image: value("image").or(default_image), ..Selector::default() },
             Format::YamlPath => Selector {
                 field: value("field"),
                 image: value("image").or(default_image),
@@ -721,12 +546,7 @@ impl Ctx<'_> {
             },
         };
         if let (true, Some(file), Some(artifact), Some(_)) = (ok, file, artifact, art) {
-            d.spec = Some(PointerSpec {
-                file,
-                format,
-                artifact,
-                selector,
-            });
+            d.spec = Some(PointerSpec { file, format, artifact, selector });
         }
         d
     }
@@ -744,11 +564,7 @@ impl Ctx<'_> {
                     let ipath = format!("{cpath}[{i}]");
                     match self.string(Field::item(item), &ipath) {
                         Some(s) if checks.iter().any(|c: &String| c == s) => {
-                            self.err(
-                                item.line,
-                                &ipath,
-                                format!("check `{}` is listed twice", shorten(s)),
-                            );
+                            self.err(item.line, &ipath, format!("check `{}` is listed twice", shorten(s)));
                             ok = false;
                         }
                         Some(s) => checks.push(s.to_string()),
@@ -760,14 +576,9 @@ impl Ctx<'_> {
         };
         let soak = match fields.get("soak") {
             None => Some(None),
-            Some(sf) => self
-                .parsed(sf, &join(path, "soak"), parse_duration)
-                .map(Some),
+            Some(sf) => self.parsed(sf, &join(path, "soak"), parse_duration).map(Some),
         };
-        Some(Verification {
-            checks: checks?,
-            soak: soak?,
-        })
+        Some(Verification { checks: checks?, soak: soak? })
     }
 
     fn approvers(&mut self, f: Field<'_>, path: &str) -> Option<Vec<Approver>> {
@@ -822,17 +633,8 @@ struct PointerDraft {
 pub(super) fn pipeline(root: &Node, problems: &mut Vec<Problem>) -> Option<Pipeline> {
     let start = problems.len();
     let mut cx = Ctx { problems };
-    let top = cx.mapping(
-        Field::item(root),
-        "",
-        "the pipeline file",
-        TOP_KEYS,
-        TOP_KEYS,
-    )?;
-    let artifacts = top
-        .get("artifacts")
-        .map(|f| cx.artifacts(f))
-        .unwrap_or_default();
+    let top = cx.mapping(Field::item(root), "", "the pipeline file", TOP_KEYS, TOP_KEYS)?;
+    let artifacts = top.get("artifacts").map(|f| cx.artifacts(f)).unwrap_or_default();
 
     let mut drafts = Vec::new();
     let stages_field = top.get("stages");
@@ -842,33 +644,18 @@ pub(super) fn pipeline(root: &Node, problems: &mut Vec<Problem>) -> Option<Pipel
                 cx.err(sf.line(), "stages", "at least one stage is required");
             }
             for (i, item) in items.iter().enumerate() {
-                drafts.push(cx.stage(
-                    Field::item(item),
-                    &stage_label(i, peek_name(item)),
-                    &artifacts,
-                ));
+                drafts.push(cx.stage(Field::item(item), &stage_label(i, peek_name(item)), &artifacts));
             }
         }
     }
-    cross_check(
-        &mut cx,
-        &drafts,
-        &artifacts,
-        stages_field.map_or(1, |f| f.line()),
-    );
+    cross_check(&mut cx, &drafts, &artifacts, stages_field.map_or(1, |f| f.line()));
 
     if cx.problems.len() > start {
         return None;
     }
     let artifacts = artifacts.into_values().collect::<Option<Vec<_>>>()?;
-    let stages = drafts
-        .into_iter()
-        .map(|d| d.stage)
-        .collect::<Option<Vec<_>>>()?;
-    Some(Pipeline {
-        artifacts: artifacts.into_iter().map(|a| (a.name.clone(), a)).collect(),
-        stages,
-    })
+    let stages = drafts.into_iter().map(|d| d.stage).collect::<Option<Vec<_>>>()?;
+    Some(Pipeline { artifacts: artifacts.into_iter().map(|a| (a.name.clone(), a)).collect(), stages })
 }
 
 /// `stages[2] (prod)`: the index finds the entry, the name makes the message readable.
@@ -906,10 +693,7 @@ fn cross_check(
                 cx.err(
                     d.name_line,
                     &label(i, d),
-                    format!(
-                        "duplicate stage name `{name}` (first on line {})",
-                        drafts[first].name_line
-                    ),
+                    format!("duplicate stage name `{name}` (first on line {})", drafts[first].name_line),
                 );
             } else {
                 index.insert(name, i);
@@ -971,12 +755,23 @@ fn cross_check(
             chain.push(drafts[first].raw_name.clone().unwrap_or_default());
             chain.reverse();
             let d = &drafts[first];
-            cx.err(d.from_line, &format!("{}.from", label(first, d)), format!("`from` links form a cycle: {} (a stage promotes what the one before it verified)", chain.join(" → ")));
+            cx.err(
+                d.from_line,
+                &format!("{}.from", label(first, d)),
+                format!(
+                    "`from` links form a cycle: {} (a stage promotes what the one before it verified)",
+                    chain.join(" → ")
+                ),
+            );
         }
     }
 
     if !drafts.is_empty() && drafts.iter().all(|d| d.from.is_some()) {
-        cx.err(stages_line, "stages", "no first stage: at least one stage must have no `from` (it receives new versions from the registry)");
+        cx.err(
+            stages_line,
+            "stages",
+            "no first stage: at least one stage must have no `from` (it receives new versions from the registry)",
+        );
     }
 
     // Pointers: artifact exists; no pointer shared between stages; downstream artifacts.
@@ -984,29 +779,14 @@ fn cross_check(
     let mut owners: Vec<(Key, usize, usize)> = Vec::new();
     let artifact_names: Vec<&str> = artifacts.keys().map(String::as_str).collect();
     for (i, d) in drafts.iter().enumerate() {
-        for (
-            j,
-            PointerDraft {
-                line,
-                artifact,
-                spec,
-            },
-        ) in d.pointers.iter().enumerate()
-        {
+        for (j, PointerDraft { line, artifact, spec }) in d.pointers.iter().enumerate() {
             let path = format!("{}.pointers[{j}]", label(i, d));
             if let Some((raw, aline)) = artifact {
                 if !artifacts.contains_key(raw) {
                     let hint = did_you_mean(raw, artifact_names.iter().copied());
-                    cx.err(
-                        *aline,
-                        &format!("{path}.artifact"),
-                        format!("unknown artifact `{}`{hint}", shorten(raw)),
-                    );
+                    cx.err(*aline, &format!("{path}.artifact"), format!("unknown artifact `{}`{hint}", shorten(raw)));
                 } else if let Some(p) = parent[i] {
-                    let covered = drafts[p]
-                        .pointers
-                        .iter()
-                        .any(|p| p.artifact.as_ref().map(|a| &a.0) == Some(raw));
+                    let covered = drafts[p].pointers.iter().any(|p| p.artifact.as_ref().map(|a| &a.0) == Some(raw));
                     if !covered {
                         let from = drafts[p].raw_name.as_deref().unwrap_or_default();
                         cx.err(
@@ -1018,18 +798,11 @@ fn cross_check(
                 }
             }
             let Some(spec) = spec else { continue };
-            let key = (
-                spec.file.as_str().to_string(),
-                spec.format,
-                spec.selector.clone(),
-            );
+            let key = (spec.file.as_str().to_string(), spec.format, spec.selector.clone());
             if let Some((_, oi, oline)) = owners.iter().find(|(k, _, _)| *k == key) {
                 let other = drafts[*oi].raw_name.as_deref().unwrap_or_default();
                 let msg = if *oi == i {
-                    format!(
-                        "the same pointer ({} {}) is listed twice (first on line {oline})",
-                        spec.format, spec.file
-                    )
+                    format!("the same pointer ({} {}) is listed twice (first on line {oline})", spec.format, spec.file)
                 } else {
                     format!(
                         "pointer ({} {}) is already used by stage `{other}` (line {oline}); a pointer belongs to one stage",
@@ -1046,10 +819,7 @@ fn cross_check(
         let Some(freeze) = d.stage.as_ref().and_then(|s| s.freeze.as_ref()) else {
             continue;
         };
-        if owners
-            .iter()
-            .any(|((file, _, _), _, _)| file == freeze.as_str())
-        {
+        if owners.iter().any(|((file, _, _), _, _)| file == freeze.as_str()) {
             cx.err(
                 d.freeze_line,
                 &format!("{}.freeze.file", label(i, d)),
@@ -1070,8 +840,7 @@ pub(super) fn anchored_regex(pattern: &str) -> Result<regex::Regex, String> {
     }
     let build = |p: &str| regex::RegexBuilder::new(p).size_limit(1 << 20).build();
     build(pattern).map_err(|e| format!("invalid regular expression: {}", regex_message(&e)))?;
-    build(&format!("^(?:{pattern})$"))
-        .map_err(|e| format!("invalid regular expression: {}", regex_message(&e)))
+    build(&format!("^(?:{pattern})$")).map_err(|e| format!("invalid regular expression: {}", regex_message(&e)))
 }
 
 fn regex_message(e: &regex::Error) -> String {
@@ -1089,24 +858,16 @@ fn regex_message(e: &regex::Error) -> String {
 
 fn parse_issuer(s: &str) -> Result<String, String> {
     match url::Url::parse(s) {
-        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some() => {
-            Ok(s.to_string())
+        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some() => Ok(s.to_string()),
+        _ => {
+            Err(format!("issuer {:?} must be an https:// URL (the OIDC issuer of the signing certificate)", shorten(s)))
         }
-        _ => Err(format!(
-            "issuer {:?} must be an https:// URL (the OIDC issuer of the signing certificate)",
-            shorten(s)
-        )),
     }
 }
 
 /// `10m`, `30m`, `1h30m`, `45s`, `2h`, `1d`: units d, h, m, s, each at most once, largest first.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || {
-        format!(
-            "invalid duration {:?}: expected e.g. 45s, 10m, 1h30m, 2h",
-            shorten(s)
-        )
-    };
+    let bad = || format!("invalid duration {:?}: expected e.g. 45s, 10m, 1h30m, 2h", shorten(s));
     let units = [('d', 86_400u64), ('h', 3_600), ('m', 60), ('s', 1)];
     let mut rest = s;
     let mut next_unit = 0;
@@ -1121,14 +882,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         }
         let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
         let unit = rest[digits..].chars().next().ok_or_else(bad)?;
-        let pos = units[next_unit..]
-            .iter()
-            .position(|(u, _)| *u == unit)
-            .ok_or_else(bad)?
-            + next_unit;
-        total = total
-            .checked_add(n.checked_mul(units[pos].1).ok_or_else(bad)?)
-            .ok_or_else(bad)?;
+        let pos = units[next_unit..].iter().position(|(u, _)| *u == unit).ok_or_else(bad)? + next_unit;
+        total = total.checked_add(n.checked_mul(units[pos].1).ok_or_else(bad)?).ok_or_else(bad)?;
         next_unit = pos + 1;
         rest = &rest[digits + 1..];
     }
@@ -1150,8 +905,7 @@ pub fn parse_approver(s: &str) -> Result<Approver, String> {
     let slug_ok = |t: &str| {
         !t.is_empty()
             && t.len() <= 100
-            && t.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+            && t.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
     };
     if s == "codeowners" {
         return Ok(Approver::Codeowners);
@@ -1159,24 +913,18 @@ pub fn parse_approver(s: &str) -> Result<Approver, String> {
     let bare = s.strip_prefix('@').unwrap_or(s);
     match bare.split_once('/') {
         Some((org, slug)) if s.starts_with('@') && login_ok(org) && slug_ok(slug) => {
-            Ok(Approver::Team {
-                org: org.to_string(),
-                slug: slug.to_string(),
-            })
+            Ok(Approver::Team { org: org.to_string(), slug: slug.to_string() })
         }
         None if login_ok(bare) => Ok(Approver::User(bare.to_string())),
-        _ => Err(format!(
-            "invalid approver {:?}: expected `codeowners`, `@org/team`, or a user (`@alice`)",
-            shorten(s)
-        )),
+        _ => {
+            Err(format!("invalid approver {:?}: expected `codeowners`, `@org/team`, or a user (`@alice`)", shorten(s)))
+        }
     }
 }
 
 /// A dotted path of mapping keys: `image`, `app.image.ref`.
 fn check_field_path(field: &str) -> Result<(), String> {
-    let ok = field
-        .split('.')
-        .all(|seg| !seg.is_empty() && !seg.chars().any(|c| c.is_whitespace() || c.is_control()));
+    let ok = field.split('.').all(|seg| !seg.is_empty() && !seg.chars().any(|c| c.is_whitespace() || c.is_control()));
     if ok {
         Ok(())
     } else {

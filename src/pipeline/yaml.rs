@@ -66,12 +66,7 @@ impl Node {
         match &self.kind {
             Kind::Scalar { .. } => 1,
             Kind::Seq(items) => 1 + items.iter().map(Node::count).sum::<usize>(),
-            Kind::Map(entries) => {
-                1 + entries
-                    .iter()
-                    .map(|(k, v)| k.count() + v.count())
-                    .sum::<usize>()
-            }
+            Kind::Map(entries) => 1 + entries.iter().map(|(k, v)| k.count() + v.count()).sum::<usize>(),
         }
     }
 }
@@ -96,10 +91,7 @@ enum Frame {
 /// non-scalar keys, tags) are pushed to `problems`; a syntax error ends it with `None`.
 pub(crate) fn load(text: &str, problems: &mut Vec<Problem>) -> Option<Node> {
     if text.len() > MAX_BYTES {
-        problems.push(Problem {
-            line: None,
-            message: format!("the file is larger than {} KiB", MAX_BYTES / 1024),
-        });
+        problems.push(Problem { line: None, message: format!("the file is larger than {} KiB", MAX_BYTES / 1024) });
         return None;
     }
     // The parser is not expected to panic, but a pipeline file is untrusted input and a panic
@@ -115,10 +107,7 @@ pub(crate) fn load(text: &str, problems: &mut Vec<Problem>) -> Option<Node> {
             root
         }
         Err(_) => {
-            problems.push(Problem {
-                line: None,
-                message: "the file is not YAML that baton can read".into(),
-            });
+            problems.push(Problem { line: None, message: "the file is not YAML that baton can read".into() });
             None
         }
     }
@@ -134,10 +123,7 @@ struct Builder {
 }
 
 fn problem(line: usize, message: impl Into<String>) -> Problem {
-    Problem {
-        line: Some(line),
-        message: message.into(),
-    }
+    Problem { line: Some(line), message: message.into() }
 }
 
 impl Builder {
@@ -148,10 +134,7 @@ impl Builder {
                 None => break,
                 Some(Ok(ev)) => ev,
                 Some(Err(e)) => {
-                    problems.push(problem(
-                        e.marker().line().max(1),
-                        format!("invalid YAML: {}", e.info()),
-                    ));
+                    problems.push(problem(e.marker().line().max(1), format!("invalid YAML: {}", e.info())));
                     return None;
                 }
             };
@@ -161,10 +144,8 @@ impl Builder {
                 Event::DocumentStart(_) => {
                     self.documents += 1;
                     if self.documents > 1 {
-                        problems.push(problem(
-                            line,
-                            "the file must hold exactly one YAML document (found a second `---`)",
-                        ));
+                        problems
+                            .push(problem(line, "the file must hold exactly one YAML document (found a second `---`)"));
                         return None;
                     }
                 }
@@ -172,10 +153,7 @@ impl Builder {
                     self.check_tag(tag.as_deref(), line, problems);
                     let node = Node {
                         line,
-                        kind: Kind::Scalar {
-                            value: value.into_owned(),
-                            plain: style == ScalarStyle::Plain,
-                        },
+                        kind: Kind::Scalar { value: value.into_owned(), plain: style == ScalarStyle::Plain },
                     };
                     if !self.finish(node, anchor, 1, problems) {
                         return None;
@@ -195,19 +173,12 @@ impl Builder {
                     if self.stack.len() >= MAX_DEPTH =>
                 {
                     let _ = (anchor, tag);
-                    problems.push(problem(
-                        line,
-                        format!("nesting deeper than {MAX_DEPTH} levels"),
-                    ));
+                    problems.push(problem(line, format!("nesting deeper than {MAX_DEPTH} levels")));
                     return None;
                 }
                 Event::SequenceStart(anchor, tag) => {
                     self.check_tag(tag.as_deref(), line, problems);
-                    self.stack.push(Frame::Seq {
-                        line,
-                        anchor,
-                        items: Vec::new(),
-                    });
+                    self.stack.push(Frame::Seq { line, anchor, items: Vec::new() });
                 }
                 Event::MappingStart(anchor, tag) => {
                     self.check_tag(tag.as_deref(), line, problems);
@@ -222,29 +193,10 @@ impl Builder {
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
                     let (node, anchor) = match self.stack.pop() {
-                        Some(Frame::Seq {
-                            line,
-                            anchor,
-                            items,
-                        }) => (
-                            Node {
-                                line,
-                                kind: Kind::Seq(items),
-                            },
-                            anchor,
-                        ),
-                        Some(Frame::Map {
-                            line,
-                            anchor,
-                            entries,
-                            ..
-                        }) => (
-                            Node {
-                                line,
-                                kind: Kind::Map(entries),
-                            },
-                            anchor,
-                        ),
+                        Some(Frame::Seq { line, anchor, items }) => (Node { line, kind: Kind::Seq(items) }, anchor),
+                        Some(Frame::Map { line, anchor, entries, .. }) => {
+                            (Node { line, kind: Kind::Map(entries) }, anchor)
+                        }
                         None => return None,
                     };
                     if !self.finish(node, anchor, 1, problems) {
@@ -259,29 +211,17 @@ impl Builder {
     fn check_tag(&self, tag: Option<&Tag>, line: usize, problems: &mut Vec<Problem>) {
         if let Some(tag) = tag {
             if !tag.is_yaml_core_schema() {
-                problems.push(problem(
-                    line,
-                    format!("YAML tag {tag} is not supported here"),
-                ));
+                problems.push(problem(line, format!("YAML tag {tag} is not supported here")));
             }
         }
     }
 
     /// Places a completed node in its parent (or as the root); `cost` is the number of nodes
     /// it adds to the tree. False: stop parsing.
-    fn finish(
-        &mut self,
-        node: Node,
-        anchor: usize,
-        cost: usize,
-        problems: &mut Vec<Problem>,
-    ) -> bool {
+    fn finish(&mut self, node: Node, anchor: usize, cost: usize, problems: &mut Vec<Problem>) -> bool {
         self.nodes = self.nodes.saturating_add(cost);
         if self.nodes > MAX_NODES {
-            problems.push(problem(
-                node.line,
-                format!("the document expands to more than {MAX_NODES} nodes"),
-            ));
+            problems.push(problem(node.line, format!("the document expands to more than {MAX_NODES} nodes")));
             return false;
         }
         if anchor > 0 {
@@ -290,22 +230,13 @@ impl Builder {
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map {
-                entries,
-                key,
-                drop_value,
-                seen,
-                ..
-            }) => match key.take() {
+            Some(Frame::Map { entries, key, drop_value, seen, .. }) => match key.take() {
                 None => match &node.kind {
                     Kind::Scalar { value, .. } => {
                         if let Some(first) = seen.get(value) {
                             problems.push(problem(
                                 node.line,
-                                format!(
-                                    "duplicate key `{}` (first on line {first})",
-                                    super::shorten(value)
-                                ),
+                                format!("duplicate key `{}` (first on line {first})", super::shorten(value)),
                             ));
                             *drop_value = true;
                         } else {

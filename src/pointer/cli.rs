@@ -22,12 +22,7 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 }
 
 fn selector(a: &PointerArgs) -> Selector {
-    Selector {
-        field: a.field.clone(),
-        image: a.image.clone(),
-        name: a.name.clone(),
-        template: a.template.clone(),
-    }
+    Selector { field: a.field.clone(), image: a.image.clone(), name: a.name.clone(), template: a.template.clone() }
 }
 
 fn read(path: &Path) -> Result<String, String> {
@@ -45,11 +40,7 @@ pub fn run(cmd: PointerCommand) -> ExitCode {
             match super::get(&text, a.format, &selector(&a)) {
                 Ok(cur) => {
                     if cur.tag.is_none() && cur.digest.is_none() {
-                        eprintln!(
-                            "baton: {}: the {} pointer has no tag and no digest",
-                            a.file.display(),
-                            a.format
-                        );
+                        eprintln!("baton: {}: the {} pointer has no tag and no digest", a.file.display(), a.format);
                     }
                     println!("{cur}");
                     ExitCode::SUCCESS
@@ -57,11 +48,7 @@ pub fn run(cmd: PointerCommand) -> ExitCode {
                 Err(e) => fail(format!("{}: {e}", a.file.display())),
             }
         }
-        PointerCommand::Set {
-            pointer: a,
-            tag,
-            digest,
-        } => {
+        PointerCommand::Set { pointer: a, tag, digest } => {
             // Validate before touching anything.
             let tag: Tag = match tag.parse() {
                 Ok(t) => t,
@@ -100,23 +87,15 @@ pub fn run(cmd: PointerCommand) -> ExitCode {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let target: PathBuf = fs::canonicalize(path)?;
     let perms = fs::metadata(&target)?.permissions();
-    let dir = target
-        .parent()
-        .ok_or_else(|| std::io::Error::other("file has no parent directory"))?;
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let dir = target.parent().ok_or_else(|| std::io::Error::other("file has no parent directory"))?;
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.baton-{}-{nanos}.tmp", std::process::id()));
     let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
+        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(bytes)?;
         f.set_permissions(perms)?;
         f.sync_all()?;

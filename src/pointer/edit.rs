@@ -57,14 +57,8 @@ impl NewStyle {
     /// A new scalar next to `node` takes its quoting style.
     pub fn like(node: &Node) -> NewStyle {
         match &node.kind {
-            Kind::Scalar {
-                style: ScalarStyle::SingleQuoted,
-                ..
-            } => NewStyle::Single,
-            Kind::Scalar {
-                style: ScalarStyle::DoubleQuoted,
-                ..
-            } => NewStyle::Double,
+            Kind::Scalar { style: ScalarStyle::SingleQuoted, .. } => NewStyle::Single,
+            Kind::Scalar { style: ScalarStyle::DoubleQuoted, .. } => NewStyle::Double,
             _ => NewStyle::Plain,
         }
     }
@@ -117,13 +111,8 @@ pub(crate) fn plain_ok(value: &str, flow: bool) -> bool {
 /// Renders `value` as a scalar in the given style (plain falls back to double quotes when
 /// plain would not read back as the same string).
 pub(crate) fn render(value: &str, style: NewStyle, flow: bool) -> Result<String, PointerError> {
-    if value
-        .chars()
-        .any(|c| c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}')
-    {
-        return Err(unsafe_(format!(
-            "refusing to write {value:?}: it contains a control character or line break"
-        )));
+    if value.chars().any(|c| c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}') {
+        return Err(unsafe_(format!("refusing to write {value:?}: it contains a control character or line break")));
     }
     Ok(match style {
         NewStyle::Plain if plain_ok(value, flow) => value.to_string(),
@@ -136,12 +125,7 @@ pub(crate) fn render(value: &str, style: NewStyle, flow: bool) -> Result<String,
 
 impl<'a> Editor<'a> {
     pub fn new(text: &'a str, tree: &'a Tree) -> Self {
-        Editor {
-            text,
-            tree,
-            splices: Vec::new(),
-            changes: Vec::new(),
-        }
+        Editor { text, tree, splices: Vec::new(), changes: Vec::new() }
     }
 
     /// The line ending used by the line containing `pos`, or the file's usual one.
@@ -200,28 +184,12 @@ impl<'a> Editor<'a> {
     }
 
     /// Replaces the scalar `node` with `value`, keeping its quoting style.
-    pub fn replace(
-        &mut self,
-        node: &Node,
-        value: &str,
-        flow: bool,
-        change: Change,
-    ) -> Result<(), PointerError> {
-        let Kind::Scalar {
-            value: old,
-            style,
-            tagged,
-        } = &node.kind
-        else {
-            return Err(unsafe_(format!(
-                "expected a scalar to replace, found {}",
-                node.describe()
-            )));
+    pub fn replace(&mut self, node: &Node, value: &str, flow: bool, change: Change) -> Result<(), PointerError> {
+        let Kind::Scalar { value: old, style, tagged } = &node.kind else {
+            return Err(unsafe_(format!("expected a scalar to replace, found {}", node.describe())));
         };
         if *tagged || node.anchor != 0 {
-            return Err(unsafe_(
-                "the value carries a YAML tag or anchor (!… / &…); edit it by hand",
-            ));
+            return Err(unsafe_("the value carries a YAML tag or anchor (!… / &…); edit it by hand"));
         }
         let src = &self.text[node.start..node.end];
         let new_style = match style {
@@ -229,9 +197,7 @@ impl<'a> Editor<'a> {
             ScalarStyle::SingleQuoted => NewStyle::Single,
             ScalarStyle::DoubleQuoted => NewStyle::Double,
             ScalarStyle::Literal | ScalarStyle::Folded => {
-                return Err(unsafe_(
-                    "the value is a block scalar (| or >); edit it by hand",
-                ))
+                return Err(unsafe_("the value is a block scalar (| or >); edit it by hand"))
             }
         };
         let rendered = render(value, new_style, flow)?;
@@ -250,13 +216,8 @@ impl<'a> Editor<'a> {
                 self.push(node.start, node.end, rendered);
             }
             _ => {
-                let q = if *style == ScalarStyle::SingleQuoted {
-                    '\''
-                } else {
-                    '"'
-                };
-                if !(src.len() >= 2 && src.starts_with(q) && src.ends_with(q)) || src.contains('\n')
-                {
+                let q = if *style == ScalarStyle::SingleQuoted { '\'' } else { '"' };
+                if !(src.len() >= 2 && src.starts_with(q) && src.ends_with(q)) || src.contains('\n') {
                     return Err(unsafe_("cannot locate the quoted value in the text"));
                 }
                 self.push(node.start, node.end, rendered);
@@ -283,10 +244,7 @@ impl<'a> Editor<'a> {
     }
 
     fn entry_text(items: &[(&str, String)], indent: &str, eol: &str) -> String {
-        items
-            .iter()
-            .map(|(k, v)| format!("{eol}{indent}{k}: {v}"))
-            .collect()
+        items.iter().map(|(k, v)| format!("{eol}{indent}{k}: {v}")).collect()
     }
 
     /// Inserts `items` (`key`, rendered value) right after the entry `(key, value)` of `map`,
@@ -339,10 +297,7 @@ impl<'a> Editor<'a> {
                 }
                 let eol = self.eol_at(key.start);
                 let indent = " ".repeat(key.col);
-                let text: String = items
-                    .iter()
-                    .map(|(k, v)| format!("{indent}{k}: {v}{eol}"))
-                    .collect();
+                let text: String = items.iter().map(|(k, v)| format!("{indent}{k}: {v}{eol}")).collect();
                 self.push(ls, ls, text);
                 Ok(())
             }
@@ -450,15 +405,7 @@ mod tests {
             assert!(retyped(v), "{v}");
             assert!(!plain_ok(v, false), "{v}");
         }
-        for v in [
-            "1.2.3",
-            "v1.10",
-            "latest",
-            "1.29.1-debian-12-r0",
-            "sha256:abc",
-            "0.0.1-SNAPSHOT",
-            "1-2",
-        ] {
+        for v in ["1.2.3", "v1.10", "latest", "1.29.1-debian-12-r0", "sha256:abc", "0.0.1-SNAPSHOT", "1-2"] {
             assert!(!retyped(v), "{v}");
             assert!(plain_ok(v, false), "{v}");
         }
@@ -470,10 +417,7 @@ mod tests {
     fn rendering() {
         assert_eq!(render("1.10", NewStyle::Plain, false).unwrap(), "\"1.10\"");
         assert_eq!(render("it's", NewStyle::Single, false).unwrap(), "'it''s'");
-        assert_eq!(
-            render("a\"b\\", NewStyle::Double, false).unwrap(),
-            "\"a\\\"b\\\\\""
-        );
+        assert_eq!(render("a\"b\\", NewStyle::Double, false).unwrap(), "\"a\\\"b\\\\\"");
         assert!(render("a\nb", NewStyle::Plain, false).is_err());
     }
 }

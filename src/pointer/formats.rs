@@ -28,7 +28,9 @@ enum FieldSeg {
 /// Parses `a.b[0].c` / `a.b.0.c`.
 fn parse_field(field: &str) -> Result<Vec<FieldSeg>, PointerError> {
     let bad = || {
-        not_found(format!("invalid field path {field:?}: expected dotted keys such as image or spec.containers[0].image"))
+        not_found(format!(
+            "invalid field path {field:?}: expected dotted keys such as image or spec.containers[0].image"
+        ))
     };
     if field.is_empty() {
         return Err(bad());
@@ -44,9 +46,7 @@ fn parse_field(field: &str) -> Result<Vec<FieldSeg>, PointerError> {
         }
         if !name.is_empty() {
             match name.parse::<usize>() {
-                Ok(n) if name.bytes().all(|b| b.is_ascii_digit()) => {
-                    out.push(FieldSeg::Number(name.to_string(), n))
-                }
+                Ok(n) if name.bytes().all(|b| b.is_ascii_digit()) => out.push(FieldSeg::Number(name.to_string(), n)),
                 _ => out.push(FieldSeg::Key(name.to_string())),
             }
         }
@@ -81,16 +81,10 @@ fn walk<'t>(doc: usize, root: &'t Node, field: &[FieldSeg]) -> Result<Found<'t>,
     let mut path = Vec::new();
     let mut shown = String::new();
     for (depth, seg) in field.iter().enumerate() {
-        let here = if shown.is_empty() {
-            "the document".to_string()
-        } else {
-            format!("`{shown}`")
-        };
+        let here = if shown.is_empty() { "the document".to_string() } else { format!("`{shown}`") };
         let next = match (&cur.kind, seg) {
             (Kind::Map { .. }, FieldSeg::Key(k) | FieldSeg::Number(k, _)) => {
-                let v = cur
-                    .get(k)
-                    .ok_or_else(|| (depth, format!("{here} has no key `{k}`")))?;
+                let v = cur.get(k).ok_or_else(|| (depth, format!("{here} has no key `{k}`")))?;
                 path.push(Seg::Key(k.clone()));
                 if !shown.is_empty() {
                     shown.push('.');
@@ -99,46 +93,24 @@ fn walk<'t>(doc: usize, root: &'t Node, field: &[FieldSeg]) -> Result<Found<'t>,
                 v
             }
             (Kind::Seq { items, .. }, FieldSeg::Index(i) | FieldSeg::Number(_, i)) => {
-                let v = items.get(*i).ok_or_else(|| {
-                    (
-                        depth,
-                        format!("{here} has {} item(s), no index {i}", items.len()),
-                    )
-                })?;
+                let v = items
+                    .get(*i)
+                    .ok_or_else(|| (depth, format!("{here} has {} item(s), no index {i}", items.len())))?;
                 path.push(Seg::Index(*i));
                 shown.push_str(&format!("[{i}]"));
                 v
             }
-            (Kind::Alias, _) => {
-                return Err((
-                    depth,
-                    format!("{here} is an alias (*…); baton does not follow aliases"),
-                ))
-            }
+            (Kind::Alias, _) => return Err((depth, format!("{here} is an alias (*…); baton does not follow aliases"))),
             (_, FieldSeg::Key(k)) => {
-                return Err((
-                    depth,
-                    format!("{here} is {}, not a mapping with key `{k}`", cur.describe()),
-                ))
+                return Err((depth, format!("{here} is {}, not a mapping with key `{k}`", cur.describe())))
             }
-            (_, _) => {
-                return Err((
-                    depth,
-                    format!("{here} is {}, not a sequence", cur.describe()),
-                ))
-            }
+            (_, _) => return Err((depth, format!("{here} is {}, not a sequence", cur.describe()))),
         };
         parent = cur;
         cur = next;
         chain.push(cur);
     }
-    Ok(Found {
-        doc,
-        node: cur,
-        parent,
-        chain,
-        path,
-    })
+    Ok(Found { doc, node: cur, parent, chain, path })
 }
 
 /// Finds `field` in exactly one document of the file.
@@ -181,10 +153,7 @@ fn scalar_value(node: Option<&Node>) -> Option<String> {
 }
 
 fn is_flow(node: &Node) -> bool {
-    matches!(
-        node.kind,
-        Kind::Map { flow: true, .. } | Kind::Seq { flow: true, .. }
-    )
+    matches!(node.kind, Kind::Map { flow: true, .. } | Kind::Seq { flow: true, .. })
 }
 
 // ---------------------------------------------------------------- flux-oci
@@ -201,22 +170,13 @@ fn flux_doc<'t>(tree: &'t Tree, sel: &Selector) -> Result<(usize, &'t Node), Poi
                     .is_some_and(|v| v.starts_with("source.toolkit.fluxcd.io/"))
         })
         .collect();
-    let name_of = |d: &Node| {
-        d.get("metadata")
-            .and_then(|m| m.get("name"))
-            .and_then(Node::scalar)
-            .unwrap_or("")
-            .to_string()
-    };
-    let names = || {
-        repos
-            .iter()
-            .map(|(_, d)| format!("`{}`", name_of(d)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let name_of =
+        |d: &Node| d.get("metadata").and_then(|m| m.get("name")).and_then(Node::scalar).unwrap_or("").to_string();
+    let names = || repos.iter().map(|(_, d)| format!("`{}`", name_of(d))).collect::<Vec<_>>().join(", ");
     if repos.is_empty() {
-        return Err(not_found("no Flux OCIRepository (kind: OCIRepository, apiVersion: source.toolkit.fluxcd.io/*) in the file"));
+        return Err(not_found(
+            "no Flux OCIRepository (kind: OCIRepository, apiVersion: source.toolkit.fluxcd.io/*) in the file",
+        ));
     }
     let chosen: Vec<&(usize, &Node)> = match &sel.name {
         Some(n) => repos.iter().filter(|(_, d)| name_of(d) == *n).collect(),
@@ -224,14 +184,8 @@ fn flux_doc<'t>(tree: &'t Tree, sel: &Selector) -> Result<(usize, &'t Node), Poi
     };
     match (chosen.len(), &sel.name) {
         (1, _) => Ok(*chosen[0]),
-        (0, Some(n)) => Err(not_found(format!(
-            "no OCIRepository named `{n}` in the file (it has {})",
-            names()
-        ))),
-        (_, Some(n)) => Err(PointerError::Ambiguous(format!(
-            "{} OCIRepositories are named `{n}`",
-            chosen.len()
-        ))),
+        (0, Some(n)) => Err(not_found(format!("no OCIRepository named `{n}` in the file (it has {})", names()))),
+        (_, Some(n)) => Err(PointerError::Ambiguous(format!("{} OCIRepositories are named `{n}`", chosen.len()))),
         (_, None) => Err(PointerError::Ambiguous(format!(
             "the file has {} OCIRepositories ({}): choose one with --name",
             chosen.len(),
@@ -249,57 +203,27 @@ fn flux_get(tree: &Tree, sel: &Selector) -> Result<Current, PointerError> {
     })
 }
 
-fn flux_set(
-    ed: &mut Editor,
-    sel: &Selector,
-    tag: &Tag,
-    digest: &Digest,
-) -> Result<(), PointerError> {
+fn flux_set(ed: &mut Editor, sel: &Selector, tag: &Tag, digest: &Digest) -> Result<(), PointerError> {
     let (i, doc) = flux_doc(ed.tree, sel)?;
-    let spec = doc
-        .get("spec")
-        .filter(|s| s.is_map())
-        .ok_or_else(|| not_found("the OCIRepository has no spec mapping"))?;
+    let spec =
+        doc.get("spec").filter(|s| s.is_map()).ok_or_else(|| not_found("the OCIRepository has no spec mapping"))?;
     ed.check_not_aliased(&[doc, spec], "spec")?;
     let base = vec![Seg::Key("spec".into()), Seg::Key("ref".into())];
     match spec.entry("ref") {
         Some((_, _, r)) if r.is_map() => {
             ed.check_not_aliased(&[r], "spec.ref")?;
-            set_pair(
-                ed,
-                i,
-                &base,
-                r,
-                ("tag", "digest"),
-                tag,
-                digest,
-                Some("semver"),
-                &[],
-            )
+            set_pair(ed, i, &base, r, ("tag", "digest"), tag, digest, Some("semver"), &[])
         }
-        Some(_) => Err(unsafe_(
-            "spec.ref of the OCIRepository is not a mapping; fix it by hand",
-        )),
+        Some(_) => Err(unsafe_("spec.ref of the OCIRepository is not a mapping; fix it by hand")),
         None => {
             // Add `ref:` with tag and digest after `url:` (or the last one-line entry).
-            let Kind::Map {
-                entries,
-                flow: false,
-            } = &spec.kind
-            else {
-                return Err(unsafe_(
-                    "spec of the OCIRepository is a flow mapping without ref; add ref by hand",
-                ));
+            let Kind::Map { entries, flow: false } = &spec.kind else {
+                return Err(unsafe_("spec of the OCIRepository is a flow mapping without ref; add ref by hand"));
             };
             let anchor = entries
                 .iter()
                 .find(|(k, v)| k.scalar() == Some("url") && ed.can_anchor(spec, k, v))
-                .or_else(|| {
-                    entries
-                        .iter()
-                        .rev()
-                        .find(|(k, v)| ed.can_anchor(spec, k, v))
-                })
+                .or_else(|| entries.iter().rev().find(|(k, v)| ed.can_anchor(spec, k, v)))
                 .ok_or_else(|| unsafe_("cannot find where to add spec.ref; add it by hand"))?;
             let step = child_indent_step(doc, spec);
             let items = [
@@ -325,10 +249,7 @@ fn flux_set(
 
 /// The indentation step of the file, from the spec mapping's position under `spec:`.
 fn child_indent_step(doc: &Node, spec: &Node) -> usize {
-    doc.entry("spec")
-        .map(|(_, k, _)| spec.col.saturating_sub(k.col))
-        .filter(|s| *s > 0)
-        .unwrap_or(2)
+    doc.entry("spec").map(|(_, k, _)| spec.col.saturating_sub(k.col)).filter(|s| *s > 0).unwrap_or(2)
 }
 
 // ---------------------------------------------------------------- shared tag/digest pair
@@ -358,11 +279,7 @@ fn set_pair(
         p.push(Seg::Key(k.to_string()));
         p
     };
-    let change = |k: &str, v: &str| Change {
-        doc,
-        path: path(k),
-        value: Some(v.to_string()),
-    };
+    let change = |k: &str, v: &str| Change { doc, path: path(k), value: Some(v.to_string()) };
     let t = map.entry(keys.0);
     let d = map.entry(keys.1);
     match (t, d) {
@@ -372,15 +289,7 @@ fn set_pair(
         }
         (Some((_, tk, tv)), None) => {
             ed.replace(tv, tag.as_str(), flow, change(keys.0, tag.as_str()))?;
-            let v = render(
-                digest.as_str(),
-                if flow {
-                    NewStyle::Double
-                } else {
-                    NewStyle::like(tv)
-                },
-                flow,
-            )?;
+            let v = render(digest.as_str(), if flow { NewStyle::Double } else { NewStyle::like(tv) }, flow)?;
             ed.insert_after(map, tk, tv, &[(keys.1, v)])?;
             ed.record(change(keys.1, digest.as_str()));
         }
@@ -391,49 +300,26 @@ fn set_pair(
             ed.record(change(keys.0, tag.as_str()));
         }
         (None, None) => {
-            let replaced = replace_key
-                .and_then(|k| map.entry(k))
-                .filter(|(_, k, v)| !flow && ed.can_anchor(map, k, v));
+            let replaced = replace_key.and_then(|k| map.entry(k)).filter(|(_, k, v)| !flow && ed.can_anchor(map, k, v));
             if let Some((_, rk, rv)) = replaced {
                 let style = NewStyle::like(rv);
-                let items = [
-                    (keys.0, render(tag.as_str(), style, flow)?),
-                    (keys.1, render(digest.as_str(), style, flow)?),
-                ];
+                let items =
+                    [(keys.0, render(tag.as_str(), style, flow)?), (keys.1, render(digest.as_str(), style, flow)?)];
                 ed.replace_entry(map, rk, rv, &items)?;
-                ed.record(Change {
-                    doc,
-                    path: path(rk.scalar().unwrap_or_default()),
-                    value: None,
-                });
+                ed.record(Change { doc, path: path(rk.scalar().unwrap_or_default()), value: None });
             } else {
                 let anchor = anchors
                     .iter()
                     .filter_map(|a| map.entry(a))
                     .map(|(_, k, v)| (k, v))
                     .find(|(k, v)| ed.can_anchor(map, k, v))
-                    .or_else(|| {
-                        entries
-                            .iter()
-                            .rev()
-                            .map(|(k, v)| (k, v))
-                            .find(|(k, v)| ed.can_anchor(map, k, v))
-                    })
+                    .or_else(|| entries.iter().rev().map(|(k, v)| (k, v)).find(|(k, v)| ed.can_anchor(map, k, v)))
                     .ok_or_else(|| {
-                        unsafe_(format!(
-                            "cannot find where to add `{}` and `{}`; add them by hand",
-                            keys.0, keys.1
-                        ))
+                        unsafe_(format!("cannot find where to add `{}` and `{}`; add them by hand", keys.0, keys.1))
                     })?;
-                let style = if flow {
-                    NewStyle::Double
-                } else {
-                    NewStyle::Plain
-                };
-                let items = [
-                    (keys.0, render(tag.as_str(), style, flow)?),
-                    (keys.1, render(digest.as_str(), style, flow)?),
-                ];
+                let style = if flow { NewStyle::Double } else { NewStyle::Plain };
+                let items =
+                    [(keys.0, render(tag.as_str(), style, flow)?), (keys.1, render(digest.as_str(), style, flow)?)];
                 ed.insert_after(map, anchor.0, anchor.1, &items)?;
             }
             ed.record(change(keys.0, tag.as_str()));
@@ -459,18 +345,10 @@ fn helm_map<'t>(tree: &'t Tree, sel: &Selector) -> Result<(Found<'t>, String), P
 
 fn helm_get(tree: &Tree, sel: &Selector) -> Result<Current, PointerError> {
     let (f, _) = helm_map(tree, sel)?;
-    Ok(Current {
-        tag: scalar_value(f.node.get("tag")),
-        digest: scalar_value(f.node.get("digest")),
-    })
+    Ok(Current { tag: scalar_value(f.node.get("tag")), digest: scalar_value(f.node.get("digest")) })
 }
 
-fn helm_set(
-    ed: &mut Editor,
-    sel: &Selector,
-    tag: &Tag,
-    digest: &Digest,
-) -> Result<(), PointerError> {
+fn helm_set(ed: &mut Editor, sel: &Selector, tag: &Tag, digest: &Digest) -> Result<(), PointerError> {
     let (f, field) = helm_map(ed.tree, sel)?;
     ed.check_not_aliased(&f.chain, &format!("`{field}`"))?;
     set_pair(
@@ -489,9 +367,10 @@ fn helm_set(
 // ---------------------------------------------------------------- kustomize-image
 
 fn kustomize_entry<'t>(tree: &'t Tree, sel: &Selector) -> Result<Found<'t>, PointerError> {
-    let image = sel.image.as_deref().ok_or_else(|| {
-        not_found("kustomize-image needs --image NAME (the images[].name to edit)")
-    })?;
+    let image = sel
+        .image
+        .as_deref()
+        .ok_or_else(|| not_found("kustomize-image needs --image NAME (the images[].name to edit)"))?;
     let mut hits = Vec::new();
     let mut names = Vec::new();
     for (i, root) in tree.docs.iter().enumerate() {
@@ -524,39 +403,19 @@ fn kustomize_entry<'t>(tree: &'t Tree, sel: &Selector) -> Result<Found<'t>, Poin
             "no images[] entry named `{image}` (the file has {} entries; names must match exactly)",
             names.len()
         ))),
-        n => Err(PointerError::Ambiguous(format!(
-            "{n} images[] entries are named `{image}`"
-        ))),
+        n => Err(PointerError::Ambiguous(format!("{n} images[] entries are named `{image}`"))),
     }
 }
 
 fn kustomize_get(tree: &Tree, sel: &Selector) -> Result<Current, PointerError> {
     let f = kustomize_entry(tree, sel)?;
-    Ok(Current {
-        tag: scalar_value(f.node.get("newTag")),
-        digest: scalar_value(f.node.get("digest")),
-    })
+    Ok(Current { tag: scalar_value(f.node.get("newTag")), digest: scalar_value(f.node.get("digest")) })
 }
 
-fn kustomize_set(
-    ed: &mut Editor,
-    sel: &Selector,
-    tag: &Tag,
-    digest: &Digest,
-) -> Result<(), PointerError> {
+fn kustomize_set(ed: &mut Editor, sel: &Selector, tag: &Tag, digest: &Digest) -> Result<(), PointerError> {
     let f = kustomize_entry(ed.tree, sel)?;
     ed.check_not_aliased(&f.chain, "the images[] entry")?;
-    set_pair(
-        ed,
-        f.doc,
-        &f.path,
-        f.node,
-        ("newTag", "digest"),
-        tag,
-        digest,
-        None,
-        &["newName", "name"],
-    )
+    set_pair(ed, f.doc, &f.path, f.node, ("newTag", "digest"), tag, digest, None, &["newName", "name"])
 }
 
 // ---------------------------------------------------------------- yaml-path
@@ -568,19 +427,17 @@ const DIGEST_RE: &str = r"sha256:[0-9a-f]{64}";
 fn check_template(t: &str) -> Result<(), PointerError> {
     let mut rest = t;
     while let Some(i) = rest.find('{') {
-        let close = rest[i..]
-            .find('}')
-            .ok_or_else(|| unsafe_(format!("template {t:?}: unclosed `{{`")))?;
+        let close = rest[i..].find('}').ok_or_else(|| unsafe_(format!("template {t:?}: unclosed `{{`")))?;
         let name = &rest[i + 1..i + close];
         if !matches!(name, "tag" | "digest" | "repository") {
-            return Err(unsafe_(format!("template {t:?}: unknown placeholder {{{name}}} (use {{repository}}, {{tag}}, {{digest}})")));
+            return Err(unsafe_(format!(
+                "template {t:?}: unknown placeholder {{{name}}} (use {{repository}}, {{tag}}, {{digest}})"
+            )));
         }
         rest = &rest[i + close + 1..];
     }
     if !t.contains("{tag}") && !t.contains("{digest}") {
-        return Err(unsafe_(format!(
-            "template {t:?} has neither {{tag}} nor {{digest}}"
-        )));
+        return Err(unsafe_(format!("template {t:?} has neither {{tag}} nor {{digest}}")));
     }
     Ok(())
 }
@@ -600,18 +457,10 @@ fn parse_reference(v: &str) -> (Option<String>, Option<String>, Option<String>) 
     match left[last_slash..].rfind(':') {
         Some(c) => {
             let (repo, tag) = (&left[..last_slash + c], &left[last_slash + c + 1..]);
-            (
-                Some(repo.to_string()),
-                tag_re.is_match(tag).then(|| tag.to_string()),
-                digest,
-            )
+            (Some(repo.to_string()), tag_re.is_match(tag).then(|| tag.to_string()), digest)
         }
         None if left.contains('/') => (Some(left.to_string()), None, digest),
-        None => (
-            None,
-            tag_re.is_match(left).then(|| left.to_string()),
-            digest,
-        ),
+        None => (None, tag_re.is_match(left).then(|| left.to_string()), digest),
     }
 }
 
@@ -636,21 +485,12 @@ fn template_regex(t: &str, image: Option<&str>) -> Regex {
     Regex::new(&re).expect("escaped template regex")
 }
 
-fn yaml_path_found<'t>(
-    tree: &'t Tree,
-    sel: &Selector,
-) -> Result<(Found<'t>, String), PointerError> {
-    let field = sel
-        .field
-        .clone()
-        .ok_or_else(|| not_found("yaml-path needs --field PATH (the scalar to edit)"))?;
+fn yaml_path_found<'t>(tree: &'t Tree, sel: &Selector) -> Result<(Found<'t>, String), PointerError> {
+    let field = sel.field.clone().ok_or_else(|| not_found("yaml-path needs --field PATH (the scalar to edit)"))?;
     let f = find_unique(tree, &field)?;
     match &f.node.kind {
         Kind::Scalar { .. } => Ok((f, field)),
-        _ => Err(not_found(format!(
-            "`{field}` is {}, not a scalar",
-            f.node.describe()
-        ))),
+        _ => Err(not_found(format!("`{field}` is {}, not a scalar", f.node.describe()))),
     }
 }
 
@@ -662,11 +502,7 @@ fn yaml_path_get(tree: &Tree, sel: &Selector) -> Result<Current, PointerError> {
             check_template(t)?;
             let caps = template_regex(t, sel.image.as_deref())
                 .captures(value)
-                .ok_or_else(|| {
-                    not_found(format!(
-                        "`{field}` is {value:?}, which does not match the template {t:?}"
-                    ))
-                })?;
+                .ok_or_else(|| not_found(format!("`{field}` is {value:?}, which does not match the template {t:?}")))?;
             Ok(Current {
                 tag: caps.name("tag").map(|m| m.as_str().to_string()),
                 digest: caps.name("digest").map(|m| m.as_str().to_string()),
@@ -679,12 +515,7 @@ fn yaml_path_get(tree: &Tree, sel: &Selector) -> Result<Current, PointerError> {
     }
 }
 
-fn yaml_path_set(
-    ed: &mut Editor,
-    sel: &Selector,
-    tag: &Tag,
-    digest: &Digest,
-) -> Result<(), PointerError> {
+fn yaml_path_set(ed: &mut Editor, sel: &Selector, tag: &Tag, digest: &Digest) -> Result<(), PointerError> {
     let (f, field) = yaml_path_found(ed.tree, sel)?;
     ed.check_not_aliased(&f.chain, &format!("`{field}`"))?;
     let current = f.node.scalar().unwrap_or_default();
@@ -700,25 +531,14 @@ fn yaml_path_set(
     };
     let repository = sel.image.clone().or(repo_in_file);
     if template.contains("{repository}") && repository.is_none() {
-        return Err(unsafe_(format!(
-            "template {template:?} uses {{repository}}: give --image"
-        )));
+        return Err(unsafe_(format!("template {template:?} uses {{repository}}: give --image")));
     }
     let value = template
         .replace("{repository}", repository.as_deref().unwrap_or_default())
         .replace("{tag}", tag.as_str())
         .replace("{digest}", digest.as_str());
     let flow = is_flow(f.parent);
-    ed.replace(
-        f.node,
-        &value,
-        flow,
-        Change {
-            doc: f.doc,
-            path: f.path.clone(),
-            value: Some(value.clone()),
-        },
-    )
+    ed.replace(f.node, &value, flow, Change { doc: f.doc, path: f.path.clone(), value: Some(value.clone()) })
 }
 
 // ---------------------------------------------------------------- dispatch
@@ -755,17 +575,9 @@ mod tests {
     fn field_paths() {
         assert_eq!(
             parse_field("a.b[0].c").unwrap(),
-            vec![
-                FieldSeg::Key("a".into()),
-                FieldSeg::Key("b".into()),
-                FieldSeg::Index(0),
-                FieldSeg::Key("c".into())
-            ]
+            vec![FieldSeg::Key("a".into()), FieldSeg::Key("b".into()), FieldSeg::Index(0), FieldSeg::Key("c".into())]
         );
-        assert_eq!(
-            parse_field("a.5").unwrap(),
-            vec![FieldSeg::Key("a".into()), FieldSeg::Number("5".into(), 5)]
-        );
+        assert_eq!(parse_field("a.5").unwrap(), vec![FieldSeg::Key("a".into()), FieldSeg::Number("5".into(), 5)]);
         for bad in ["", "a..b", "a[", "a[x]", "a[0]b", ".a", "[0]"] {
             assert!(parse_field(bad).is_err(), "{bad}");
         }
@@ -774,26 +586,13 @@ mod tests {
     #[test]
     fn references() {
         let d = format!("sha256:{}", "a".repeat(64));
-        assert_eq!(
-            parse_reference(&format!("1.2@{d}")),
-            (None, Some("1.2".into()), Some(d.clone()))
-        );
+        assert_eq!(parse_reference(&format!("1.2@{d}")), (None, Some("1.2".into()), Some(d.clone())));
         assert_eq!(
             parse_reference(&format!("ghcr.io/a/b:1.2@{d}")),
-            (
-                Some("ghcr.io/a/b".into()),
-                Some("1.2".into()),
-                Some(d.clone())
-            )
+            (Some("ghcr.io/a/b".into()), Some("1.2".into()), Some(d.clone()))
         );
-        assert_eq!(
-            parse_reference(&format!("a/b@{d}")),
-            (Some("a/b".into()), None, Some(d.clone()))
-        );
-        assert_eq!(
-            parse_reference("localhost:5000/a"),
-            (Some("localhost:5000/a".into()), None, None)
-        );
+        assert_eq!(parse_reference(&format!("a/b@{d}")), (Some("a/b".into()), None, Some(d.clone())));
+        assert_eq!(parse_reference("localhost:5000/a"), (Some("localhost:5000/a".into()), None, None));
         assert_eq!(parse_reference("1.0"), (None, Some("1.0".into()), None));
     }
 }

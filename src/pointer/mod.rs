@@ -57,12 +57,7 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [
-        Format::FluxOci,
-        Format::HelmValues,
-        Format::KustomizeImage,
-        Format::YamlPath,
-    ];
+    pub const ALL: [Format; 4] = [Format::FluxOci, Format::HelmValues, Format::KustomizeImage, Format::YamlPath];
     pub fn as_str(self) -> &'static str {
         match self {
             Format::FluxOci => "flux-oci",
@@ -82,10 +77,9 @@ impl fmt::Display for Format {
 impl FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Format::ALL
-            .into_iter()
-            .find(|f| f.as_str() == s)
-            .ok_or_else(|| format!("unknown pointer format {s:?}: expected one of flux-oci, helm-values, kustomize-image, yaml-path"))
+        Format::ALL.into_iter().find(|f| f.as_str() == s).ok_or_else(|| {
+            format!("unknown pointer format {s:?}: expected one of flux-oci, helm-values, kustomize-image, yaml-path")
+        })
     }
 }
 
@@ -165,13 +159,7 @@ pub fn get(text: &str, format: Format, sel: &Selector) -> Result<Current, Pointe
 
 /// Returns `text` with the pointer that `sel` selects set to `tag` and `digest`, changing
 /// nothing else (checked by re-parsing: otherwise [`PointerError::Unsafe`]).
-pub fn set(
-    text: &str,
-    format: Format,
-    sel: &Selector,
-    tag: &Tag,
-    digest: &Digest,
-) -> Result<String, PointerError> {
+pub fn set(text: &str, format: Format, sel: &Selector, tag: &Tag, digest: &Digest) -> Result<String, PointerError> {
     let (bom, body) = split_bom(text);
     let tree = tree::parse(body)?;
     let mut ed = edit::Editor::new(body, &tree);

@@ -15,36 +15,23 @@ fn digest() -> Digest {
 }
 
 fn helm(field: Option<&str>) -> Selector {
-    Selector {
-        field: field.map(str::to_string),
-        ..Selector::default()
-    }
+    Selector { field: field.map(str::to_string), ..Selector::default() }
 }
 
 fn flux(name: Option<&str>) -> Selector {
-    Selector {
-        name: name.map(str::to_string),
-        ..Selector::default()
-    }
+    Selector { name: name.map(str::to_string), ..Selector::default() }
 }
 
 fn kust(image: &str) -> Selector {
-    Selector {
-        image: Some(image.to_string()),
-        ..Selector::default()
-    }
+    Selector { image: Some(image.to_string()), ..Selector::default() }
 }
 
 fn path(field: &str) -> Selector {
-    Selector {
-        field: Some(field.to_string()),
-        ..Selector::default()
-    }
+    Selector { field: Some(field.to_string()), ..Selector::default() }
 }
 
 fn set_ok(text: &str, format: Format, sel: &Selector, t: &str) -> String {
-    let out =
-        set(text, format, sel, &tag(t), &digest()).unwrap_or_else(|e| panic!("set failed: {e}"));
+    let out = set(text, format, sel, &tag(t), &digest()).unwrap_or_else(|e| panic!("set failed: {e}"));
     // Whatever was written reads back as what was set.
     let cur = get(&out, format, sel).unwrap();
     assert_eq!(cur.tag.as_deref(), Some(t), "{out}");
@@ -57,12 +44,7 @@ fn diff(old: &str, new: &str) -> String {
     let a: Vec<&str> = old.split_inclusive('\n').collect();
     let b: Vec<&str> = new.split_inclusive('\n').collect();
     let pre = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let suf = a[pre..]
-        .iter()
-        .rev()
-        .zip(b[pre..].iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
+    let suf = a[pre..].iter().rev().zip(b[pre..].iter().rev()).take_while(|(x, y)| x == y).count();
     let mut out = String::new();
     for l in &a[pre..a.len() - suf] {
         out.push_str(&format!("-{}", l.replace('\r', "␍")));
@@ -114,10 +96,7 @@ fn flux_semver_replaced_by_tag_and_digest() {
 
 #[test]
 fn flux_ref_added_when_missing() {
-    let text = FLUX.replace(
-        "  ref:\n    # pinned by baton\n    tag: 0.5.1 # the version\n",
-        "",
-    );
+    let text = FLUX.replace("  ref:\n    # pinned by baton\n    tag: 0.5.1 # the version\n", "");
     let out = set_ok(&text, Format::FluxOci, &flux(None), "0.5.2");
     insta::assert_snapshot!(diff(&text, &out), @r"
     +  ref:
@@ -131,20 +110,14 @@ fn flux_tag_inserted_before_digest() {
     let text = FLUX.replace("tag: 0.5.1 # the version", &format!("digest: \"{OLD}\""));
     let out = set_ok(&text, Format::FluxOci, &flux(None), "0.5.2");
     assert!(
-        out.contains(&format!(
-            "    # pinned by baton\n    tag: \"0.5.2\"\n    digest: \"{D}\"\n  verify:"
-        )),
+        out.contains(&format!("    # pinned by baton\n    tag: \"0.5.2\"\n    digest: \"{D}\"\n  verify:")),
         "{out}"
     );
 }
 
 #[test]
 fn flux_multi_doc_selection() {
-    let two = format!(
-        "{FLUX}---\n{}",
-        FLUX.replace("name: myapp", "name: other")
-            .trim_start_matches("---\n")
-    );
+    let two = format!("{FLUX}---\n{}", FLUX.replace("name: myapp", "name: other").trim_start_matches("---\n"));
     match set(&two, Format::FluxOci, &flux(None), &tag("1.0.0"), &digest()) {
         Err(PointerError::Ambiguous(m)) => {
             assert!(m.contains("`myapp`") && m.contains("`other`"), "{m}")
@@ -154,23 +127,11 @@ fn flux_multi_doc_selection() {
     let out = set_ok(&two, Format::FluxOci, &flux(Some("other")), "1.0.0");
     // Only the second document changed.
     assert!(out.starts_with(FLUX), "{out}");
-    assert_eq!(
-        get(&out, Format::FluxOci, &flux(Some("myapp")))
-            .unwrap()
-            .tag
-            .as_deref(),
-        Some("0.5.1")
-    );
-    assert!(matches!(
-        get(&two, Format::FluxOci, &flux(Some("nope"))),
-        Err(PointerError::NotFound(_))
-    ));
+    assert_eq!(get(&out, Format::FluxOci, &flux(Some("myapp"))).unwrap().tag.as_deref(), Some("0.5.1"));
+    assert!(matches!(get(&two, Format::FluxOci, &flux(Some("nope"))), Err(PointerError::NotFound(_))));
     // Another kind with the same name is not an OCIRepository.
     let hr = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: myapp\nspec:\n  ref:\n    tag: x\n";
-    assert!(matches!(
-        get(hr, Format::FluxOci, &flux(Some("myapp"))),
-        Err(PointerError::NotFound(_))
-    ));
+    assert!(matches!(get(hr, Format::FluxOci, &flux(Some("myapp"))), Err(PointerError::NotFound(_))));
 }
 
 #[test]
@@ -202,20 +163,11 @@ fn no_trailing_newline_at_eof() {
 fn quoting_styles_kept() {
     let text = format!("a:\n  tag: '1.0'\n  digest: '{OLD}'\nb:\n  tag: \"1.0\"\n  digest: \"{OLD}\"\nc:\n  tag: v1\n  digest: {OLD}\n");
     let out = set_ok(&text, Format::HelmValues, &helm(Some("a")), "2.0.0");
-    assert!(
-        out.contains(&format!("  tag: '2.0.0'\n  digest: '{D}'\n")),
-        "{out}"
-    );
+    assert!(out.contains(&format!("  tag: '2.0.0'\n  digest: '{D}'\n")), "{out}");
     let out = set_ok(&text, Format::HelmValues, &helm(Some("b")), "2.0.0");
-    assert!(
-        out.contains(&format!("  tag: \"2.0.0\"\n  digest: \"{D}\"\n")),
-        "{out}"
-    );
+    assert!(out.contains(&format!("  tag: \"2.0.0\"\n  digest: \"{D}\"\n")), "{out}");
     let out = set_ok(&text, Format::HelmValues, &helm(Some("c")), "2.0.0");
-    assert!(
-        out.contains(&format!("  tag: 2.0.0\n  digest: {D}\n")),
-        "{out}"
-    );
+    assert!(out.contains(&format!("  tag: 2.0.0\n  digest: {D}\n")), "{out}");
 }
 
 #[test]
@@ -236,10 +188,7 @@ fn bitnami_style_empty_digest() {
 fn null_values_with_trailing_comments() {
     let text = "image:\n  tag:  # @schema type:[string, null]\n  digest: ~ # pin\n";
     let out = set_ok(text, Format::HelmValues, &helm(None), "3.0.0");
-    assert_eq!(
-        out,
-        format!("image:\n  tag: 3.0.0  # @schema type:[string, null]\n  digest: {D} # pin\n")
-    );
+    assert_eq!(out, format!("image:\n  tag: 3.0.0  # @schema type:[string, null]\n  digest: {D} # pin\n"));
 }
 
 #[test]
@@ -247,30 +196,11 @@ fn retyped_tags_are_quoted() {
     let text = "image:\n  tag: 1.9\n";
     let out = set_ok(text, Format::HelmValues, &helm(None), "1.10");
     assert_eq!(out, format!("image:\n  tag: \"1.10\"\n  digest: {D}\n"));
-    for t in [
-        "true",
-        "10",
-        "1e5",
-        "0x1F",
-        "2024-01-01",
-        "yes",
-        "null",
-        "NO",
-    ] {
-        let out = set_ok(
-            "image:\n  tag: latest\n",
-            Format::HelmValues,
-            &helm(None),
-            t,
-        );
+    for t in ["true", "10", "1e5", "0x1F", "2024-01-01", "yes", "null", "NO"] {
+        let out = set_ok("image:\n  tag: latest\n", Format::HelmValues, &helm(None), t);
         assert!(out.contains(&format!("tag: \"{t}\"\n")), "{out}");
     }
-    let out = set_ok(
-        "image:\n  tag: '1.9'\n",
-        Format::HelmValues,
-        &helm(None),
-        "1.10",
-    );
+    let out = set_ok("image:\n  tag: '1.9'\n", Format::HelmValues, &helm(None), "1.10");
     assert!(out.contains("tag: '1.10'\n"), "{out}");
 }
 
@@ -281,16 +211,10 @@ fn flow_mappings() {
     assert_eq!(out, format!("image: {{repository: ghcr.io/org/app, tag: 1.1.0, digest: \"{D}\"}}  # keep\nother: 1\n"));
     let text = format!("images: [{{name: app, newTag: v1, digest: \"{OLD}\"}}]\n");
     let out = set_ok(&text, Format::KustomizeImage, &kust("app"), "v2");
-    assert_eq!(
-        out,
-        format!("images: [{{name: app, newTag: v2, digest: \"{D}\"}}]\n")
-    );
+    assert_eq!(out, format!("images: [{{name: app, newTag: v2, digest: \"{D}\"}}]\n"));
     let text = "image: {repository: ghcr.io/org/app, digest: \"\"}\n";
     let out = set_ok(text, Format::HelmValues, &helm(None), "1.1.0");
-    assert_eq!(
-        out,
-        format!("image: {{repository: ghcr.io/org/app, tag: \"1.1.0\", digest: \"{D}\"}}\n")
-    );
+    assert_eq!(out, format!("image: {{repository: ghcr.io/org/app, tag: \"1.1.0\", digest: \"{D}\"}}\n"));
 }
 
 #[test]
@@ -313,63 +237,29 @@ images:
     ");
     let out = set_ok(text, Format::KustomizeImage, &kust("redis"), "7.2");
     assert!(
-        out.ends_with(&format!(
-            "- name: redis\n  newName: mirror/redis\n  newTag: \"7.2\"\n  digest: {D}\n"
-        )),
+        out.ends_with(&format!("- name: redis\n  newName: mirror/redis\n  newTag: \"7.2\"\n  digest: {D}\n")),
         "{out}"
     );
     // Entries on the `- ` line get the key's indentation.
     let text = "images:\n  - name: app\n    newTag: v1\n";
     let out = set_ok(text, Format::KustomizeImage, &kust("app"), "v2");
-    assert_eq!(
-        out,
-        format!("images:\n  - name: app\n    newTag: v2\n    digest: {D}\n")
-    );
+    assert_eq!(out, format!("images:\n  - name: app\n    newTag: v2\n    digest: {D}\n"));
     let text = "images:\n  - newTag: v1\n    name: app\n";
     let out = set_ok(text, Format::KustomizeImage, &kust("app"), "v2");
-    assert_eq!(
-        out,
-        format!("images:\n  - newTag: v2\n    digest: {D}\n    name: app\n")
-    );
-    assert!(matches!(
-        get(text, Format::KustomizeImage, &kust("ap")),
-        Err(PointerError::NotFound(_))
-    ));
-    assert!(matches!(
-        get(text, Format::KustomizeImage, &Selector::default()),
-        Err(PointerError::NotFound(_))
-    ));
+    assert_eq!(out, format!("images:\n  - newTag: v2\n    digest: {D}\n    name: app\n"));
+    assert!(matches!(get(text, Format::KustomizeImage, &kust("ap")), Err(PointerError::NotFound(_))));
+    assert!(matches!(get(text, Format::KustomizeImage, &Selector::default()), Err(PointerError::NotFound(_))));
     let dup = "images:\n- name: a\n  newTag: v1\n- name: a\n  newTag: v2\n";
-    assert!(matches!(
-        get(dup, Format::KustomizeImage, &kust("a")),
-        Err(PointerError::Ambiguous(_))
-    ));
+    assert!(matches!(get(dup, Format::KustomizeImage, &kust("a")), Err(PointerError::Ambiguous(_))));
 }
 
 #[test]
 fn yaml_path_values() {
-    let text = format!(
-        "spec:\n  containers:\n  - name: app\n    image: ghcr.io/org/app:1.0@{OLD} # pinned\n"
-    );
-    let out = set_ok(
-        &text,
-        Format::YamlPath,
-        &path("spec.containers[0].image"),
-        "1.1",
-    );
-    assert_eq!(
-        out,
-        format!(
-            "spec:\n  containers:\n  - name: app\n    image: ghcr.io/org/app:1.1@{D} # pinned\n"
-        )
-    );
+    let text = format!("spec:\n  containers:\n  - name: app\n    image: ghcr.io/org/app:1.0@{OLD} # pinned\n");
+    let out = set_ok(&text, Format::YamlPath, &path("spec.containers[0].image"), "1.1");
+    assert_eq!(out, format!("spec:\n  containers:\n  - name: app\n    image: ghcr.io/org/app:1.1@{D} # pinned\n"));
     // Dotted integer indexes work too.
-    let out2 = set_ok(
-        &text,
-        Format::YamlPath,
-        &path("spec.containers.0.image"),
-        "1.1",
-    );
+    let out2 = set_ok(&text, Format::YamlPath, &path("spec.containers.0.image"), "1.1");
     assert_eq!(out, out2);
     // A bare tag@digest value stays bare.
     let text = format!("image:\n  tag: 1.0@{OLD}\n");
@@ -385,43 +275,19 @@ fn yaml_path_values() {
     let out = set_ok("ref: x\n", Format::YamlPath, &sel, "2.0");
     assert_eq!(out, format!("ref: reg.io/app:2.0@{D}\n"));
     // Errors.
-    assert!(matches!(
-        get(&text, Format::YamlPath, &path("image.nope")),
-        Err(PointerError::NotFound(_))
-    ));
-    assert!(matches!(
-        get(&text, Format::YamlPath, &path("image")),
-        Err(PointerError::NotFound(_))
-    ));
-    assert!(matches!(
-        get(&text, Format::YamlPath, &Selector::default()),
-        Err(PointerError::NotFound(_))
-    ));
-    let bad = Selector {
-        template: Some("{tag}@{evil}".into()),
-        ..path("image.tag")
-    };
+    assert!(matches!(get(&text, Format::YamlPath, &path("image.nope")), Err(PointerError::NotFound(_))));
+    assert!(matches!(get(&text, Format::YamlPath, &path("image")), Err(PointerError::NotFound(_))));
+    assert!(matches!(get(&text, Format::YamlPath, &Selector::default()), Err(PointerError::NotFound(_))));
+    let bad = Selector { template: Some("{tag}@{evil}".into()), ..path("image.tag") };
     assert!(set(&text, Format::YamlPath, &bad, &tag("1.1"), &digest()).is_err());
 }
 
 #[test]
 fn injection_attempts_refused() {
-    for t in [
-        "1.0\nevil: true",
-        "../../etc/passwd",
-        "1.0 # x",
-        "a: b",
-        "",
-        &"a".repeat(200),
-    ] {
+    for t in ["1.0\nevil: true", "../../etc/passwd", "1.0 # x", "a: b", "", &"a".repeat(200)] {
         assert!(t.parse::<Tag>().is_err(), "{t:?}");
     }
-    for d in [
-        "sha256:1234",
-        "sha512:ab",
-        &format!("{D}\nx: y"),
-        &D.to_uppercase(),
-    ] {
+    for d in ["sha256:1234", "sha512:ab", &format!("{D}\nx: y"), &D.to_uppercase()] {
         assert!(d.parse::<Digest>().is_err(), "{d:?}");
     }
     // A --image carrying a line break cannot reach the file through a template.
@@ -431,16 +297,9 @@ fn injection_attempts_refused() {
         template: Some("{repository}:{tag}@{digest}".into()),
         ..Selector::default()
     };
-    assert!(matches!(
-        set("ref: x\n", Format::YamlPath, &sel, &tag("1.0"), &digest()),
-        Err(PointerError::Unsafe(_))
-    ));
+    assert!(matches!(set("ref: x\n", Format::YamlPath, &sel, &tag("1.0"), &digest()), Err(PointerError::Unsafe(_))));
     // Structure-like characters are quoted, not interpreted.
-    let sel = Selector {
-        field: Some("ref".into()),
-        template: Some("{tag}: #{digest}".into()),
-        ..Selector::default()
-    };
+    let sel = Selector { field: Some("ref".into()), template: Some("{tag}: #{digest}".into()), ..Selector::default() };
     let out = set("ref: x\n", Format::YamlPath, &sel, &tag("1.0"), &digest()).unwrap();
     assert_eq!(out, format!("ref: \"1.0: #{D}\"\n"));
 }
@@ -449,32 +308,13 @@ fn injection_attempts_refused() {
 fn aliases_refused() {
     let text = "base: &img\n  repository: app\n  tag: v1\nimage: *img\n";
     assert!(matches!(
-        set(
-            text,
-            Format::HelmValues,
-            &helm(Some("base")),
-            &tag("v2"),
-            &digest()
-        ),
+        set(text, Format::HelmValues, &helm(Some("base")), &tag("v2"), &digest()),
         Err(PointerError::Unsafe(_))
     ));
-    assert!(set(
-        text,
-        Format::HelmValues,
-        &helm(Some("image")),
-        &tag("v2"),
-        &digest()
-    )
-    .is_err());
+    assert!(set(text, Format::HelmValues, &helm(Some("image")), &tag("v2"), &digest()).is_err());
     let text = "a:\n  tag: &t v1\nb:\n  tag: *t\n";
     assert!(matches!(
-        set(
-            text,
-            Format::HelmValues,
-            &helm(Some("a")),
-            &tag("v2"),
-            &digest()
-        ),
+        set(text, Format::HelmValues, &helm(Some("a")), &tag("v2"), &digest()),
         Err(PointerError::Unsafe(_))
     ));
     // Anchors elsewhere in the file do not matter.
@@ -485,120 +325,62 @@ fn aliases_refused() {
 #[test]
 fn block_scalars_and_tags_refused() {
     let text = "image:\n  tag: |\n    v1\n";
-    assert!(matches!(
-        set(text, Format::HelmValues, &helm(None), &tag("v2"), &digest()),
-        Err(PointerError::Unsafe(_))
-    ));
+    assert!(matches!(set(text, Format::HelmValues, &helm(None), &tag("v2"), &digest()), Err(PointerError::Unsafe(_))));
     let text = "image:\n  tag: !!str v1\n";
-    assert!(matches!(
-        set(text, Format::HelmValues, &helm(None), &tag("v2"), &digest()),
-        Err(PointerError::Unsafe(_))
-    ));
+    assert!(matches!(set(text, Format::HelmValues, &helm(None), &tag("v2"), &digest()), Err(PointerError::Unsafe(_))));
 }
 
 #[test]
 fn block_scalar_holding_yaml_is_not_a_pointer() {
     let text = "patch: |\n  image:\n    tag: fake\nimage:\n  tag: v1\n";
     let out = set_ok(text, Format::HelmValues, &helm(None), "v2");
-    assert!(
-        out.starts_with("patch: |\n  image:\n    tag: fake\n"),
-        "{out}"
-    );
+    assert!(out.starts_with("patch: |\n  image:\n    tag: fake\n"), "{out}");
 }
 
 #[test]
 fn byte_order_mark_and_non_ascii_kept() {
     let text = "\u{feff}# café ☕\nimage:\n  name: ünïcode\n  tag: v1 # ✓\n";
     let out = set_ok(text, Format::HelmValues, &helm(None), "v2");
-    assert_eq!(
-        out,
-        format!("\u{feff}# café ☕\nimage:\n  name: ünïcode\n  tag: v2 # ✓\n  digest: {D}\n")
-    );
+    assert_eq!(out, format!("\u{feff}# café ☕\nimage:\n  name: ünïcode\n  tag: v2 # ✓\n  digest: {D}\n"));
 }
 
 #[test]
 fn helm_errors() {
     let text = "image: nginx:1.0\nfoo:\n  bar: 1\n";
-    assert!(matches!(
-        get(text, Format::HelmValues, &helm(None)),
-        Err(PointerError::NotFound(_))
-    ));
+    assert!(matches!(get(text, Format::HelmValues, &helm(None)), Err(PointerError::NotFound(_))));
     match get(text, Format::HelmValues, &helm(Some("foo.baz.image"))) {
         Err(PointerError::NotFound(m)) => assert!(m.contains("`foo` has no key `baz`"), "{m}"),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(
-        get("a: [", Format::HelmValues, &helm(None)),
-        Err(PointerError::Parse(_))
-    ));
+    assert!(matches!(get("a: [", Format::HelmValues, &helm(None)), Err(PointerError::Parse(_))));
     // Present in two documents: ambiguous.
     let two = "image:\n  tag: v1\n---\nimage:\n  tag: v2\n";
-    assert!(matches!(
-        get(two, Format::HelmValues, &helm(None)),
-        Err(PointerError::Ambiguous(_))
-    ));
+    assert!(matches!(get(two, Format::HelmValues, &helm(None)), Err(PointerError::Ambiguous(_))));
     // A mapping without any one-line entry to put the keys next to.
     let text = "image:\n  nested:\n    a: 1\n";
-    assert!(matches!(
-        set(text, Format::HelmValues, &helm(None), &tag("v2"), &digest()),
-        Err(PointerError::Unsafe(_))
-    ));
+    assert!(matches!(set(text, Format::HelmValues, &helm(None), &tag("v2"), &digest()), Err(PointerError::Unsafe(_))));
 }
 
 #[test]
 fn get_reports_what_is_there() {
-    assert_eq!(
-        get("image:\n  tag: v1\n", Format::HelmValues, &helm(None))
-            .unwrap()
-            .to_string(),
-        "v1"
-    );
-    let cur = get(
-        &format!("image:\n  digest: {OLD}\n  tag: \"\"\n"),
-        Format::HelmValues,
-        &helm(None),
-    )
-    .unwrap();
-    assert_eq!(
-        cur,
-        Current {
-            tag: None,
-            digest: Some(OLD.into())
-        }
-    );
+    assert_eq!(get("image:\n  tag: v1\n", Format::HelmValues, &helm(None)).unwrap().to_string(), "v1");
+    let cur = get(&format!("image:\n  digest: {OLD}\n  tag: \"\"\n"), Format::HelmValues, &helm(None)).unwrap();
+    assert_eq!(cur, Current { tag: None, digest: Some(OLD.into()) });
     assert_eq!(cur.to_string(), format!("@{OLD}"));
-    assert_eq!(
-        get("image:\n  x: 1\n", Format::HelmValues, &helm(None)).unwrap(),
-        Current::default()
-    );
+    assert_eq!(get("image:\n  x: 1\n", Format::HelmValues, &helm(None)).unwrap(), Current::default());
 }
 
 #[test]
 fn verification_catches_unintended_changes() {
     use super::edit::{Change, Seg};
     let old = "a:\n  tag: v1\nb: 1\n";
-    let change = |v: &str| Change {
-        doc: 0,
-        path: vec![Seg::Key("a".into()), Seg::Key("tag".into())],
-        value: Some(v.into()),
-    };
+    let change =
+        |v: &str| Change { doc: 0, path: vec![Seg::Key("a".into()), Seg::Key("tag".into())], value: Some(v.into()) };
     assert!(verify::verify(old, "a:\n  tag: v2\nb: 1\n", &[change("v2")]).is_ok());
-    assert!(matches!(
-        verify::verify(old, "a:\n  tag: v2\nb: 2\n", &[change("v2")]),
-        Err(PointerError::Unsafe(_))
-    ));
-    assert!(matches!(
-        verify::verify(old, "a:\n  tag: 2\nb: 1\n", &[change("2")]),
-        Err(PointerError::Unsafe(_))
-    ));
-    assert!(matches!(
-        verify::verify(old, "a:\n  tag: v2\n---\nb: 1\n", &[change("v2")]),
-        Err(PointerError::Unsafe(_))
-    ));
-    assert!(matches!(
-        verify::verify(old, "a:\n tag: [\n", &[change("v2")]),
-        Err(PointerError::Unsafe(_))
-    ));
+    assert!(matches!(verify::verify(old, "a:\n  tag: v2\nb: 2\n", &[change("v2")]), Err(PointerError::Unsafe(_))));
+    assert!(matches!(verify::verify(old, "a:\n  tag: 2\nb: 1\n", &[change("2")]), Err(PointerError::Unsafe(_))));
+    assert!(matches!(verify::verify(old, "a:\n  tag: v2\n---\nb: 1\n", &[change("v2")]), Err(PointerError::Unsafe(_))));
+    assert!(matches!(verify::verify(old, "a:\n tag: [\n", &[change("v2")]), Err(PointerError::Unsafe(_))));
 }
 
 #[test]
@@ -611,13 +393,7 @@ fn no_panic_on_truncated_or_odd_input() {
         (Format::HelmValues, helm(None)),
         (Format::KustomizeImage, kust("app")),
         (Format::YamlPath, path("ref")),
-        (
-            Format::YamlPath,
-            Selector {
-                template: Some("{repository}{".into()),
-                ..path("ref")
-            },
-        ),
+        (Format::YamlPath, Selector { template: Some("{repository}{".into()), ..path("ref") }),
     ];
     for (i, _) in sample.char_indices() {
         let text = &sample[..i];
@@ -625,11 +401,7 @@ fn no_panic_on_truncated_or_odd_input() {
             let _ = get(text, *format, sel);
             if let Ok(out) = set(text, *format, sel, &tag("1.0"), &digest()) {
                 // Whatever is accepted reads back.
-                assert_eq!(
-                    get(&out, *format, sel).unwrap().digest.as_deref(),
-                    Some(D),
-                    "{text:?}"
-                );
+                assert_eq!(get(&out, *format, sel).unwrap().digest.as_deref(), Some(D), "{text:?}");
             }
         }
     }

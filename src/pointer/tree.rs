@@ -53,11 +53,9 @@ impl Node {
     /// The entry of a mapping node whose key is the plain string `key`: (index, key, value).
     pub fn entry(&self, key: &str) -> Option<(usize, &Node, &Node)> {
         match &self.kind {
-            Kind::Map { entries, .. } => entries
-                .iter()
-                .enumerate()
-                .find(|(_, (k, _))| k.scalar() == Some(key))
-                .map(|(i, (k, v))| (i, k, v)),
+            Kind::Map { entries, .. } => {
+                entries.iter().enumerate().find(|(_, (k, _))| k.scalar() == Some(key)).map(|(i, (k, v))| (i, k, v))
+            }
             _ => None,
         }
     }
@@ -89,21 +87,8 @@ pub(crate) struct Tree {
 }
 
 enum Frame {
-    Map {
-        entries: Vec<(Node, Node)>,
-        key: Option<Node>,
-        flow: bool,
-        anchor: usize,
-        start: usize,
-        col: usize,
-    },
-    Seq {
-        items: Vec<Node>,
-        flow: bool,
-        anchor: usize,
-        start: usize,
-        col: usize,
-    },
+    Map { entries: Vec<(Node, Node)>, key: Option<Node>, flow: bool, anchor: usize, start: usize, col: usize },
+    Seq { items: Vec<Node>, flow: bool, anchor: usize, start: usize, col: usize },
 }
 
 /// Converts saphyr's character indices to byte offsets.
@@ -118,10 +103,7 @@ impl Offsets {
         Offsets { bytes }
     }
     fn byte(&self, char_index: usize) -> usize {
-        self.bytes
-            .get(char_index)
-            .copied()
-            .unwrap_or(*self.bytes.last().unwrap_or(&0))
+        self.bytes.get(char_index).copied().unwrap_or(*self.bytes.last().unwrap_or(&0))
     }
 }
 
@@ -177,17 +159,11 @@ pub(crate) fn parse(text: &str) -> Result<Tree, PointerError> {
                 // saphyr's span of a quoted scalar can run past the closing quote (e.g. over
                 // a trailing comment on the last line): find the closing quote ourselves.
                 let end = match style {
-                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
-                        quoted_end(text, start).unwrap_or(end)
-                    }
+                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => quoted_end(text, start).unwrap_or(end),
                     _ => end,
                 };
                 Some(Node {
-                    kind: Kind::Scalar {
-                        value: value.into_owned(),
-                        style,
-                        tagged: tag.is_some(),
-                    },
+                    kind: Kind::Scalar { value: value.into_owned(), style, tagged: tag.is_some() },
                     anchor,
                     start,
                     end,
@@ -196,65 +172,25 @@ pub(crate) fn parse(text: &str) -> Result<Tree, PointerError> {
             }
             Event::Alias(id) => {
                 aliased.insert(id);
-                Some(Node {
-                    kind: Kind::Alias,
-                    anchor: 0,
-                    start,
-                    end,
-                    col,
-                })
+                Some(Node { kind: Kind::Alias, anchor: 0, start, end, col })
             }
             Event::MappingStart(anchor, _) => {
                 let flow = opens_flow(text, &span, &off, '{');
-                stack.push(Frame::Map {
-                    entries: Vec::new(),
-                    key: None,
-                    flow,
-                    anchor,
-                    start,
-                    col,
-                });
+                stack.push(Frame::Map { entries: Vec::new(), key: None, flow, anchor, start, col });
                 None
             }
             Event::SequenceStart(anchor, _) => {
                 let flow = opens_flow(text, &span, &off, '[');
-                stack.push(Frame::Seq {
-                    items: Vec::new(),
-                    flow,
-                    anchor,
-                    start,
-                    col,
-                });
+                stack.push(Frame::Seq { items: Vec::new(), flow, anchor, start, col });
                 None
             }
             Event::MappingEnd | Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Map {
-                    entries,
-                    flow,
-                    anchor,
-                    start,
-                    col,
-                    ..
-                }) => Some(Node {
-                    kind: Kind::Map { entries, flow },
-                    anchor,
-                    start,
-                    end,
-                    col,
-                }),
-                Some(Frame::Seq {
-                    items,
-                    flow,
-                    anchor,
-                    start,
-                    col,
-                }) => Some(Node {
-                    kind: Kind::Seq { items, flow },
-                    anchor,
-                    start,
-                    end,
-                    col,
-                }),
+                Some(Frame::Map { entries, flow, anchor, start, col, .. }) => {
+                    Some(Node { kind: Kind::Map { entries, flow }, anchor, start, end, col })
+                }
+                Some(Frame::Seq { items, flow, anchor, start, col }) => {
+                    Some(Node { kind: Kind::Seq { items, flow }, anchor, start, end, col })
+                }
                 None => return Err(PointerError::Parse("unbalanced YAML structure".into())),
             },
             _ => None,
@@ -284,14 +220,8 @@ mod tests {
         let root = &t.docs[0];
         let v = root.get("é").unwrap();
         assert_eq!(&text[v.start..v.end], "\"ü\"");
-        assert!(matches!(
-            root.get("b").unwrap().kind,
-            Kind::Seq { flow: true, .. }
-        ));
-        assert!(matches!(
-            root.get("c").unwrap().kind,
-            Kind::Map { flow: true, .. }
-        ));
+        assert!(matches!(root.get("b").unwrap().kind, Kind::Seq { flow: true, .. }));
+        assert!(matches!(root.get("c").unwrap().kind, Kind::Map { flow: true, .. }));
         assert!(matches!(root.kind, Kind::Map { flow: false, .. }));
     }
 

@@ -9,9 +9,7 @@ use super::edit::{Change, Seg};
 use super::PointerError;
 
 fn docs(text: &str) -> Result<Vec<Value>, String> {
-    serde_yaml_ng::Deserializer::from_str(text)
-        .map(|d| Value::deserialize(d).map_err(|e| e.to_string()))
-        .collect()
+    serde_yaml_ng::Deserializer::from_str(text).map(|d| Value::deserialize(d).map_err(|e| e.to_string())).collect()
 }
 
 fn key_matches(k: &Value, want: &str) -> bool {
@@ -49,18 +47,13 @@ fn apply(doc: &mut Value, path: &[Seg], value: Option<&str>) -> Result<(), Strin
                 };
                 untag(m.get_mut(&key).ok_or_else(|| format!("no key {k:?}"))?)
             }
-            (Seg::Index(i), Value::Sequence(s)) => {
-                untag(s.get_mut(*i).ok_or_else(|| format!("no index {i}"))?)
-            }
+            (Seg::Index(i), Value::Sequence(s)) => untag(s.get_mut(*i).ok_or_else(|| format!("no index {i}"))?),
             _ => return Err("path does not match the document".into()),
         };
     }
     match (last, cur, value) {
         (Seg::Key(k), Value::Mapping(m), v) => {
-            let existing = m
-                .iter()
-                .find(|(key, _)| key_matches(key, k))
-                .map(|(key, _)| key.clone());
+            let existing = m.iter().find(|(key, _)| key_matches(key, k)).map(|(key, _)| key.clone());
             match (existing, v) {
                 (Some(key), Some(v)) => {
                     m.insert(key, Value::String(v.to_string()));
@@ -85,16 +78,10 @@ fn apply(doc: &mut Value, path: &[Seg], value: Option<&str>) -> Result<(), Strin
 
 /// Checks that `new` differs from `old` only by `changes`.
 pub(crate) fn verify(old: &str, new: &str, changes: &[Change]) -> Result<(), PointerError> {
-    let mut want = docs(old).map_err(|e| {
-        PointerError::Unsafe(format!(
-            "cannot check the edit: the original does not parse: {e}"
-        ))
-    })?;
-    let got = docs(new).map_err(|e| {
-        PointerError::Unsafe(format!(
-            "the edited file would not parse ({e}); nothing written"
-        ))
-    })?;
+    let mut want = docs(old)
+        .map_err(|e| PointerError::Unsafe(format!("cannot check the edit: the original does not parse: {e}")))?;
+    let got = docs(new)
+        .map_err(|e| PointerError::Unsafe(format!("the edited file would not parse ({e}); nothing written")))?;
     if want.len() != got.len() {
         return Err(PointerError::Unsafe(format!(
             "the edit would change the number of documents ({} → {}); nothing written",
@@ -103,12 +90,11 @@ pub(crate) fn verify(old: &str, new: &str, changes: &[Change]) -> Result<(), Poi
         )));
     }
     for c in changes {
-        let doc = want.get_mut(c.doc).ok_or_else(|| {
-            PointerError::Unsafe("internal error: change in a missing document".into())
-        })?;
-        apply(doc, &c.path, c.value.as_deref()).map_err(|e| {
-            PointerError::Unsafe(format!("internal error while checking the edit: {e}"))
-        })?;
+        let doc = want
+            .get_mut(c.doc)
+            .ok_or_else(|| PointerError::Unsafe("internal error: change in a missing document".into()))?;
+        apply(doc, &c.path, c.value.as_deref())
+            .map_err(|e| PointerError::Unsafe(format!("internal error while checking the edit: {e}")))?;
     }
     if want != got {
         return Err(PointerError::Unsafe(

@@ -39,6 +39,8 @@ struct PullRequestPayload {
     action: String,
     repository: Repository,
     pull_request: PullRequest,
+    #[serde(default)]
+    label: Option<Label>,
 }
 
 #[derive(Deserialize)]
@@ -74,6 +76,14 @@ struct CheckRun {
     conclusion: Option<String>,
     #[serde(default)]
     app: Option<App>,
+    #[serde(default)]
+    check_suite: Option<CheckSuiteRef>,
+}
+
+#[derive(Deserialize)]
+struct CheckSuiteRef {
+    #[serde(default)]
+    head_branch: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -226,7 +236,7 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Parsed, String> {
                 other => return ignored(format!("pull_request action {other}")),
             };
             let pr = p.pull_request;
-            Ok(Parsed::Event(Event::PullRequest(PullRequestEvent {
+            Ok(Parsed::Event(Box::new(Event::PullRequest(PullRequestEvent {
                 repo: repo(&p.repository)?,
                 action,
                 number: pr.number,
@@ -238,7 +248,8 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Parsed, String> {
                 merge_commit_sha: pr.merge_commit_sha,
                 labels: pr.labels.into_iter().map(|l| l.name).collect(),
                 author: pr.user.login,
-            })))
+                label: p.label.map(|l| l.name),
+            }))))
         }
         "check_run" => {
             let p: CheckRunPayload = parse(event, body)?;
@@ -254,7 +265,7 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Parsed, String> {
                 },
                 other => return ignored(format!("check_run action {other}")),
             };
-            Ok(Parsed::Event(Event::CheckRun(CheckRunEvent {
+            Ok(Parsed::Event(Box::new(Event::CheckRun(CheckRunEvent {
                 repo: repo(&p.repository)?,
                 action,
                 id: p.check_run.id,
@@ -263,30 +274,31 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Parsed, String> {
                 app_slug: p.check_run.app.and_then(|a| a.slug),
                 conclusion: p.check_run.conclusion,
                 sender: p.sender.login,
-            })))
+                head_branch: p.check_run.check_suite.and_then(|s| s.head_branch),
+            }))))
         }
         "check_suite" => {
             let p: CheckSuitePayload = parse(event, body)?;
             if p.action != "completed" {
                 return ignored(format!("check_suite action {}", p.action));
             }
-            Ok(Parsed::Event(Event::CheckSuite(CheckSuiteEvent {
+            Ok(Parsed::Event(Box::new(Event::CheckSuite(CheckSuiteEvent {
                 repo: repo(&p.repository)?,
                 action: p.action,
                 head_sha: p.check_suite.head_sha,
                 head_branch: p.check_suite.head_branch,
                 conclusion: p.check_suite.conclusion,
-            })))
+            }))))
         }
         "status" => {
             let p: StatusPayload = parse(event, body)?;
-            Ok(Parsed::Event(Event::Status(StatusEvent {
+            Ok(Parsed::Event(Box::new(Event::Status(StatusEvent {
                 repo: repo(&p.repository)?,
                 sha: p.sha,
                 context: p.context,
                 state: p.state,
                 branches: p.branches.into_iter().map(|b| b.name).collect(),
-            })))
+            }))))
         }
         "issue_comment" => {
             let p: IssueCommentPayload = parse(event, body)?;
@@ -297,7 +309,7 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Parsed, String> {
                 other => return ignored(format!("issue_comment action {other}")),
             };
             let author_is_bot = is_bot(&p.comment.user) || p.comment.performed_via_github_app.is_some();
-            Ok(Parsed::Event(Event::IssueComment(CommentEvent {
+            Ok(Parsed::Event(Box::new(Event::IssueComment(CommentEvent {
                 repo: repo(&p.repository)?,
                 action,
                 issue_number: p.issue.number,
@@ -306,11 +318,11 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Parsed, String> {
                 body: p.comment.body.unwrap_or_default(),
                 author: p.comment.user.login,
                 author_is_bot,
-            })))
+            }))))
         }
         "push" => {
             let p: PushPayload = parse(event, body)?;
-            Ok(Parsed::Event(Event::Push(PushEvent { repo: repo(&p.repository)?, git_ref: p.git_ref, after: p.after })))
+            Ok(Parsed::Event(Box::new(Event::Push(PushEvent { repo: repo(&p.repository)?, git_ref: p.git_ref, after: p.after }))))
         }
         "package" | "registry_package" => {
             let p: PackagePayload = parse(event, body)?;
@@ -341,17 +353,12 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Parsed, String> {
                 .and_then(|u| url::Url::parse(&u).ok())
                 .and_then(|u| u.host_str().map(str::to_string))
                 .unwrap_or_else(|| "ghcr.io".to_string());
-            Ok(Parsed::Event(Event::RegistryPush(RegistryPush {
+            Ok(Parsed::Event(Box::new(Event::RegistryPush(RegistryPush {
                 host: Some(host),
                 repository: format!("{owner}/{}", pkg.name).to_lowercase(),
                 tag,
-            })))
+            }))))
         }
         other => ignored(format!("event {other}")),
     }
-}
-
-/// Whether an issue comment's author is a bot (exposed for the command layer).
-pub fn comment_author_is_bot(login: &str, kind: Option<&str>) -> bool {
-    kind == Some("Bot") || login.ends_with("[bot]")
 }

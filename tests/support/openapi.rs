@@ -31,10 +31,8 @@ const DOC_URI: &str = "https://baton.invalid/github-openapi.json";
 /// description does not mark them `x-multi-segment` (it does for `{ref}` in git refs,
 /// commits, and for `{branch}` / `{commit_sha}`). GitHub routes
 /// `/repos/o/r/contents/a/b/c.yaml` and `/repos/o/r/compare/main...feature/x` this way.
-const EXTRA_MULTI_SEGMENT: &[(&str, &str)] = &[
-    ("/repos/{owner}/{repo}/contents/{path}", "path"),
-    ("/repos/{owner}/{repo}/compare/{basehead}", "basehead"),
-];
+const EXTRA_MULTI_SEGMENT: &[(&str, &str)] =
+    &[("/repos/{owner}/{repo}/contents/{path}", "path"), ("/repos/{owner}/{repo}/compare/{basehead}", "basehead")];
 
 /// A request that matched an operation of the description.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,17 +52,12 @@ pub struct MatchedRequest {
 impl MatchedRequest {
     /// The decoded path parameter `name`; panics if the template has no such parameter.
     pub fn param(&self, name: &str) -> &str {
-        self.path_params
-            .get(name)
-            .unwrap_or_else(|| panic!("{} has no path parameter {name}", self.template))
+        self.path_params.get(name).unwrap_or_else(|| panic!("{} has no path parameter {name}", self.template))
     }
 
     /// The last value of query parameter `name`, if present.
     pub fn query_param(&self, name: &str) -> Option<&str> {
-        self.query
-            .get(name)
-            .and_then(|v| v.last())
-            .map(String::as_str)
+        self.query.get(name).and_then(|v| v.last()).map(String::as_str)
     }
 }
 
@@ -115,9 +108,7 @@ pub struct OpenApi {
 
 impl std::fmt::Debug for OpenApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenApi")
-            .field("operations", &self.operations.len())
-            .finish_non_exhaustive()
+        f.debug_struct("OpenApi").field("operations", &self.operations.len()).finish_non_exhaustive()
     }
 }
 
@@ -127,10 +118,8 @@ impl OpenApi {
         static API: OnceLock<OpenApi> = OnceLock::new();
         API.get_or_init(|| {
             let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SUBSET_PATH);
-            let text = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-            let doc: Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()));
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+            let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()));
             OpenApi::from_document(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         })
     }
@@ -140,10 +129,7 @@ impl OpenApi {
     pub fn from_document(mut doc: Value) -> Result<OpenApi, String> {
         convert_openapi30_schemas(&mut doc);
         let mut operations = Vec::new();
-        let paths = doc
-            .get("paths")
-            .and_then(Value::as_object)
-            .ok_or("document has no `paths`")?;
+        let paths = doc.get("paths").and_then(Value::as_object).ok_or("document has no `paths`")?;
         for (template, item) in paths {
             let item_obj = item.as_object().ok_or("path item is not an object")?;
             let template: &'static str = leak(template.clone());
@@ -169,12 +155,7 @@ impl OpenApi {
             .draft(jsonschema::Draft::Draft202012)
             .build([(DOC_URI, resource)])
             .map_err(|e| format!("registering the description as a schema resource: {e}"))?;
-        Ok(OpenApi {
-            doc,
-            operations,
-            registry,
-            validators: Mutex::new(HashMap::new()),
-        })
+        Ok(OpenApi { doc, operations, registry, validators: Mutex::new(HashMap::new()) })
     }
 
     /// The converted description (JSON Schema 2020-12 schemas inside an OpenAPI shell).
@@ -184,10 +165,7 @@ impl OpenApi {
 
     /// `(METHOD, template, operationId)` of every operation in the description.
     pub fn operations(&self) -> Vec<(&str, &'static str, &'static str)> {
-        self.operations
-            .iter()
-            .map(|o| (o.method.as_str(), o.template, o.id))
-            .collect()
+        self.operations.iter().map(|o| (o.method.as_str(), o.template, o.id)).collect()
     }
 
     /// Checks a request as GitHub would and returns its operationId, or a human-readable
@@ -202,8 +180,7 @@ impl OpenApi {
         path_and_query: &str,
         body: Option<&Value>,
     ) -> Result<&'static str, String> {
-        self.match_request(method, path_and_query, body)
-            .map(|m| m.operation_id)
+        self.match_request(method, path_and_query, body).map(|m| m.operation_id)
     }
 
     /// Like [`validate_request`](Self::validate_request), but returns the matched operation
@@ -240,15 +217,10 @@ impl OpenApi {
         for (name, values) in &query {
             match op.query_params.iter().find(|p| &p.name == name) {
                 None => {
-                    let known: Vec<&str> =
-                        op.query_params.iter().map(|p| p.name.as_str()).collect();
+                    let known: Vec<&str> = op.query_params.iter().map(|p| p.name.as_str()).collect();
                     problems.push(format!(
                         "unknown query parameter `{name}` (accepted: {})",
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        }
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
                     ));
                 }
                 Some(p) => {
@@ -267,10 +239,9 @@ impl OpenApi {
         // Body.
         let body = body.filter(|b| !b.is_null() || op.body.is_some());
         match (&op.body, body) {
-            (None, Some(b)) => problems.push(format!(
-                "operation takes no request body, got {}",
-                truncate(&b.to_string(), 120)
-            )),
+            (None, Some(b)) => {
+                problems.push(format!("operation takes no request body, got {}", truncate(&b.to_string(), 120)))
+            }
             (Some(spec), None) if spec.required => {
                 problems.push("request body is required but none was sent".to_string())
             }
@@ -289,13 +260,7 @@ impl OpenApi {
         }
 
         if problems.is_empty() {
-            Ok(MatchedRequest {
-                operation_id: op.id,
-                template: op.template,
-                method,
-                path_params,
-                query,
-            })
+            Ok(MatchedRequest { operation_id: op.id, template: op.template, method, path_params, query })
         } else {
             Err(format!("{ctx}: {}", problems.join("; ")))
         }
@@ -305,21 +270,13 @@ impl OpenApi {
     /// HTTP `status` against the documented `application/json` schema. Statuses the
     /// description does not document (and documented ones without a JSON body, such as
     /// 204) are an error unless `body` is `None`.
-    pub fn validate_response(
-        &self,
-        operation_id: &str,
-        status: u16,
-        body: Option<&Value>,
-    ) -> Result<(), String> {
+    pub fn validate_response(&self, operation_id: &str, status: u16, body: Option<&Value>) -> Result<(), String> {
         let op = self
             .operations
             .iter()
             .find(|o| o.id == operation_id)
             .ok_or_else(|| format!("unknown operationId `{operation_id}`"))?;
-        let ctx = format!(
-            "{} ({} {}) response {status}",
-            op.id, op.method, op.template
-        );
+        let ctx = format!("{} ({} {}) response {status}", op.id, op.method, op.template);
         let responses_ptr = format!("{}/responses", op.op_ptr);
         let responses = self
             .doc
@@ -329,10 +286,7 @@ impl OpenApi {
         let key = status.to_string();
         let Some(resp) = responses.get(&key) else {
             let documented: Vec<&str> = responses.keys().map(String::as_str).collect();
-            return Err(format!(
-                "{ctx}: status not documented (documented: {})",
-                documented.join(", ")
-            ));
+            return Err(format!("{ctx}: status not documented (documented: {})", documented.join(", ")));
         };
         let (resp, resp_ptr) = resolve_ref(&self.doc, resp, format!("{responses_ptr}/{key}"));
         let schema_ptr = resp
@@ -342,10 +296,9 @@ impl OpenApi {
             .map(|_| format!("{resp_ptr}/content/application~1json/schema"));
         match (schema_ptr, body) {
             (None, None) => Ok(()),
-            (None, Some(b)) => Err(format!(
-                "{ctx}: documented without a JSON body, got {}",
-                truncate(&b.to_string(), 120)
-            )),
+            (None, Some(b)) => {
+                Err(format!("{ctx}: documented without a JSON body, got {}", truncate(&b.to_string(), 120)))
+            }
             (Some(_), None) => Err(format!("{ctx}: a JSON body is documented, none given")),
             (Some(ptr), Some(b)) => self.validate_at(&ptr, b).map_err(|e| format!("{ctx}: {e}")),
         }
@@ -356,11 +309,7 @@ impl OpenApi {
     /// e.g. `pull-request-opened`. Only events listed in `WEBHOOK_EVENTS` of
     /// `scripts/openapi_subset.py` are vendored.
     pub fn validate_webhook(&self, event: &str, payload: &Value) -> Result<&'static str, String> {
-        let hooks = self
-            .doc
-            .get("x-webhooks")
-            .and_then(Value::as_object)
-            .ok_or("description has no x-webhooks")?;
+        let hooks = self.doc.get("x-webhooks").and_then(Value::as_object).ok_or("description has no x-webhooks")?;
         let event_key = event.replace('_', "-");
         let key = match payload.get("action").and_then(Value::as_str) {
             Some(action) => format!("{event_key}-{}", action.replace('_', "-")),
@@ -371,28 +320,17 @@ impl OpenApi {
         } else if hooks.contains_key(&event_key) {
             event_key
         } else {
-            return Err(format!(
-                "no webhook schema `{key}` for event `{event}` (not vendored or unknown action)"
-            ));
+            return Err(format!("no webhook schema `{key}` for event `{event}` (not vendored or unknown action)"));
         };
         let (key, _) = hooks.get_key_value(&key).expect("checked above");
         let key: &'static str = leak_cached(key);
-        let ptr = format!(
-            "/x-webhooks/{}/post/requestBody/content/application~1json/schema",
-            escape_pointer(key)
-        );
-        self.validate_at(&ptr, payload)
-            .map(|()| key)
-            .map_err(|e| format!("webhook {key}: {e}"))
+        let ptr = format!("/x-webhooks/{}/post/requestBody/content/application~1json/schema", escape_pointer(key));
+        self.validate_at(&ptr, payload).map(|()| key).map_err(|e| format!("webhook {key}: {e}"))
     }
 
     // ---------------------------------------------------------------------------------
 
-    fn route(
-        &self,
-        method: &str,
-        path: &str,
-    ) -> Result<(&Operation, BTreeMap<String, String>), String> {
+    fn route(&self, method: &str, path: &str) -> Result<(&Operation, BTreeMap<String, String>), String> {
         if !path.starts_with('/') {
             return Err(format!("request path `{path}` does not start with `/`"));
         }
@@ -408,11 +346,7 @@ impl OpenApi {
             if op.method != method {
                 continue;
             }
-            let literals = op
-                .segments
-                .iter()
-                .filter(|s| matches!(s, Segment::Literal(_)))
-                .count();
+            let literals = op.segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count();
             if best.as_ref().is_none_or(|(n, _, _)| literals > *n) {
                 best = Some((literals, op, captures));
             }
@@ -424,10 +358,8 @@ impl OpenApi {
                      (GitHub would answer 404)"
                 ));
             }
-            let mut allowed: Vec<String> = path_matches
-                .iter()
-                .map(|o| format!("{} {}", o.method, o.template))
-                .collect();
+            let mut allowed: Vec<String> =
+                path_matches.iter().map(|o| format!("{} {}", o.method, o.template)).collect();
             allowed.sort();
             allowed.dedup();
             return Err(format!(
@@ -439,12 +371,11 @@ impl OpenApi {
         for (name, parts) in captures {
             let mut decoded = Vec::with_capacity(parts.len());
             for part in parts {
-                decoded.push(percent_decode(part, false).map_err(|e| {
-                    format!(
-                        "{} ({} {}): path parameter `{name}`: {e}",
-                        op.id, op.method, op.template
-                    )
-                })?);
+                decoded.push(
+                    percent_decode(part, false).map_err(|e| {
+                        format!("{} ({} {}): path parameter `{name}`: {e}", op.id, op.method, op.template)
+                    })?,
+                );
             }
             params.insert(name, decoded.join("/"));
         }
@@ -458,13 +389,7 @@ impl OpenApi {
         }
         let instance = if is_array {
             let item_schema = p.schema.get("items").cloned().unwrap_or(Value::Null);
-            Value::Array(
-                values
-                    .iter()
-                    .flat_map(|v| v.split(','))
-                    .map(|v| coerce(v, &item_schema))
-                    .collect(),
-            )
+            Value::Array(values.iter().flat_map(|v| v.split(',')).map(|v| coerce(v, &item_schema)).collect())
         } else {
             coerce(&values[0], &p.schema)
         };
@@ -510,10 +435,7 @@ impl OpenApi {
             .build(&schema)
             .map_err(|e| format!("compiling schema at {ptr}: {e}"))?;
         let validator = Arc::new(validator);
-        self.validators
-            .lock()
-            .unwrap()
-            .insert(ptr.to_string(), validator.clone());
+        self.validators.lock().unwrap().insert(ptr.to_string(), validator.clone());
         Ok(validator)
     }
 }
@@ -539,10 +461,9 @@ fn build_operation(
 
     // Parameters: path-item level ones, overridden by operation level ones (name + in).
     let mut raw: Vec<(Value, String)> = Vec::new();
-    for (list, base) in [
-        (item_params, format!("{item_ptr}/parameters")),
-        (op.get("parameters"), format!("{op_ptr}/parameters")),
-    ] {
+    for (list, base) in
+        [(item_params, format!("{item_ptr}/parameters")), (op.get("parameters"), format!("{op_ptr}/parameters"))]
+    {
         if let Some(Value::Array(items)) = list {
             for (i, p) in items.iter().enumerate() {
                 let (p, ptr) = resolve_ref(doc, p, format!("{base}/{i}"));
@@ -557,11 +478,8 @@ fn build_operation(
     let mut query_params = Vec::new();
     let mut multi_names = Vec::new();
     for (p, ptr) in raw {
-        let name = p
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("{id}: parameter without name"))?
-            .to_string();
+        let name =
+            p.get("name").and_then(Value::as_str).ok_or_else(|| format!("{id}: parameter without name"))?.to_string();
         let location = p.get("in").and_then(Value::as_str).unwrap_or_default();
         let schema_ptr = format!("{ptr}/schema");
         let schema = doc
@@ -597,14 +515,9 @@ fn build_operation(
         .map(|s| {
             if let Some(name) = s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                 if !path_params.iter().any(|p| p.name == name) {
-                    return Err(format!(
-                        "{id}: template parameter {{{name}}} is not declared"
-                    ));
+                    return Err(format!("{id}: template parameter {{{name}}} is not declared"));
                 }
-                Ok(Segment::Param {
-                    name: name.to_string(),
-                    multi: multi_names.iter().any(|m| m == name),
-                })
+                Ok(Segment::Param { name: name.to_string(), multi: multi_names.iter().any(|m| m == name) })
             } else if s.contains('{') {
                 Err(format!("{id}: unsupported template segment `{s}`"))
             } else {
@@ -618,9 +531,7 @@ fn build_operation(
         Some(rb) => {
             let (rb, rb_ptr) = resolve_ref(doc, rb, format!("{op_ptr}/requestBody"));
             let content = rb.get("content").and_then(Value::as_object);
-            let content_types = content
-                .map(|c| c.keys().cloned().collect())
-                .unwrap_or_default();
+            let content_types = content.map(|c| c.keys().cloned().collect()).unwrap_or_default();
             let json_schema_ptr = content
                 .and_then(|c| c.get("application/json"))
                 .and_then(|m| m.get("schema"))
@@ -679,10 +590,7 @@ fn convert_node(v: &mut Value, in_name_map: bool) {
                     continue; // example values, not schemas
                 }
                 let name_map = !in_name_map
-                    && matches!(
-                        k.as_str(),
-                        "properties" | "patternProperties" | "$defs" | "definitions" | "schemas"
-                    );
+                    && matches!(k.as_str(), "properties" | "patternProperties" | "$defs" | "definitions" | "schemas");
                 convert_node(child, name_map);
             }
             if in_name_map {
@@ -719,10 +627,7 @@ fn make_nullable(map: &mut Map<String, Value>) {
         _ => {
             // No `type` (e.g. `allOf: [{$ref}]`, `anyOf`, bare `$ref`): wrap everything.
             let inner = std::mem::take(map);
-            map.insert(
-                "anyOf".into(),
-                serde_json::json!([Value::Object(inner), {"type": "null"}]),
-            );
+            map.insert("anyOf".into(), serde_json::json!([Value::Object(inner), {"type": "null"}]));
             return;
         }
     }
@@ -746,11 +651,7 @@ fn match_segments<'p>(tpl: &[Segment], segs: &[&'p str], captures: &mut Captures
             !segs.is_empty() && segs[0] == l && match_segments(rest, &segs[1..], captures)
         }
         Some((Segment::Param { name, multi }, rest)) => {
-            let max = if *multi {
-                segs.len()
-            } else {
-                segs.len().min(1)
-            };
+            let max = if *multi { segs.len() } else { segs.len().min(1) };
             // Greedy: try the longest capture first; the caller prefers templates with
             // more literal segments, so `commits/{ref}/status` still wins over
             // `commits/{ref}` for `.../commits/main/status`.
@@ -833,11 +734,7 @@ fn coerce(raw: &str, schema: &Value) -> Value {
                 }
             }
             "number" => {
-                if let Some(n) = raw
-                    .parse::<f64>()
-                    .ok()
-                    .and_then(serde_json::Number::from_f64)
-                {
+                if let Some(n) = raw.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
                     return Value::Number(n);
                 }
             }
@@ -862,10 +759,7 @@ fn schema_types(schema: &Value) -> Vec<&str> {
 }
 
 fn is_http_method(m: &str) -> bool {
-    matches!(
-        m,
-        "get" | "put" | "post" | "delete" | "options" | "head" | "patch" | "trace"
-    )
+    matches!(m, "get" | "put" | "post" | "delete" | "options" | "head" | "patch" | "trace")
 }
 
 /// Percent-encodes a JSON pointer for use as a URI fragment (RFC 6901 §6).

@@ -42,11 +42,7 @@ pub fn sha256(data: &[u8]) -> String {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind 127.0.0.1:0")
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0").local_addr().unwrap().port()
 }
 
 /// A YAML double-quoted scalar (JSON strings are valid YAML).
@@ -102,10 +98,7 @@ impl TestRegistry {
         if !Path::new(REGISTRY_BIN).exists() {
             panic!("docker-registry is not installed: apt-get install -y docker-registry");
         }
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap();
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
         let mut last_log = String::new();
         // The free port may be taken between probing and binding: try a few.
         for _ in 0..5 {
@@ -127,12 +120,7 @@ impl TestRegistry {
                 .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {REGISTRY_BIN}: {e}"));
-            let mut reg = TestRegistry {
-                child,
-                port,
-                dir,
-                http: http.clone(),
-            };
+            let mut reg = TestRegistry { child, port, dir, http: http.clone() };
             let deadline = Instant::now() + Duration::from_secs(15);
             loop {
                 if let Ok(Some(_status)) = reg.child.try_wait() {
@@ -145,10 +133,7 @@ impl TestRegistry {
                     }
                 }
                 if Instant::now() > deadline {
-                    panic!(
-                        "docker-registry did not answer GET /v2/ within 15s; log:\n{}",
-                        read_log(&log_path)
-                    );
+                    panic!("docker-registry did not answer GET /v2/ within 15s; log:\n{}", read_log(&log_path));
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -174,30 +159,11 @@ impl TestRegistry {
     /// Uploads a blob (POST then PUT ?digest=) and returns its digest.
     pub async fn push_blob(&self, repo: &str, data: &[u8]) -> String {
         let digest = sha256(data);
-        let resp = self
-            .http
-            .post(format!("{}/v2/{repo}/blobs/uploads/", self.base()))
-            .send()
-            .await
-            .expect("POST blob upload");
-        assert_eq!(
-            resp.status().as_u16(),
-            202,
-            "start blob upload: {}",
-            resp.text().await.unwrap_or_default()
-        );
-        let location = resp
-            .headers()
-            .get("location")
-            .expect("upload Location header")
-            .to_str()
-            .unwrap()
-            .to_string();
-        let mut url = if location.starts_with("http") {
-            location
-        } else {
-            format!("{}{location}", self.base())
-        };
+        let resp =
+            self.http.post(format!("{}/v2/{repo}/blobs/uploads/", self.base())).send().await.expect("POST blob upload");
+        assert_eq!(resp.status().as_u16(), 202, "start blob upload: {}", resp.text().await.unwrap_or_default());
+        let location = resp.headers().get("location").expect("upload Location header").to_str().unwrap().to_string();
+        let mut url = if location.starts_with("http") { location } else { format!("{}{location}", self.base()) };
         url.push(if url.contains('?') { '&' } else { '?' });
         url.push_str("digest=");
         url.push_str(&digest);
@@ -209,23 +175,12 @@ impl TestRegistry {
             .send()
             .await
             .expect("PUT blob");
-        assert_eq!(
-            resp.status().as_u16(),
-            201,
-            "finish blob upload: {}",
-            resp.text().await.unwrap_or_default()
-        );
+        assert_eq!(resp.status().as_u16(), 201, "finish blob upload: {}", resp.text().await.unwrap_or_default());
         digest
     }
 
     /// Puts manifest bytes under a tag or digest reference; returns their sha256 digest.
-    pub async fn push_manifest(
-        &self,
-        repo: &str,
-        reference: &str,
-        media_type: &str,
-        manifest: &[u8],
-    ) -> String {
+    pub async fn push_manifest(&self, repo: &str, reference: &str, media_type: &str, manifest: &[u8]) -> String {
         let digest = sha256(manifest);
         let resp = self
             .http
@@ -236,17 +191,8 @@ impl TestRegistry {
             .await
             .expect("PUT manifest");
         let status = resp.status().as_u16();
-        let header = resp
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        assert_eq!(
-            status,
-            201,
-            "push manifest {repo}:{reference}: {}",
-            resp.text().await.unwrap_or_default()
-        );
+        let header = resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_string);
+        assert_eq!(status, 201, "push manifest {repo}:{reference}: {}", resp.text().await.unwrap_or_default());
         if let Some(header) = header {
             assert_eq!(header, digest, "registry digest of the pushed manifest");
         }
@@ -254,16 +200,10 @@ impl TestRegistry {
     }
 
     /// The manifest bytes `push_artifact` would push for this content and annotations.
-    pub fn artifact_manifest(
-        &self,
-        content: &[u8],
-        annotations: &[(&str, &str)],
-    ) -> (Vec<u8>, &'static [u8]) {
+    pub fn artifact_manifest(&self, content: &[u8], annotations: &[(&str, &str)]) -> (Vec<u8>, &'static [u8]) {
         let config: &'static [u8] = b"{}";
-        let ann: serde_json::Map<String, serde_json::Value> = annotations
-            .iter()
-            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
-            .collect();
+        let ann: serde_json::Map<String, serde_json::Value> =
+            annotations.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string()))).collect();
         let mut manifest = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST_TYPE,
@@ -278,18 +218,11 @@ impl TestRegistry {
 
     /// Pushes a small OCI artifact (config blob `{}`, one layer of `content`, a manifest with
     /// the given annotations) as repo:tag; returns the manifest digest `sha256:…`.
-    pub async fn push_artifact(
-        &self,
-        repo: &str,
-        tag: &str,
-        content: &[u8],
-        annotations: &[(&str, &str)],
-    ) -> String {
+    pub async fn push_artifact(&self, repo: &str, tag: &str, content: &[u8], annotations: &[(&str, &str)]) -> String {
         let (manifest, config) = self.artifact_manifest(content, annotations);
         self.push_blob(repo, config).await;
         self.push_blob(repo, content).await;
-        self.push_manifest(repo, tag, OCI_MANIFEST_TYPE, &manifest)
-            .await
+        self.push_manifest(repo, tag, OCI_MANIFEST_TYPE, &manifest).await
     }
 
     /// Deletes a manifest by digest (storage.delete is enabled).

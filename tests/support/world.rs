@@ -107,7 +107,13 @@ impl Baton {
             .unwrap()
     }
 
-    pub async fn post_github(&self, event: &str, delivery: &str, body: &[u8], secret: Option<&str>) -> reqwest::Response {
+    pub async fn post_github(
+        &self,
+        event: &str,
+        delivery: &str,
+        body: &[u8],
+        secret: Option<&str>,
+    ) -> reqwest::Response {
         let mut req = reqwest::Client::new()
             .post(format!("{}/webhooks/github", self.url))
             .header("x-github-event", event)
@@ -141,7 +147,7 @@ pub fn push_envelope(host: &str, repository: &str, tag: &str, digest: &str) -> S
 }
 
 /// The standard test pipeline: one artifact, dev (first, flux-oci) → staging (helm-values).
-pub fn pipeline_yaml(registry_host: &str, dev_write: &str) -> String {
+pub fn pipeline_yaml(registry_host: &str, dev_write: &str, dev_promotion: &str) -> String {
     format!(
         r#"# test pipeline
 artifacts:
@@ -156,7 +162,7 @@ stages:
       - file: clusters/dev/myapp.yaml
         format: flux-oci
         artifact: myapp
-    promotion: auto
+    promotion: {dev_promotion}
     write: {dev_write}
     verification:
       checks: ["kustomization/myapp-dev"]
@@ -201,11 +207,17 @@ pub struct World {
 }
 
 impl World {
+    /// dev (auto, pull requests) → staging (auto).
     pub async fn start() -> World {
-        World::start_with("pull-request").await
+        World::start_with("pull-request", "auto").await
     }
 
-    pub async fn start_with(dev_write: &str) -> World {
+    /// dev's PRs are opened but wait for an approval: they stay open, for tests about PRs.
+    pub async fn start_manual() -> World {
+        World::start_with("pull-request", "manual").await
+    }
+
+    pub async fn start_with(dev_write: &str, dev_promotion: &str) -> World {
         let gh = FakeGitHub::start().await;
         gh.set_app(APP_ID, "baton");
         gh.set_request_validator(|method, path, body| OpenApi::load().validate_request(method, path, body).map(|_| ()));
@@ -218,7 +230,7 @@ impl World {
             REPO,
             "main",
             &[
-                (".baton.yaml", &pipeline_yaml(&host, dev_write)),
+                (".baton.yaml", &pipeline_yaml(&host, dev_write, dev_promotion)),
                 (".baton/keys/deploy.pub", "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n"),
                 ("clusters/dev/myapp.yaml", DEV_POINTER),
                 ("clusters/staging/values.yaml", STAGING_VALUES),
