@@ -232,8 +232,53 @@ impl Engine {
             Err(e) => row.verdicts.push((Rule::Signature, Verdict::fail(e.to_string(), "Only artifacts signed by a configured key or identity can be promoted."))),
         }
 
+        let version = crate::types::Version { tag: tag.clone(), digest: digest.clone() };
+        row.verdicts
+            .push((Rule::FromStage, self.upstream_verdict(repo, loaded, stage, artifact, &version, rollback).await));
         row.verdicts.push((Rule::Freeze, self.freeze_verdict(repo, default_head, stage, rollback).await));
         Some(row)
+    }
+
+    /// The digest must be verified in the stage's `from` stage; a rollback must go to a version
+    /// this stage ran before. First stages take new versions from the registry.
+    async fn upstream_verdict(
+        &self,
+        repo: &RepoName,
+        loaded: &super::Loaded,
+        stage: &Stage,
+        artifact: &crate::pipeline::Artifact,
+        version: &crate::types::Version,
+        rollback: bool,
+    ) -> Verdict {
+        if rollback {
+            let Some(spec) = stage.pointers.iter().find(|p| p.artifact == artifact.name) else {
+                return Verdict::Skip("no pointer".into());
+            };
+            return match self.commits_running(repo, loaded, spec, version, 50).await {
+                Ok(shas) if !shas.is_empty() => {
+                    Verdict::pass(format!("rollback to a version {} ran before", stage.name))
+                }
+                Ok(_) => Verdict::fail(
+                    format!("{} never ran {} (in its recent history)", stage.name, version.tag),
+                    "A rollback can only go back to a version the stage ran before; promote other versions normally.",
+                ),
+                Err(e) => Verdict::fail(format!("cannot read the stage's history: {e:#}"), "Re-run the check."),
+            };
+        }
+        let Some(from) = stage.from.as_ref().and_then(|f| loaded.pipeline.stage(f)) else {
+            return Verdict::Skip("first stage".into());
+        };
+        match self.verified_in(repo, loaded, from, artifact, version).await {
+            Ok(Some(sha)) => Verdict::pass(format!("verified in {} at {}", from.name, &sha[..sha.len().min(7)])),
+            Ok(None) => Verdict::fail(
+                format!("{}@{} is not verified in {}", version.tag, version.digest.short(), from.name),
+                format!(
+                    "Promote only what {} verified: use `/promote {}` to pick the newest verified version.",
+                    from.name, stage.name
+                ),
+            ),
+            Err(e) => Verdict::fail(format!("cannot tell where it is verified: {e:#}"), "Re-run the check."),
+        }
     }
 
     async fn freeze_verdict(&self, repo: &RepoName, default_head: &str, stage: &Stage, rollback: bool) -> Verdict {

@@ -143,6 +143,48 @@ impl Engine {
         Ok(Some(Bump { sha: bump.sha, version, date }))
     }
 
+    /// The bump commit on which `stage` verified `version` (its `baton/verified/<stage>` check
+    /// run succeeded there), searching the stage's pointer history on the default branch.
+    pub async fn verified_in(
+        &self,
+        repo: &RepoName,
+        loaded: &Loaded,
+        stage: &Stage,
+        artifact: &Artifact,
+        version: &Version,
+    ) -> anyhow::Result<Option<String>> {
+        let Some(spec) = stage.pointers.iter().find(|p| p.artifact == artifact.name) else { return Ok(None) };
+        for sha in self.commits_running(repo, loaded, spec, version, 30).await? {
+            let runs = self.github.check_runs(repo, &sha, Some(&verified_check_name(stage.name.as_str()))).await?;
+            if runs.iter().any(|r| r.status == "completed" && r.conclusion.as_deref() == Some("success")) {
+                return Ok(Some(sha));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Default-branch commits (newest first, among the last `limit` touching the pointer file)
+    /// at which the pointer names `version`.
+    pub async fn commits_running(
+        &self,
+        repo: &RepoName,
+        loaded: &Loaded,
+        spec: &PointerSpec,
+        version: &Version,
+        limit: u32,
+    ) -> anyhow::Result<Vec<String>> {
+        let history = self.github.path_history(repo, &loaded.default_branch, spec.file.as_str(), limit).await?;
+        let mut out = Vec::new();
+        for c in history {
+            match self.github.file(repo, spec.file.as_str(), &c.sha).await {
+                Ok(f) if read_version(&f.text, spec).as_ref() == Some(version) => out.push(c.sha),
+                Ok(_) | Err(GitHubError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(out)
+    }
+
     /// Re-evaluates every stage whose bump commit is `sha` (or every stage, for `None`):
     /// records verification, comments on failure, promotes downstream.
     pub async fn evaluate_stages(&self, repo: &RepoName, sha: Option<&str>) -> anyhow::Result<()> {

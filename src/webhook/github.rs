@@ -322,7 +322,11 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Parsed, String> {
         }
         "push" => {
             let p: PushPayload = parse(event, body)?;
-            Ok(Parsed::Event(Box::new(Event::Push(PushEvent { repo: repo(&p.repository)?, git_ref: p.git_ref, after: p.after }))))
+            Ok(Parsed::Event(Box::new(Event::Push(PushEvent {
+                repo: repo(&p.repository)?,
+                git_ref: p.git_ref,
+                after: p.after,
+            }))))
         }
         "package" | "registry_package" => {
             let p: PackagePayload = parse(event, body)?;

@@ -6,3 +6,4 @@ mod support;
 
 mod first_promotion;
 mod intake;
+mod policy;

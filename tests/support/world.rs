@@ -171,6 +171,7 @@ stages:
     promotion: auto
     pointers: [{{ file: clusters/staging/values.yaml, format: helm-values, artifact: myapp }}]
     verification: {{ checks: ["e2e / staging"] }}
+    freeze: {{ file: clusters/staging/FREEZE }}
 "#
     )
 }
@@ -258,6 +259,35 @@ impl World {
     /// Waits for `cond` on the fake GitHub (10 s).
     pub async fn until(&self, what: &str, cond: impl Fn(&FakeGitHub) -> bool) {
         assert!(self.gh.wait_until(Duration::from_secs(10), cond).await, "timed out waiting for: {what}");
+    }
+
+    /// A human's pull request changing `files` on a new branch; returns (number, head sha).
+    pub async fn human_pr(&self, branch: &str, files: &[(&str, Option<&str>)]) -> (u64, String) {
+        let sha = self.gh.push_commit(REPO, branch, "alice", "change a pointer by hand", files).await;
+        let n = self.gh.open_pr(REPO, "alice", branch, "main", "by hand", "").await;
+        (n, sha)
+    }
+
+    /// Waits for the completed `baton/policy` check on `sha`.
+    pub async fn policy(&self, sha: &str) -> super::fake_github::CheckRun {
+        self.until("a completed baton/policy", |gh| {
+            gh.check_run(REPO, sha, "baton/policy").is_some_and(|c| c.status == "completed")
+        })
+        .await;
+        self.gh.check_run(REPO, sha, "baton/policy").unwrap()
+    }
+
+    /// The staging values file set to `tag`/`digest` (through baton's own pointer editor).
+    pub fn staging_values(tag: &str, digest: &str) -> String {
+        let sel = baton::pointer::Selector::default();
+        baton::pointer::set(
+            STAGING_VALUES,
+            baton::pointer::Format::HelmValues,
+            &sel,
+            &tag.parse().unwrap(),
+            &digest.parse().unwrap(),
+        )
+        .unwrap()
     }
 
     /// Asserts that baton made no request GitHub's OpenAPI description would reject.
