@@ -33,15 +33,22 @@ impl Engine {
         }
         // 2. Missed check events and completed soak times: every stage's bump commit.
         self.evaluate_stages(repo, None).await?;
-        // 3. Baton PRs that are green but were never merged (a missed check event).
+        // 3. Baton PRs whose policy check or merge was missed (a missed PR or check event).
         for stage in &loaded.pipeline.stages {
             for artifact in stage.artifacts() {
                 let branch = crate::render::branch(&stage.name, artifact);
-                if let Some(pr) = self.github.find_open_pull(repo, &branch).await? {
-                    self.try_auto_merge(repo, &pr.head_sha).await?;
+                let Some(pr) = self.github.find_open_pull(repo, &branch).await? else { continue };
+                let policy = self.github.check_runs(repo, &pr.head_sha, Some(crate::policy::CHECK_NAME)).await?;
+                if !policy.iter().any(|c| c.status == "completed") {
+                    let target =
+                        super::policy::PolicyTarget { number: pr.number, head_sha: pr.head_sha.clone(), labels: pr.labels };
+                    self.run_policy(repo, &target).await?;
                 }
+                self.try_auto_merge(repo, &pr.head_sha).await?;
             }
         }
+        // 4. What those merges made verifiable.
+        self.evaluate_stages(repo, None).await?;
         Ok(())
     }
 }

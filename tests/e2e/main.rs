@@ -7,3 +7,4 @@ mod support;
 mod first_promotion;
 mod intake;
 mod policy;
+mod stages;

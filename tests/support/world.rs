@@ -60,6 +60,8 @@ pub struct Baton {
     pub url: String,
     pub running: Option<Running>,
     pub engine: Arc<Engine>,
+    /// Seconds added to baton's clock (soak tests move time instead of sleeping).
+    pub clock_offset: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Baton {
@@ -67,9 +69,14 @@ impl Baton {
         let mut engine = server::build_engine(&settings).expect("engine");
         engine.verifier = Arc::new(TrustAll);
         engine.signature_wait = Duration::from_secs(2);
+        let clock_offset = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let offset = clock_offset.clone();
+        engine.clock = Arc::new(move || {
+            chrono::Utc::now() + chrono::Duration::seconds(offset.load(std::sync::atomic::Ordering::SeqCst))
+        });
         let engine = Arc::new(engine);
         let running = server::spawn(Arc::new(settings), engine.clone(), listener).expect("server");
-        Baton { url: format!("http://{}", running.addr), running: Some(running), engine }
+        Baton { url: format!("http://{}", running.addr), running: Some(running), engine, clock_offset }
     }
 
     pub async fn start(settings: Settings) -> Baton {
@@ -219,25 +226,34 @@ impl World {
     }
 
     pub async fn start_with(dev_write: &str, dev_promotion: &str) -> World {
+        let (write, promotion) = (dev_write.to_string(), dev_promotion.to_string());
+        World::start_custom(move |host| pipeline_yaml(host, &write, &promotion), true).await
+    }
+
+    /// A world with any pipeline; `webhooks: false` means baton hears nothing (no GitHub
+    /// webhooks, no registry notifications): only `reconcile` can find out what happened.
+    pub async fn start_custom(pipeline: impl Fn(&str) -> String, webhooks: bool) -> World {
         let gh = FakeGitHub::start().await;
         gh.set_app(APP_ID, "baton");
         gh.set_request_validator(|method, path, body| OpenApi::load().validate_request(method, path, body).map(|_| ()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let baton_url = format!("http://{}", listener.local_addr().unwrap());
-        let registry =
-            TestRegistry::start(Some((format!("{baton_url}/webhooks/registry"), REGISTRY_TOKEN.to_string()))).await;
+        let notify = webhooks.then(|| (format!("{baton_url}/webhooks/registry"), REGISTRY_TOKEN.to_string()));
+        let registry = TestRegistry::start(notify).await;
         let host = registry.host();
         gh.add_repo(
             REPO,
             "main",
             &[
-                (".baton.yaml", &pipeline_yaml(&host, dev_write, dev_promotion)),
+                (".baton.yaml", &pipeline(&host)),
                 (".baton/keys/deploy.pub", "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n"),
                 ("clusters/dev/myapp.yaml", DEV_POINTER),
                 ("clusters/staging/values.yaml", STAGING_VALUES),
             ],
         );
-        gh.set_webhook_target(&format!("{baton_url}/webhooks/github"), SECRET);
+        if webhooks {
+            gh.set_webhook_target(&format!("{baton_url}/webhooks/github"), SECRET);
+        }
         let baton = Baton::start_on(listener, settings(&gh.url(), Some(&host))).await;
         World { gh, registry, baton }
     }
@@ -256,9 +272,32 @@ impl World {
             .await
     }
 
-    /// Waits for `cond` on the fake GitHub (10 s).
+    /// Waits for `cond` on the fake GitHub (30 s).
     pub async fn until(&self, what: &str, cond: impl Fn(&FakeGitHub) -> bool) {
-        assert!(self.gh.wait_until(Duration::from_secs(10), cond).await, "timed out waiting for: {what}");
+        assert!(self.gh.wait_until(Duration::from_secs(30), cond).await, "timed out waiting for: {what}");
+    }
+
+    /// Moves baton's clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.baton.clock_offset.fetch_add(by.as_secs() as i64, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The pointer a stage's file names on main, as `tag@digest`.
+    pub fn running(&self, file: &str, format: baton::pointer::Format) -> String {
+        let text = self.gh.file(REPO, "main", file).expect("pointer file");
+        baton::pointer::get(&text, format, &baton::pointer::Selector::default()).unwrap().to_string()
+    }
+
+    /// The open PR on baton's branch for `stage`.
+    pub fn open_pr(&self, stage: &str) -> Option<super::fake_github::Pull> {
+        let branch = format!("baton/{stage}/myapp");
+        self.gh.pulls(REPO).into_iter().find(|p| p.state == "open" && p.head_ref == branch)
+    }
+
+    /// All PRs ever opened on baton's branch for `stage`.
+    pub fn prs(&self, stage: &str) -> Vec<super::fake_github::Pull> {
+        let branch = format!("baton/{stage}/myapp");
+        self.gh.pulls(REPO).into_iter().filter(|p| p.head_ref == branch).collect()
     }
 
     /// A human's pull request changing `files` on a new branch; returns (number, head sha).
