@@ -42,6 +42,8 @@ pub enum Command {
     /// Read or edit a pointer in a YAML file.
     #[command(subcommand)]
     Pointer(PointerCommand),
+    /// Verify an artifact's cosign signature; prints the verified digest.
+    Verify(crate::verify::cli::VerifyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,5 +99,6 @@ pub fn run() -> ExitCode {
         Command::CheckConfig { file } => crate::pipeline::check_config_cli(&file),
         Command::Serve { config } => crate::server::serve_cli(config.as_deref()),
         Command::Reconcile { config } => crate::server::reconcile_cli(config.as_deref()),
+        Command::Verify(args) => crate::verify::cli::run(args),
     }
 }

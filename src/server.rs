@@ -279,15 +279,18 @@ pub fn build_engine(settings: &Settings) -> Result<Engine, String> {
         if settings.dry_run() { Arc::new(crate::github::dryrun::DryRun::new(client)) } else { Arc::new(client) };
     let registry =
         crate::registry::OciRegistry::new(&settings.registry).map_err(|e| format!("registry settings: {e}"))?;
-    let registry: Arc<dyn crate::registry::Registry> = Arc::new(registry);
-    let verifier = crate::verify::default_verifier(&settings.registry, github.clone());
-    Ok(Engine::new(
+    let registry = Arc::new(registry);
+    let verifier = crate::verify::default_verifier(&settings.verify, registry.clone(), github.clone());
+    let registry: Arc<dyn crate::registry::Registry> = registry;
+    let mut engine = Engine::new(
         github,
         registry,
         verifier,
         settings.github.repositories.clone(),
         Duration::from_secs(settings.github.config_cache_secs),
-    ))
+    );
+    engine.signature_wait = Duration::from_secs(settings.verify.signature_wait_secs);
+    Ok(engine)
 }
 
 /// `baton serve`.

@@ -30,6 +30,7 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub github: GitHubSettings,
     pub registry: RegistrySettings,
+    pub verify: crate::verify::VerifySettings,
     pub log: LogSettings,
 }
 

@@ -187,6 +187,22 @@ pub struct CommitInfo {
     pub parents: Vec<String>,
 }
 
+/// Reading files of a repository: all that signature verification needs (key files).
+#[async_trait]
+pub trait RepoFiles: Send + Sync {
+    async fn file(&self, repo: &RepoName, path: &str, at: &str) -> Result<FileContent>;
+}
+
+/// Any [`GitHub`] reads files.
+pub struct FilesOf(pub std::sync::Arc<dyn GitHub>);
+
+#[async_trait]
+impl RepoFiles for FilesOf {
+    async fn file(&self, repo: &RepoName, path: &str, at: &str) -> Result<FileContent> {
+        self.0.file(repo, path, at).await
+    }
+}
+
 /// The operations the engine needs. Small on purpose: the fake GitHub in the tests, the dry-run
 /// wrapper and the octocrab client all implement exactly this.
 #[async_trait]

@@ -18,10 +18,7 @@ fn bump(w: &World, stage: &str) -> String {
 
 async fn merged(w: &World, stage: &str, tag: &str) {
     let title = format!("promote myapp {tag} to {stage}");
-    w.until(&format!("{title} merged"), |gh| {
-        gh.pulls(REPO).iter().any(|p| p.merged && p.title == title)
-    })
-    .await;
+    w.until(&format!("{title} merged"), |gh| gh.pulls(REPO).iter().any(|p| p.merged && p.title == title)).await;
 }
 
 fn verified(w: &World, sha: &str, stage: &str) -> Option<String> {
@@ -44,7 +41,8 @@ async fn the_routine_path_dev_to_staging_with_the_same_digest() {
     let dev_bump = bump(&w, "dev");
     assert_eq!(w.running(DEV, Format::FluxOci), format!("0.5.1@{digest}"));
     // Until Flux reports, dev has not verified it.
-    w.until("baton/verified/dev in progress", |_| verified(&w, &dev_bump, "dev").as_deref() == Some("in_progress")).await;
+    w.until("baton/verified/dev in progress", |_| verified(&w, &dev_bump, "dev").as_deref() == Some("in_progress"))
+        .await;
     assert!(w.prs("staging").is_empty());
 
     // Flux reports the kustomization ready on the bump commit.
@@ -102,7 +100,8 @@ async fn duplicate_and_out_of_order_events_and_non_bump_commits() {
     w.gh.settle(Duration::from_millis(300), Duration::from_secs(10)).await;
     w.baton.wait_idle().await;
     assert!(w.gh.check_runs(REPO, &other).iter().all(|c| !c.name.starts_with("baton/verified")));
-    let records: Vec<_> = w.gh.check_runs(REPO, &dev_bump).into_iter().filter(|c| c.name == "baton/verified/dev").collect();
+    let records: Vec<_> =
+        w.gh.check_runs(REPO, &dev_bump).into_iter().filter(|c| c.name == "baton/verified/dev").collect();
     assert_eq!(records.len(), 1, "one record per bump: {records:#?}");
     assert_eq!(w.prs("staging").len(), 1);
     // Replaying every webhook GitHub sent so far changes nothing either.
@@ -119,10 +118,12 @@ async fn duplicate_and_out_of_order_events_and_non_bump_commits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_time_is_completed_by_reconcile() {
     let w = World::start_custom(
-        |host| pipeline_yaml(host, "pull-request", "auto").replace(
-            "      checks: [\"kustomization/myapp-dev\"]",
-            "      checks: [\"kustomization/myapp-dev\"]\n      soak: 30m",
-        ),
+        |host| {
+            pipeline_yaml(host, "pull-request", "auto").replace(
+                "      checks: [\"kustomization/myapp-dev\"]",
+                "      checks: [\"kustomization/myapp-dev\"]\n      soak: 30m",
+            )
+        },
         true,
     )
     .await;
