@@ -7,4 +7,5 @@ mod support;
 mod first_promotion;
 mod intake;
 mod policy;
+mod signatures;
 mod stages;

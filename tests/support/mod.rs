@@ -5,4 +5,5 @@
 pub mod fake_github;
 pub mod openapi;
 pub mod registry;
+pub mod signing;
 pub mod world;

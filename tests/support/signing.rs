@@ -12,7 +12,7 @@ use p256::ecdsa::{Signature, SigningKey};
 use p256::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _, LineEnding};
 use sha2::Digest as _;
 
-use crate::registry::{sha256, TestRegistry, OCI_MANIFEST_TYPE};
+use super::registry::{sha256, TestRegistry, OCI_MANIFEST_TYPE};
 
 pub const SIMPLESIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 pub const BUNDLE_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";

@@ -66,8 +66,19 @@ pub struct Baton {
 
 impl Baton {
     pub async fn start_on(listener: tokio::net::TcpListener, settings: Settings) -> Baton {
+        Baton::start_verifying(listener, settings, false).await
+    }
+
+    /// `real_signatures`: cosign verification as in production, instead of [`TrustAll`].
+    pub async fn start_verifying(
+        listener: tokio::net::TcpListener,
+        settings: Settings,
+        real_signatures: bool,
+    ) -> Baton {
         let mut engine = server::build_engine(&settings).expect("engine");
-        engine.verifier = Arc::new(TrustAll);
+        if !real_signatures {
+            engine.verifier = Arc::new(TrustAll);
+        }
         engine.signature_wait = Duration::from_secs(2);
         let clock_offset = Arc::new(std::sync::atomic::AtomicI64::new(0));
         let offset = clock_offset.clone();
@@ -233,6 +244,16 @@ impl World {
     /// A world with any pipeline; `webhooks: false` means baton hears nothing (no GitHub
     /// webhooks, no registry notifications): only `reconcile` can find out what happened.
     pub async fn start_custom(pipeline: impl Fn(&str) -> String, webhooks: bool) -> World {
+        World::build(pipeline, webhooks, None).await
+    }
+
+    /// A world whose baton verifies cosign signatures for real, with `public_key_pem` as the
+    /// repository's `.baton/keys/deploy.pub`.
+    pub async fn start_signed(public_key_pem: &str) -> World {
+        World::build(|host| pipeline_yaml(host, "pull-request", "manual"), true, Some(public_key_pem)).await
+    }
+
+    async fn build(pipeline: impl Fn(&str) -> String, webhooks: bool, key: Option<&str>) -> World {
         let gh = FakeGitHub::start().await;
         gh.set_app(APP_ID, "baton");
         gh.set_request_validator(|method, path, body| OpenApi::load().validate_request(method, path, body).map(|_| ()));
@@ -246,7 +267,7 @@ impl World {
             "main",
             &[
                 (".baton.yaml", &pipeline(&host)),
-                (".baton/keys/deploy.pub", "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n"),
+                (".baton/keys/deploy.pub", key.unwrap_or("-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n")),
                 ("clusters/dev/myapp.yaml", DEV_POINTER),
                 ("clusters/staging/values.yaml", STAGING_VALUES),
             ],
@@ -254,7 +275,7 @@ impl World {
         if webhooks {
             gh.set_webhook_target(&format!("{baton_url}/webhooks/github"), SECRET);
         }
-        let baton = Baton::start_on(listener, settings(&gh.url(), Some(&host))).await;
+        let baton = Baton::start_verifying(listener, settings(&gh.url(), Some(&host)), key.is_some()).await;
         World { gh, registry, baton }
     }
 
