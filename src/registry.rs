@@ -408,6 +408,13 @@ impl OciRegistry {
                     retry: true,
                 }),
             };
+            crate::metrics::registry_request(match &outcome {
+                Ok(_) => "ok",
+                Err(Failure { error: RegistryError::TagNotFound { .. }, .. }) => "not_found",
+                Err(Failure { error: RegistryError::Unauthorized { .. }, .. }) => "unauthorized",
+                Err(Failure { error: RegistryError::Unreachable { .. }, .. }) => "unreachable",
+                Err(_) => "invalid",
+            });
             match outcome {
                 Ok(v) => return Ok(v),
                 Err(f) if f.retry && attempt < ATTEMPTS => {

@@ -86,7 +86,126 @@ pub fn commit_message(p: &Promotion) -> String {
     for a in &m.approved_by {
         msg.push_str(&format!("Baton-Approved-By: {a}\n"));
     }
+    if m.rollback {
+        if let (Some(t), Some(d)) = (&m.from_tag, &m.from_digest) {
+            // Recorded in Git: auto-promotion never brings the rolled-back version back here or
+            // downstream.
+            msg.push_str(&format!("Baton-Rejected: {t}@{d}\n"));
+        }
+    }
     msg
+}
+
+/// The squash-merge commit message of a baton PR: the title line GitHub would use, and the
+/// same trailers as the PR's commit, so that the default branch carries them.
+pub fn merge_message(number: u64, m: &Marker) -> String {
+    let annotations = BTreeMap::new();
+    let p = Promotion { marker: m, image: "", annotations: &annotations, files: &[], verified_by: None };
+    let msg = commit_message(&p);
+    let (first, rest) = msg.split_once('\n').unwrap_or((&msg, ""));
+    format!("{first} (#{number})\n{rest}")
+}
+
+/// A reply to a command that was carried out.
+pub fn command_reply(user: &str, text: &str) -> String {
+    format!("@{user} {text}\n")
+}
+
+/// A reply to a command that was refused or failed: what happened, in plain words.
+pub fn command_refusal(user: &str, text: &str) -> String {
+    format!("@{user} 😕 {text}\n")
+}
+
+/// A reply to a comment whose command could not be parsed.
+pub fn command_error(user: &str, message: &str, usage: Option<&str>) -> String {
+    let mut s = format!("@{user} 😕 {message}\n");
+    if let Some(u) = usage {
+        s.push_str(&format!("\nUsage:\n\n```\n{}\n```\n", u.trim_end()));
+    }
+    s.push_str("\n`/help` lists every command.\n");
+    s
+}
+
+/// The content of a stage's freeze file.
+pub fn freeze_file(user: &str, when: &str, reason: Option<&str>) -> String {
+    format!(
+        "frozen by @{user} at {when}: {}\n\n# Written by baton (/freeze). While this file exists on the default branch,\n# promotions to this stage fail baton/policy; rollbacks are exempt. /unfreeze removes it.\n",
+        reason.unwrap_or("no reason given").replace(['\n', '\r'], " ")
+    )
+}
+
+/// One line of `/status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusRow {
+    pub stage: String,
+    pub from: Option<String>,
+    pub artifact: String,
+    pub version: Option<String>,
+    pub digest: Option<String>,
+    pub since: Option<String>,
+    /// The `baton/verified/<stage>` conclusion (or status) on the bump commit.
+    pub verified: Option<String>,
+    /// The open PR on baton's branch, with the version it proposes.
+    pub pr: Option<(u64, Option<String>)>,
+    pub frozen: bool,
+}
+
+/// The `/status` reply: a table and a Mermaid flowchart of the stages.
+pub fn status(rows: &[StatusRow]) -> String {
+    let mut s = String::from("| stage | artifact | version | digest | since | verified | open PR |\n|---|---|---|---|---|---|---|\n");
+    for r in rows {
+        let verified = match r.verified.as_deref() {
+            Some("success") => "✅".to_string(),
+            Some("failure") => "❌".to_string(),
+            Some(other) => format!("⏳ {other}"),
+            None => "—".to_string(),
+        };
+        let pr = match &r.pr {
+            Some((n, Some(t))) => format!("#{n} (`{}`)", cell(t)),
+            Some((n, None)) => format!("#{n}"),
+            None => "—".to_string(),
+        };
+        s.push_str(&format!(
+            "| `{}`{} | `{}` | {} | {} | {} | {verified} | {pr} |\n",
+            cell(&r.stage),
+            if r.frozen { " 🧊 frozen" } else { "" },
+            cell(&r.artifact),
+            r.version.as_deref().map(|v| format!("`{}`", cell(v))).unwrap_or_else(|| "—".into()),
+            r.digest.as_deref().map(|v| format!("`{}`", cell(v))).unwrap_or_else(|| "—".into()),
+            r.since.as_deref().map(cell).unwrap_or_else(|| "—".into()),
+        ));
+    }
+    s.push_str("\n```mermaid\nflowchart LR\n");
+    let id = |name: &str| name.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+    let mut seen = Vec::new();
+    for r in rows {
+        if seen.contains(&r.stage) {
+            continue;
+        }
+        seen.push(r.stage.clone());
+        let versions: Vec<String> = rows
+            .iter()
+            .filter(|x| x.stage == r.stage)
+            .map(|x| format!("{} {}", x.artifact, x.version.as_deref().unwrap_or("?")))
+            .collect();
+        s.push_str(&format!(
+            "  {}[\"{}{}<br/>{}\"]\n",
+            id(&r.stage),
+            r.stage,
+            if r.frozen { " 🧊" } else { "" },
+            versions.join("<br/>").replace('"', "'")
+        ));
+    }
+    for r in rows {
+        if let Some(f) = &r.from {
+            let edge = format!("  {} --> {}\n", id(f), id(&r.stage));
+            if !s.contains(&edge) {
+                s.push_str(&edge);
+            }
+        }
+    }
+    s.push_str("```\n");
+    s
 }
 
 /// Markdown cell text from untrusted input: no table breaks, no HTML, bounded length.
@@ -274,6 +393,39 @@ mod tests {
         let b = rejected_body(&m.artifact, "r.io/deployments/myapp", &m.version(), "no signature found for r.io/x");
         assert!(b.contains(&rejected_key(&m.artifact, &m.version())));
         insta::assert_snapshot!(format!("{}\n\n{b}", rejected_title(&m.artifact, &m.version())));
+    }
+
+    #[test]
+    fn command_texts() {
+        insta::assert_snapshot!("reply", command_reply("alice", "#12 moves prod to `0.5.123` (`sha256:abababababab`)"));
+        insta::assert_snapshot!("refusal", command_refusal("bob", "@bob is not an approver of prod (approvers: @org/sre)"));
+        insta::assert_snapshot!("parse_error", command_error("bob", "unknown command /promot: did you mean /promote?", Some("/promote <stage> [<version>]")));
+        insta::assert_snapshot!("freeze_file", freeze_file("alice", "2026-11-21T08:00:00Z", Some("incident 42")));
+        let rows = vec![
+            StatusRow {
+                stage: "dev".into(),
+                from: None,
+                artifact: "myapp".into(),
+                version: Some("0.5.2".into()),
+                digest: Some("sha256:abababababab".into()),
+                since: Some("2026-11-21 08:00 UTC".into()),
+                verified: Some("success".into()),
+                pr: None,
+                frozen: false,
+            },
+            StatusRow {
+                stage: "prod".into(),
+                from: Some("dev".into()),
+                artifact: "myapp".into(),
+                version: Some("0.5.1".into()),
+                digest: Some("sha256:cdcdcdcdcdcd".into()),
+                since: None,
+                verified: Some("in_progress".into()),
+                pr: Some((7, Some("0.5.2".into()))),
+                frozen: true,
+            },
+        ];
+        insta::assert_snapshot!("status", status(&rows));
     }
 
     #[test]

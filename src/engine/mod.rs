@@ -4,6 +4,7 @@
 //! keyed (deterministic branch names, find-before-create, expected parents) so duplicate or
 //! concurrent handling of the same event converges on one PR or one commit.
 
+pub mod commands;
 pub mod policy;
 pub mod reconcile;
 pub mod stages;
@@ -151,6 +152,9 @@ impl Engine {
                         }
                         Ok(())
                     }
+                    CheckRunAction::RequestedAction { identifier } if cr.name.starts_with("baton/verified/") => {
+                        self.on_promote_button(repo, &cr.head_sha, identifier, &cr.sender).await
+                    }
                     CheckRunAction::Rerequested if cr.name.starts_with("baton/verified/") => {
                         self.evaluate_stages(repo, Some(&cr.head_sha)).await
                     }
@@ -189,6 +193,7 @@ impl Engine {
                 }
                 Ok(())
             }
+            Event::IssueComment(c) => self.on_comment(repo, c).await,
             Event::Push(p) => {
                 let loaded = self.load(repo).await?;
                 if p.git_ref == format!("refs/heads/{}", loaded.default_branch) {
@@ -343,6 +348,14 @@ impl Engine {
         candidate: &Candidate,
         rebuild: bool,
     ) -> anyhow::Result<Outcome> {
+        if !candidate.rollback
+            && self.rejected_versions(repo, loaded, stage, artifact).await?.contains(&candidate.version)
+        {
+            return Ok(Outcome::Noop(format!(
+                "{} was rolled back in {} or upstream; it is not promoted again",
+                candidate.version, stage.name
+            )));
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;

@@ -106,7 +106,7 @@ pub fn evaluate_gate(
     Gate::Verified { summary }
 }
 
-fn read_version(text: &str, spec: &PointerSpec) -> Option<Version> {
+pub(crate) fn read_version(text: &str, spec: &PointerSpec) -> Option<Version> {
     let c = pointer::get(text, spec.format, &spec.selector).ok()?;
     Some(Version { tag: c.tag?.parse::<Tag>().ok()?, digest: c.digest?.parse::<Digest>().ok()? })
 }
@@ -181,6 +181,40 @@ impl Engine {
                 Ok(_) | Err(GitHubError::NotFound(_)) => {}
                 Err(e) => return Err(e.into()),
             }
+        }
+        Ok(out)
+    }
+
+    /// Versions rolled back in `stage` or upstream of it (`Baton-Rejected:` trailers on the
+    /// default branch): auto-promotion never brings them back.
+    pub async fn rejected_versions(
+        &self,
+        repo: &RepoName,
+        loaded: &Loaded,
+        stage: &Stage,
+        artifact: &Artifact,
+    ) -> anyhow::Result<Vec<Version>> {
+        let mut out = Vec::new();
+        let mut current = Some(stage);
+        let mut seen = 0;
+        while let Some(s) = current {
+            seen += 1;
+            if seen > loaded.pipeline.stages.len() {
+                break; // the validator forbids cycles; this is only a guard
+            }
+            if let Some(spec) = s.pointers.iter().find(|p| p.artifact == artifact.name) {
+                for c in self.github.path_history(repo, &loaded.default_branch, spec.file.as_str(), 50).await? {
+                    for line in c.message.lines() {
+                        let Some(v) = line.strip_prefix("Baton-Rejected:") else { continue };
+                        if let Some((t, d)) = v.trim().split_once('@') {
+                            if let (Ok(tag), Ok(digest)) = (t.parse::<Tag>(), d.parse::<Digest>()) {
+                                out.push(Version { tag, digest });
+                            }
+                        }
+                    }
+                }
+            }
+            current = s.from.as_ref().and_then(|f| loaded.pipeline.stage(f));
         }
         Ok(out)
     }
@@ -375,7 +409,8 @@ impl Engine {
                 continue; // a manual stage merges only with a recorded approval
             }
             if self.mergeable(repo, pr).await? {
-                match self.github.merge_pull(repo, pr.number, sha, "squash").await {
+                let message = crate::render::merge_message(pr.number, &marker);
+                match self.github.merge_pull(repo, pr.number, sha, &message).await {
                     Ok(merged) => {
                         crate::metrics::promotion(stage.name.as_str(), "merged");
                         tracing::info!(pr = pr.number, merge_commit = %merged, "merged");

@@ -109,7 +109,7 @@ impl AppClient {
             return Ok(c.clone());
         }
         let path = format!("/repos/{}/{}/installation", repo.owner(), repo.name());
-        let v = self.send(&self.root, Method::GET, &path, None).await?;
+        let (_, v) = self.send(&self.root, Method::GET, &path, None).await?;
         let id =
             v["id"].as_u64().ok_or_else(|| GitHubError::Other(format!("{path}: answer without an installation id")))?;
         let crab = Arc::new(self.root.installation(id.into()).map_err(|e| GitHubError::Other(e.to_string()))?);
@@ -119,11 +119,29 @@ impl AppClient {
 
     async fn call(&self, repo: &RepoName, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
         let crab = self.client(repo).await?;
+        self.send(&crab, method, path, body.as_ref()).await.map(|(_, v)| v)
+    }
+
+    async fn call_status(
+        &self,
+        repo: &RepoName,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(StatusCode, Value)> {
+        let crab = self.client(repo).await?;
         self.send(&crab, method, path, body.as_ref()).await
     }
 
-    /// One request with GitHub's retry and rate-limit rules. Returns the JSON body (Null for 204).
-    pub async fn send(&self, crab: &Octocrab, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
+    /// One request with GitHub's retry and rate-limit rules. Returns the status and the JSON
+    /// body (Null for 204).
+    pub async fn send(
+        &self,
+        crab: &Octocrab,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value)> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -157,9 +175,10 @@ impl AppClient {
             tracing::debug!(%method, path, status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "GitHub request");
             if status.is_success() {
                 if text.trim().is_empty() {
-                    return Ok(Value::Null);
+                    return Ok((status, Value::Null));
                 }
                 return serde_json::from_str(&text)
+                    .map(|v| (status, v))
                     .map_err(|e| GitHubError::Other(format!("{method} {path}: answer is not JSON: {e}")));
             }
             if let Some(wait) = rate_limit_wait(status, &headers) {
@@ -263,7 +282,7 @@ impl GitHub for AppClient {
         self.slug
             .get_or_init(|| async {
                 match self.send(&self.root, Method::GET, "/app", None).await {
-                    Ok(v) => v["slug"].as_str().map(str::to_string),
+                    Ok((_, v)) => v["slug"].as_str().map(str::to_string),
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot read the App's slug");
                         None
@@ -427,13 +446,19 @@ impl GitHub for AppClient {
         Ok(out)
     }
 
-    async fn merge_pull(&self, repo: &RepoName, number: u64, head_sha: &str, method: &str) -> Result<String> {
+    async fn merge_pull(&self, repo: &RepoName, number: u64, head_sha: &str, message: &str) -> Result<String> {
+        let (title, body) = message.split_once('\n').unwrap_or((message, ""));
         let v = self
             .call(
                 repo,
                 Method::PUT,
                 &format!("{}/pulls/{number}/merge", repo_path(repo)),
-                Some(json!({"sha": head_sha, "merge_method": method})),
+                Some(json!({
+                    "sha": head_sha,
+                    "merge_method": "squash",
+                    "commit_title": title,
+                    "commit_message": body.trim_start_matches('\n'),
+                })),
             )
             .await?;
         str_field(&v, "/sha")
@@ -600,15 +625,34 @@ impl GitHub for AppClient {
         .map(|_| ())
     }
 
-    async fn react(&self, repo: &RepoName, comment_id: u64, content: &str) -> Result<()> {
-        self.call(
-            repo,
-            Method::POST,
-            &format!("{}/issues/comments/{comment_id}/reactions", repo_path(repo)),
-            Some(json!({"content": content})),
-        )
-        .await
-        .map(|_| ())
+    async fn react(&self, repo: &RepoName, comment_id: u64, content: &str) -> Result<bool> {
+        // GitHub answers 201 for a new reaction and 200 when this App had already reacted so.
+        let (status, _) = self
+            .call_status(
+                repo,
+                Method::POST,
+                &format!("{}/issues/comments/{comment_id}/reactions", repo_path(repo)),
+                Some(json!({"content": content})),
+            )
+            .await?;
+        Ok(status == StatusCode::CREATED)
+    }
+
+    async fn open_pulls(&self, repo: &RepoName) -> Result<Vec<PullRequest>> {
+        let mut out = Vec::new();
+        for page in 1..=10 {
+            let path = format!("{}/pulls?state=open&per_page=100&page={page}", repo_path(repo));
+            let v = self.call(repo, Method::GET, &path, None).await?;
+            let list = v.as_array().cloned().unwrap_or_default();
+            let n = list.len();
+            for p in &list {
+                out.push(pull_from_json(p)?);
+            }
+            if n < 100 {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     async fn permission(&self, repo: &RepoName, user: &str) -> Result<String> {

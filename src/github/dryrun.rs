@@ -83,9 +83,12 @@ impl<G: GitHub> GitHub for DryRun<G> {
     async fn pull_files(&self, repo: &RepoName, number: u64) -> Result<Vec<ChangedFile>> {
         self.inner.pull_files(repo, number).await
     }
-    async fn merge_pull(&self, repo: &RepoName, number: u64, head_sha: &str, method: &str) -> Result<String> {
-        tracing::warn!(repository = %repo, number, head_sha, method, "dry-run: would merge a pull request");
+    async fn merge_pull(&self, repo: &RepoName, number: u64, head_sha: &str, message: &str) -> Result<String> {
+        tracing::warn!(repository = %repo, number, head_sha, message, "dry-run: would merge a pull request");
         Ok(PLACEHOLDER_SHA.to_string())
+    }
+    async fn open_pulls(&self, repo: &RepoName) -> Result<Vec<PullRequest>> {
+        self.inner.open_pulls(repo).await
     }
     async fn close_pull(&self, repo: &RepoName, number: u64) -> Result<()> {
         tracing::warn!(repository = %repo, number, "dry-run: would close a pull request");
@@ -125,9 +128,9 @@ impl<G: GitHub> GitHub for DryRun<G> {
         tracing::warn!(repository = %repo, id, body, "dry-run: would edit a comment");
         Ok(())
     }
-    async fn react(&self, repo: &RepoName, comment_id: u64, content: &str) -> Result<()> {
+    async fn react(&self, repo: &RepoName, comment_id: u64, content: &str) -> Result<bool> {
         tracing::warn!(repository = %repo, comment_id, content, "dry-run: would react");
-        Ok(())
+        Ok(true)
     }
     async fn permission(&self, repo: &RepoName, user: &str) -> Result<String> {
         self.inner.permission(repo, user).await

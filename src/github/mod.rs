@@ -237,8 +237,10 @@ pub trait GitHub: Send + Sync {
     async fn remove_label(&self, repo: &RepoName, number: u64, label: &str) -> Result<()>;
     async fn get_pull(&self, repo: &RepoName, number: u64) -> Result<PullRequest>;
     async fn pull_files(&self, repo: &RepoName, number: u64) -> Result<Vec<ChangedFile>>;
-    /// Merges with the expected head sha (`Conflict` if the head moved or it cannot merge).
-    async fn merge_pull(&self, repo: &RepoName, number: u64, head_sha: &str, method: &str) -> Result<String>;
+    /// Squash-merges with the expected head sha (`Conflict` if the head moved or it cannot
+    /// merge); `message` is the squash commit's message (title line, blank line, body).
+    async fn merge_pull(&self, repo: &RepoName, number: u64, head_sha: &str, message: &str) -> Result<String>;
+    async fn open_pulls(&self, repo: &RepoName) -> Result<Vec<PullRequest>>;
     async fn close_pull(&self, repo: &RepoName, number: u64) -> Result<()>;
     /// Pull requests that contain a commit (for bump commits: the PR that merged it).
     async fn commit_pulls(&self, repo: &RepoName, sha: &str) -> Result<Vec<PullRequest>>;
@@ -255,8 +257,9 @@ pub trait GitHub: Send + Sync {
     async fn create_comment(&self, repo: &RepoName, number: u64, body: &str) -> Result<u64>;
     async fn comments(&self, repo: &RepoName, number: u64) -> Result<Vec<CommentInfo>>;
     async fn update_comment(&self, repo: &RepoName, id: u64, body: &str) -> Result<()>;
-    /// Reacts to an issue comment (`eyes`, `rocket`, `confused`, …); repeating is harmless.
-    async fn react(&self, repo: &RepoName, comment_id: u64, content: &str) -> Result<()>;
+    /// Reacts to an issue comment (`eyes`, `rocket`, `confused`, …). Returns false when this
+    /// App had already reacted so (the reaction is then a receipt that a command was handled).
+    async fn react(&self, repo: &RepoName, comment_id: u64, content: &str) -> Result<bool>;
     /// The user's permission on the repository: admin, maintain, write, triage, read or none.
     async fn permission(&self, repo: &RepoName, user: &str) -> Result<String>;
     async fn team_member(&self, org: &str, team: &str, user: &str) -> Result<bool>;
