@@ -15,6 +15,8 @@
 //! - `server`: the axum HTTP server; `cli`: the `baton` command line
 
 pub mod cli;
+pub mod codeowners;
+pub mod commands;
 pub mod engine;
 pub mod event;
 pub mod github;

@@ -22,6 +22,9 @@ pub struct Candidate {
     pub verified_in: Option<StageName>,
     pub approved_by: Vec<String>,
     pub rollback: bool,
+    /// A human named this exact version (`/promote <stage> <version>`): it may bring back a
+    /// version that was rolled back earlier, which automatic promotion never does.
+    pub explicit: bool,
 }
 
 /// What the engine read for one stage and artifact.

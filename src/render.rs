@@ -108,7 +108,11 @@ pub fn merge_message(number: u64, m: &Marker) -> String {
 
 /// A reply to a command that was carried out.
 pub fn command_reply(user: &str, text: &str) -> String {
-    format!("@{user} {text}\n")
+    if text.contains('\n') {
+        format!("@{user}\n\n{}\n", text.trim_end())
+    } else {
+        format!("@{user} {text}\n")
+    }
 }
 
 /// A reply to a command that was refused or failed: what happened, in plain words.
@@ -152,7 +156,9 @@ pub struct StatusRow {
 
 /// The `/status` reply: a table and a Mermaid flowchart of the stages.
 pub fn status(rows: &[StatusRow]) -> String {
-    let mut s = String::from("| stage | artifact | version | digest | since | verified | open PR |\n|---|---|---|---|---|---|---|\n");
+    let mut s = String::from(
+        "| stage | artifact | version | digest | since | verified | open PR |\n|---|---|---|---|---|---|---|\n",
+    );
     for r in rows {
         let verified = match r.verified.as_deref() {
             Some("success") => "✅".to_string(),
@@ -398,8 +404,18 @@ mod tests {
     #[test]
     fn command_texts() {
         insta::assert_snapshot!("reply", command_reply("alice", "#12 moves prod to `0.5.123` (`sha256:abababababab`)"));
-        insta::assert_snapshot!("refusal", command_refusal("bob", "@bob is not an approver of prod (approvers: @org/sre)"));
-        insta::assert_snapshot!("parse_error", command_error("bob", "unknown command /promot: did you mean /promote?", Some("/promote <stage> [<version>]")));
+        insta::assert_snapshot!(
+            "refusal",
+            command_refusal("bob", "@bob is not an approver of prod (approvers: @org/sre)")
+        );
+        insta::assert_snapshot!(
+            "parse_error",
+            command_error(
+                "bob",
+                "unknown command /promot: did you mean /promote?",
+                Some("/promote <stage> [<version>]")
+            )
+        );
         insta::assert_snapshot!("freeze_file", freeze_file("alice", "2026-11-21T08:00:00Z", Some("incident 42")));
         let rows = vec![
             StatusRow {

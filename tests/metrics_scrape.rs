@@ -27,9 +27,17 @@ async fn metrics_count_what_happened() {
 
     let text = reqwest::get(format!("{}/metrics", w.baton.url)).await.unwrap().text().await.unwrap();
     assert!(text.ends_with("# EOF\n"), "OpenMetrics text ends with # EOF");
-    assert_eq!(value(&text, r#"baton_webhook_deliveries_total{source="github",event="push",outcome="rejected_signature"}"#), 1.0);
-    assert_eq!(value(&text, r#"baton_webhook_deliveries_total{source="github",event="sponsorship",outcome="ignored"}"#), 1.0);
-    assert!(value(&text, r#"baton_webhook_deliveries_total{source="registry",event="push",outcome="accepted"}"#) >= 1.0);
+    assert_eq!(
+        value(&text, r#"baton_webhook_deliveries_total{source="github",event="push",outcome="rejected_signature"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(&text, r#"baton_webhook_deliveries_total{source="github",event="sponsorship",outcome="ignored"}"#),
+        1.0
+    );
+    assert!(
+        value(&text, r#"baton_webhook_deliveries_total{source="registry",event="push",outcome="accepted"}"#) >= 1.0
+    );
     assert_eq!(value(&text, r#"baton_promotions_total{stage="dev",outcome="pull_request"}"#), 1.0);
     assert_eq!(value(&text, r#"baton_signature_verifications_total{outcome="verified"}"#), 1.0);
     assert_eq!(value(&text, r#"baton_github_requests_total{operation="POST pulls",status="201"}"#), 1.0);

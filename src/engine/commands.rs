@@ -70,7 +70,13 @@ impl Engine {
 
     /// The `Promote to <stage>` button on `baton/verified/<from>`: `/promote <stage> <version>`
     /// by the user who clicked, with the version the check run verified.
-    pub async fn on_promote_button(&self, repo: &RepoName, head_sha: &str, identifier: &str, user: &str) -> anyhow::Result<()> {
+    pub async fn on_promote_button(
+        &self,
+        repo: &RepoName,
+        head_sha: &str,
+        identifier: &str,
+        user: &str,
+    ) -> anyhow::Result<()> {
         let loaded = self.load(repo).await?;
         let Some(stage) =
             loaded.pipeline.stages.iter().find(|s| super::stages::promote_action_id(s.name.as_str()) == identifier)
@@ -110,17 +116,26 @@ impl Engine {
                 Err(e) => Err(e),
             },
             Command::Promote { stage, version } => {
-                self.with_stage(repo, loaded, stage, user, |s| self.cmd_promote(repo, loaded, s, version.as_ref(), user)).await
+                self.with_stage(repo, loaded, stage, user, |s| {
+                    self.cmd_promote(repo, loaded, s, version.as_ref(), user)
+                })
+                .await
             }
             Command::Rollback { stage, version } => {
-                self.with_stage(repo, loaded, stage, user, |s| self.cmd_rollback(repo, loaded, s, version.as_ref(), user)).await
+                self.with_stage(repo, loaded, stage, user, |s| {
+                    self.cmd_rollback(repo, loaded, s, version.as_ref(), user)
+                })
+                .await
             }
             Command::Freeze { stage, reason } => {
-                self.with_stage(repo, loaded, stage, user, |s| self.cmd_freeze(repo, loaded, s, user, reason.as_deref(), true))
-                    .await
+                self.with_stage(repo, loaded, stage, user, |s| {
+                    self.cmd_freeze(repo, loaded, s, user, reason.as_deref(), true)
+                })
+                .await
             }
             Command::Unfreeze { stage } => {
-                self.with_stage(repo, loaded, stage, user, |s| self.cmd_freeze(repo, loaded, s, user, None, false)).await
+                self.with_stage(repo, loaded, stage, user, |s| self.cmd_freeze(repo, loaded, s, user, None, false))
+                    .await
             }
         };
         result.unwrap_or_else(|e| refused(format!("baton could not carry this out: {e:#}")))
@@ -148,11 +163,17 @@ impl Engine {
     }
 
     /// `None` when `user` may act (on `stage`); otherwise the reason, in plain words.
-    async fn authorize(&self, repo: &RepoName, loaded: &Loaded, stage: Option<&Stage>, user: &str) -> anyhow::Result<Option<String>> {
+    async fn authorize(
+        &self,
+        repo: &RepoName,
+        loaded: &Loaded,
+        stage: Option<&Stage>,
+        user: &str,
+    ) -> anyhow::Result<Option<String>> {
         let permission = self.github.permission(repo, user).await?;
         if !matches!(permission.as_str(), "admin" | "maintain" | "write") {
             return Ok(Some(format!(
-                "@{user} needs write permission on {repo} to steer baton (has: {permission})"
+                "only people with write permission on {repo} can steer baton (yours: {permission})"
             )));
         }
         let Some(stage) = stage else { return Ok(None) };
@@ -182,7 +203,7 @@ impl Engine {
                 }
             }
         }
-        Ok(Some(format!("@{user} is not an approver of {} (approvers: {})", stage.name, names.join(", "))))
+        Ok(Some(format!("only approvers of {} can do this: {}", stage.name, names.join(", "))))
     }
 
     async fn is_codeowner(&self, repo: &RepoName, loaded: &Loaded, stage: &Stage, user: &str) -> anyhow::Result<bool> {
@@ -246,7 +267,13 @@ impl Engine {
     }
 
     /// Versions a stage's pointer named on the default branch, newest first, without repeats.
-    async fn versions_in_history(&self, repo: &RepoName, loaded: &Loaded, stage: &Stage, artifact: &Artifact) -> anyhow::Result<Vec<Version>> {
+    async fn versions_in_history(
+        &self,
+        repo: &RepoName,
+        loaded: &Loaded,
+        stage: &Stage,
+        artifact: &Artifact,
+    ) -> anyhow::Result<Vec<Version>> {
         let Some(spec) = stage.pointers.iter().find(|p| p.artifact == artifact.name) else { return Ok(vec![]) };
         let mut out: Vec<Version> = Vec::new();
         for c in self.github.path_history(repo, &loaded.default_branch, spec.file.as_str(), 30).await? {
@@ -304,7 +331,8 @@ impl Engine {
                 Ok(v) => v,
                 Err(e) => return Ok(refused(format!("{version} is not promoted: {e}"))),
             };
-            let annotations = self.registry.resolve(&artifact.image, &version.tag).await.map(|r| r.annotations).unwrap_or_default();
+            let annotations =
+                self.registry.resolve(&artifact.image, &version.tag).await.map(|r| r.annotations).unwrap_or_default();
             let candidate = Candidate {
                 version: version.clone(),
                 annotations,
@@ -312,6 +340,7 @@ impl Engine {
                 verified_in: None,
                 approved_by,
                 rollback: false,
+                explicit: arg.is_some(),
             };
             return Ok(outcome_reply(stage, &version, self.promote(repo, loaded, stage, artifact, &candidate).await));
         };
@@ -323,7 +352,9 @@ impl Engine {
                 Err(e) => return Ok(refused(e)),
             },
             None => {
-                let mut sorted = history.clone();
+                // The newest version verified upstream that was not rolled back here.
+                let rejected = self.rejected_versions(repo, loaded, stage, artifact).await?;
+                let mut sorted: Vec<Version> = history.iter().filter(|v| !rejected.contains(v)).cloned().collect();
                 sorted.sort_by(|a, b| b.tag.compare(&a.tag).unwrap_or(std::cmp::Ordering::Equal));
                 let mut found = None;
                 for v in sorted {
@@ -334,7 +365,12 @@ impl Engine {
                 }
                 match found {
                     Some(v) => v,
-                    None => return Ok(refused(format!("{} has not verified any version of {} yet", from.name, artifact.name))),
+                    None => {
+                        return Ok(refused(format!(
+                            "{} has not verified any version of {} yet",
+                            from.name, artifact.name
+                        )))
+                    }
                 }
             }
         };
@@ -355,7 +391,9 @@ impl Engine {
                 stage.name, from.name, version
             )));
         }
-        let outcome = self.promote_verified(repo, loaded, stage, artifact, &version, &from.name, approved_by).await;
+        let outcome = self
+            .promote_verified(repo, loaded, stage, artifact, &version, &from.name, approved_by, arg.is_some())
+            .await;
         Ok(outcome_reply(stage, &version, outcome))
     }
 
@@ -381,9 +419,26 @@ impl Engine {
                 None => return Ok(refused(format!("{} never ran another version than {current}", stage.name))),
             },
             Some(a) => {
-                let v = match self.resolve_arg(artifact, a, &history).await {
-                    Ok(v) => v,
-                    Err(e) => return Ok(refused(e)),
+                // A rollback goes to what the stage ran: a tag is looked up in the stage's own
+                // history (with the digest it ran), not re-resolved from the registry.
+                let from_history = match a {
+                    VersionArg::Tag(t) => history.iter().find(|v| &v.tag == t).cloned(),
+                    _ => None,
+                };
+                let v = match (from_history, a) {
+                    (Some(v), _) => v,
+                    (None, VersionArg::Tag(t)) => {
+                        let ran: Vec<String> = history.iter().take(5).map(|v| format!("`{}`", v.tag)).collect();
+                        return Ok(refused(format!(
+                            "{} never ran {t}; it can be rolled back to a version it ran before ({})",
+                            stage.name,
+                            ran.join(", ")
+                        )));
+                    }
+                    (None, _) => match self.resolve_arg(artifact, a, &history).await {
+                        Ok(v) => v,
+                        Err(e) => return Ok(refused(e)),
+                    },
                 };
                 if v == current {
                     return Ok(refused(format!("{} already runs {v}", stage.name)));
@@ -405,7 +460,8 @@ impl Engine {
             Ok(v) => v,
             Err(e) => return Ok(refused(format!("{target} cannot be rolled back to: {e}"))),
         };
-        let annotations = self.registry.resolve(&artifact.image, &target.tag).await.map(|r| r.annotations).unwrap_or_default();
+        let annotations =
+            self.registry.resolve(&artifact.image, &target.tag).await.map(|r| r.annotations).unwrap_or_default();
         let candidate = Candidate {
             version: target.clone(),
             annotations,
@@ -413,6 +469,7 @@ impl Engine {
             verified_in: None,
             approved_by: vec![user.to_string()],
             rollback: true,
+            explicit: true,
         };
         Ok(outcome_reply(stage, &target, self.promote(repo, loaded, stage, artifact, &candidate).await))
     }
@@ -443,7 +500,11 @@ impl Engine {
             (false, None) => return Ok(Reply::Done(format!("{} is not frozen", stage.name))),
             (true, None) => {
                 let content = render::freeze_file(user, &when.to_string(), reason);
-                let message = format!("freeze({}): {}\n\nBaton-Frozen-By: {user}\n", stage.name, reason.unwrap_or("no reason given"));
+                let message = format!(
+                    "freeze({}): {}\n\nBaton-Frozen-By: {user}\n",
+                    stage.name,
+                    reason.unwrap_or("no reason given")
+                );
                 self.github.put_file(repo, &loaded.default_branch, path.as_str(), &content, None, &message).await
             }
             (false, Some(f)) => {
@@ -475,8 +536,11 @@ impl Engine {
             }
             let files = self.github.pull_files(repo, pr.number).await?;
             if files.iter().any(|f| stage.pointers.iter().any(|p| p.file.as_str() == f.filename)) {
-                let target =
-                    super::policy::PolicyTarget { number: pr.number, head_sha: pr.head_sha.clone(), labels: pr.labels.clone() };
+                let target = super::policy::PolicyTarget {
+                    number: pr.number,
+                    head_sha: pr.head_sha.clone(),
+                    labels: pr.labels.clone(),
+                };
                 self.run_policy(repo, &target).await?;
             }
         }
@@ -499,7 +563,9 @@ impl Engine {
                             .github
                             .check_runs(repo, &b.sha, Some(&super::stages::verified_check_name(stage.name.as_str())))
                             .await?;
-                        runs.iter().max_by_key(|r| r.id).map(|r| r.conclusion.clone().unwrap_or_else(|| r.status.clone()))
+                        runs.iter()
+                            .max_by_key(|r| r.id)
+                            .map(|r| r.conclusion.clone().unwrap_or_else(|| r.status.clone()))
                     }
                     None => None,
                 };

@@ -222,13 +222,12 @@ impl Engine {
         }
         for artifact in artifacts {
             let resolved = self
-                .registry
-                .resolve(&artifact.image, &push.tag)
+                .resolve_after_push(artifact, &push.tag)
                 .await
                 .with_context(|| format!("resolving {}:{}", artifact.image, push.tag))?;
             let version = Version { tag: push.tag.clone(), digest: resolved.digest.clone() };
-            let head = self.github.branch_head(repo, &loaded.default_branch).await?;
-            let verified = match self.verify_with_wait(repo, &head, artifact, &version).await {
+            // Keys are read from the default branch (DESIGN §10.5).
+            let verified = match self.verify_with_wait(repo, &loaded.default_branch, artifact, &version).await {
                 Ok(v) => v,
                 Err(e) => {
                     crate::metrics::promotion("-", "rejected");
@@ -246,6 +245,7 @@ impl Engine {
                 verified_in: None,
                 approved_by: vec![],
                 rollback: false,
+                explicit: false,
             };
             for stage in loaded.pipeline.first_stages() {
                 if !stage.pointers.iter().any(|p| p.artifact == artifact.name) {
@@ -281,6 +281,27 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Resolves a tag that was just announced. Registries may notify before the tag is
+    /// readable everywhere (Docker Distribution writes the tag link after the manifest event),
+    /// so a missing tag is retried with backoff for a few seconds.
+    async fn resolve_after_push(
+        &self,
+        artifact: &Artifact,
+        tag: &crate::types::Tag,
+    ) -> Result<crate::registry::Resolved, crate::registry::RegistryError> {
+        let mut delay = Duration::from_millis(100);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.registry.resolve(&artifact.image, tag).await {
+                Err(crate::registry::RegistryError::TagNotFound { .. }) if Instant::now() + delay < deadline => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Verifies, waiting with backoff for a signature that is pushed after the image.
@@ -349,6 +370,7 @@ impl Engine {
         rebuild: bool,
     ) -> anyhow::Result<Outcome> {
         if !candidate.rollback
+            && !candidate.explicit
             && self.rejected_versions(repo, loaded, stage, artifact).await?.contains(&candidate.version)
         {
             return Ok(Outcome::Noop(format!(

@@ -34,6 +34,7 @@ impl Engine {
         // 2. Missed check events and completed soak times: every stage's bump commit.
         self.evaluate_stages(repo, None).await?;
         // 3. Baton PRs whose policy check or merge was missed (a missed PR or check event).
+        let mut merged = false;
         for stage in &loaded.pipeline.stages {
             for artifact in stage.artifacts() {
                 let branch = crate::render::branch(&stage.name, artifact);
@@ -47,11 +48,13 @@ impl Engine {
                     };
                     self.run_policy(repo, &target).await?;
                 }
-                self.try_auto_merge(repo, &pr.head_sha).await?;
+                merged |= self.try_auto_merge(repo, &pr.head_sha).await?;
             }
         }
         // 4. What those merges made verifiable.
-        self.evaluate_stages(repo, None).await?;
+        if merged {
+            self.evaluate_stages(repo, None).await?;
+        }
         Ok(())
     }
 }

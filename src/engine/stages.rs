@@ -360,7 +360,8 @@ impl Engine {
             if next.promotion != Promotion::Auto || !next.pointers.iter().any(|p| p.artifact == artifact.name) {
                 continue;
             }
-            let outcome = self.promote_verified(repo, loaded, next, artifact, &bump.version, &stage.name, vec![]).await;
+            let outcome =
+                self.promote_verified(repo, loaded, next, artifact, &bump.version, &stage.name, vec![], false).await;
             super::report_outcome(next, &bump.version, &outcome);
         }
     }
@@ -376,6 +377,7 @@ impl Engine {
         version: &Version,
         from: &crate::types::StageName,
         approved_by: Vec<String>,
+        explicit: bool,
     ) -> anyhow::Result<Outcome> {
         let head = self.github.branch_head(repo, &loaded.default_branch).await?;
         let ctx = VerifyContext { repo, commit: &head, artifact, digest: &version.digest };
@@ -389,14 +391,17 @@ impl Engine {
             verified_in: Some(from.clone()),
             approved_by,
             rollback: false,
+            explicit,
         };
         self.promote(repo, loaded, stage, artifact, &candidate).await
     }
 
     /// Merges baton's own PR whose head is `sha` when `baton/policy` and every other check on it
     /// are green, with the expected head SHA (a moved head means re-check, not merge).
-    pub async fn try_auto_merge(&self, repo: &RepoName, sha: &str) -> anyhow::Result<()> {
+    /// Returns whether a PR was merged.
+    pub async fn try_auto_merge(&self, repo: &RepoName, sha: &str) -> anyhow::Result<bool> {
         let loaded = self.load(repo).await?;
+        let mut merged_any = false;
         let pulls = self.github.commit_pulls(repo, sha).await?;
         for pr in pulls.iter().filter(|p| p.state == "open" && p.head_sha == sha && p.head_ref.starts_with("baton/")) {
             let Some(marker) = crate::render::parse_marker(&pr.body) else { continue };
@@ -412,6 +417,7 @@ impl Engine {
                 let message = crate::render::merge_message(pr.number, &marker);
                 match self.github.merge_pull(repo, pr.number, sha, &message).await {
                     Ok(merged) => {
+                        merged_any = true;
                         crate::metrics::promotion(stage.name.as_str(), "merged");
                         tracing::info!(pr = pr.number, merge_commit = %merged, "merged");
                     }
@@ -423,7 +429,7 @@ impl Engine {
                 }
             }
         }
-        Ok(())
+        Ok(merged_any)
     }
 
     async fn mergeable(&self, repo: &RepoName, pr: &PullRequest) -> anyhow::Result<bool> {
@@ -467,6 +473,7 @@ impl Engine {
             verified_in: marker.verified_in.clone(),
             approved_by: marker.approved_by.clone(),
             rollback: marker.rollback,
+            explicit: true,
         };
         let outcome = self.promote_rebuilding(repo, loaded, stage, artifact, &candidate).await;
         super::report_outcome(stage, &candidate.version, &outcome);

@@ -154,3 +154,33 @@ async fn api_calls_per_promotion() {
     insta::assert_snapshot!(calls.join("\n"));
     w.assert_no_violations();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_waited_out_as_github_documents() {
+    use crate::support::fake_github::RateLimit;
+    let w = World::start_manual().await;
+    // A secondary limit (429 + retry-after) on the PR, a primary one (403, remaining 0, reset)
+    // on the branch: both are waited out, and the PR still appears once.
+    w.gh.rate_limit_next("POST", "/repos/org/deploy/pulls", RateLimit::RetryAfter(1), 1);
+    w.gh.rate_limit_next("POST", "/repos/org/deploy/git/refs", RateLimit::PrimaryExhausted { reset_in_secs: 1 }, 1);
+    let started = std::time::Instant::now();
+    w.push("0.6.1").await;
+    w.until("a PR despite the rate limits", |gh| !gh.pulls(REPO).is_empty()).await;
+    assert!(started.elapsed() >= Duration::from_secs(1), "baton waited for the limits to reset");
+    w.baton.wait_idle().await;
+    assert_eq!(w.gh.pulls(REPO).len(), 1);
+    assert_eq!(w.gh.count_requests("POST", "/repos/org/deploy/pulls"), 2);
+    w.assert_no_violations();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_accepted_events() {
+    let mut w = World::start_manual().await;
+    // Pushed with the registry's notification going nowhere useful yet: baton is told directly.
+    let digest = w.registry.push_artifact("deployments/myapp", "2.0.0", b"two", &[]).await;
+    let env = push_envelope(&w.registry.host(), "deployments/myapp", "2.0.0", &digest);
+    assert_eq!(w.baton.post_registry(&env).await.status(), 202);
+    // Stop right away: the accepted event is still handled before baton exits.
+    w.baton.stop().await;
+    assert!(w.gh.pulls(REPO).iter().any(|p| p.title == "promote myapp 2.0.0 to dev"), "{:#?}", w.gh.pulls(REPO));
+}

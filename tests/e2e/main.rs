@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod commands;
 mod first_promotion;
 mod intake;
 mod policy;

@@ -222,8 +222,12 @@ async fn reconcile_after_missing_every_webhook_converges() {
     // Pass 3: staging verified; pass 4 changes nothing.
     w.baton.engine.reconcile(&repo).await.unwrap();
     assert_eq!(verified(&w, &staging_bump, "staging").as_deref(), Some("success"));
-    let before = w.gh.write_requests().len();
+    w.gh.clear_requests();
     w.baton.engine.reconcile(&repo).await.unwrap();
-    assert_eq!(w.gh.write_requests().len(), before, "a converged reconcile writes nothing");
+    assert!(w.gh.write_requests().is_empty(), "a converged reconcile writes nothing: {:#?}", w.gh.write_requests());
+    // What one converged pass costs for this two-stage repository (recorded in the issue note).
+    let reads = w.gh.requests().len();
+    eprintln!("reconcile of a converged two-stage repository: {reads} GitHub requests");
+    assert!(reads <= 30, "{reads} requests");
     w.assert_no_violations();
 }

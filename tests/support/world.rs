@@ -254,6 +254,11 @@ impl World {
     }
 
     async fn build(pipeline: impl Fn(&str) -> String, webhooks: bool, key: Option<&str>) -> World {
+        // `RUST_LOG=baton=debug cargo test …` shows what baton did.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let gh = FakeGitHub::start().await;
         gh.set_app(APP_ID, "baton");
         gh.set_request_validator(|method, path, body| OpenApi::load().validate_request(method, path, body).map(|_| ()));
