@@ -44,6 +44,8 @@ pub enum Command {
     Pointer(PointerCommand),
     /// Verify an artifact's cosign signature; prints the verified digest.
     Verify(crate::verify::cli::VerifyArgs),
+    /// Print the JSON Schema of .baton.yaml (for editors).
+    Schema,
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,5 +102,6 @@ pub fn run() -> ExitCode {
         Command::Serve { config } => crate::server::serve_cli(config.as_deref()),
         Command::Reconcile { config } => crate::server::reconcile_cli(config.as_deref()),
         Command::Verify(args) => crate::verify::cli::run(args),
+        Command::Schema => crate::pipeline::schema::schema_cli(),
     }
 }

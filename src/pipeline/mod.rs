@@ -9,6 +9,10 @@
 //! document, nesting deeper than 64 and alias bombs are refused there). `validate` walks the
 //! tree by hand rather than through serde, so that it can keep going after a problem and report
 //! all of them, each with its line and a path such as `stages[2] (prod).pointers[0].file`.
+//! Which keys each mapping has, which are required, the enumeration words and the per-format
+//! pointer rules live in tables in `spec`; `validate` walks them and `schema` renders them as the
+//! JSON Schema that `baton schema` prints (editor support; checked in as
+//! `schema/baton.schema.json`).
 //!
 //! Defaults (documented for users in `examples/baton.yaml`):
 //! - `promotion`: `manual` when the stage has `approvers`, else `auto`;
@@ -31,6 +35,8 @@ use std::time::Duration;
 use crate::pointer::{Format, Selector};
 use crate::types::{ArtifactName, ImageName, StageName};
 
+pub mod schema;
+mod spec;
 mod validate;
 mod yaml;
 

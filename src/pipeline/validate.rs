@@ -2,11 +2,16 @@
 //!
 //! Two passes: first each artifact and stage is checked on its own (shape, types, values),
 //! then the cross references (stage `from`, cycles, pointer artifacts, duplicate pointers).
+//!
+//! Which keys a mapping may and must have, how messages name it, the words of enumerations and
+//! the per-format pointer rules come from the tables in `spec.rs`, which `baton schema` renders
+//! as a JSON Schema.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
 use std::time::Duration;
 
+use super::spec::{self, MapSpec, Need, SELECTOR_KEYS};
 use super::yaml::{Kind, Node};
 use super::{
     shorten, Approver, Artifact, Pipeline, PointerSpec, Problem, Promotion, RepoPath, Stage, Verification, VerifyEntry,
@@ -14,15 +19,6 @@ use super::{
 };
 use crate::pointer::{Format, Selector};
 use crate::types::{ArtifactName, ImageName, StageName};
-
-const TOP_KEYS: &[&str] = &["artifacts", "stages"];
-const ARTIFACT_KEYS: &[&str] = &["image", "tags", "verify"];
-const VERIFY_KEYS: &[&str] = &["key", "issuer", "subject"];
-const STAGE_KEYS: &[&str] = &["name", "from", "pointers", "promotion", "write", "verification", "approvers", "freeze"];
-const POINTER_KEYS: &[&str] = &["file", "format", "artifact", "field", "image", "name", "template"];
-const SELECTOR_KEYS: &[&str] = &["field", "image", "name", "template"];
-const VERIFICATION_KEYS: &[&str] = &["checks", "soak"];
-const FREEZE_KEYS: &[&str] = &["file"];
 
 /// The template a yaml-path pointer uses when it has none.
 pub const DEFAULT_TEMPLATE: &str = "{tag}@{digest}";
@@ -58,12 +54,18 @@ impl<'a> Field<'a> {
 }
 
 struct Fields<'a> {
+    spec: &'static MapSpec,
     entries: Vec<(&'a str, Field<'a>)>,
 }
 
 impl<'a> Fields<'a> {
     fn get(&self, key: &str) -> Option<Field<'a>> {
+        debug_assert!(self.spec.key(key).is_some(), "`{key}` is not in the table of {}", self.spec.what);
         self.entries.iter().find(|(k, _)| *k == key).map(|(_, f)| *f)
+    }
+    /// The words of an enumeration key, from the table.
+    fn words(&self, key: &str) -> &'static [&'static str] {
+        self.spec.words(key)
     }
     fn has(&self, key: &str) -> bool {
         self.get(key).is_some()
@@ -128,20 +130,16 @@ impl Ctx<'_> {
         self.problems.push(Problem { line: Some(line), message });
     }
 
-    /// A mapping with only `allowed` keys, all `required` ones present.
-    fn mapping<'a>(
-        &mut self,
-        f: Field<'a>,
-        path: &str,
-        what: &str,
-        allowed: &[&str],
-        required: &[&str],
-    ) -> Option<Fields<'a>> {
+    /// A mapping with only the keys of `spec`, all its required ones present (those whose
+    /// absence has a message of its own are left to the caller).
+    fn mapping<'a>(&mut self, f: Field<'a>, path: &str, spec: &'static MapSpec) -> Option<Fields<'a>> {
+        let what = spec.what;
+        let allowed: Vec<&str> = spec.key_names().collect();
         let Kind::Map(entries) = &f.node.kind else {
             self.err(f.line(), path, format!("expected {what} (a mapping), found {}", f.node.describe()));
             return None;
         };
-        let mut fields = Fields { entries: Vec::new() };
+        let mut fields = Fields { spec, entries: Vec::new() };
         // A misspelt key is reported once, as unknown with a suggestion, not also as missing.
         let mut suggested: Vec<&str> = Vec::new();
         for (k, v) in entries {
@@ -159,8 +157,8 @@ impl Ctx<'_> {
                 self.err(k.line, path, format!("unknown key `{}` in {what} ({hint})", shorten(key)));
             }
         }
-        for r in required {
-            if !fields.has(r) && !suggested.contains(r) {
+        for r in spec.keys.iter().filter(|k| k.need == Need::Required).map(|k| k.name) {
+            if !fields.has(r) && !suggested.contains(&r) {
                 self.err(f.node.line, path, format!("missing required key `{r}` in {what}"));
             }
         }
@@ -220,15 +218,22 @@ impl Ctx<'_> {
         self.parsed(f, path, |s| s.parse::<RepoPath>())
     }
 
-    /// One of a fixed set of words.
-    fn choice<T: Copy>(&mut self, f: Field<'_>, path: &str, choices: &[(&str, T)]) -> Option<T> {
+    /// One of the `words` of an enumeration (from the table); `value` maps each word to its value.
+    fn choice<T>(
+        &mut self,
+        f: Field<'_>,
+        path: &str,
+        words: &[&str],
+        value: impl FnOnce(&str) -> Option<T>,
+    ) -> Option<T> {
         let s = self.string(f, path)?;
-        if let Some((_, v)) = choices.iter().find(|(k, _)| *k == s) {
-            return Some(*v);
+        if words.contains(&s) {
+            let v = value(s);
+            debug_assert!(v.is_some(), "{path}: no value for the word `{s}` of the table");
+            return v;
         }
-        let names: Vec<&str> = choices.iter().map(|(k, _)| *k).collect();
-        let hint = did_you_mean(s, names.iter().copied());
-        self.err(f.line(), path, format!("unknown value `{}`{hint}: expected one of {}", shorten(s), names.join(", ")));
+        let hint = did_you_mean(s, words.iter().copied());
+        self.err(f.line(), path, format!("unknown value `{}`{hint}: expected one of {}", shorten(s), words.join(", ")));
         None
     }
 
@@ -269,7 +274,7 @@ impl Ctx<'_> {
     }
 
     fn artifact(&mut self, f: Field<'_>, path: &str) -> Option<(ImageName, regex::Regex, Vec<VerifyEntry>)> {
-        let fields = self.mapping(f, path, "an artifact", ARTIFACT_KEYS, &["image", "tags"])?;
+        let fields = self.mapping(f, path, &spec::ARTIFACT)?;
         let image = fields.get("image").and_then(|f| self.parsed(f, &join(path, "image"), |s| s.parse::<ImageName>()));
         let tags = fields.get("tags").and_then(|f| self.regex(f, &join(path, "tags")));
         let verify = match fields.get("verify") {
@@ -301,7 +306,7 @@ impl Ctx<'_> {
     }
 
     fn verify_entry(&mut self, f: Field<'_>, path: &str) -> Option<VerifyEntry> {
-        let fields = self.mapping(f, path, "a verify entry", VERIFY_KEYS, &[])?;
+        let fields = self.mapping(f, path, &spec::VERIFY_ENTRY)?;
         let (key, issuer, subject) = (fields.get("key"), fields.get("issuer"), fields.get("subject"));
         match (key, issuer, subject) {
             (Some(key), None, None) => {
@@ -341,7 +346,7 @@ impl Ctx<'_> {
 
     fn stage(&mut self, f: Field<'_>, path: &str, artifacts: &BTreeMap<String, Option<Artifact>>) -> StageDraft {
         let mut d = StageDraft::default();
-        let Some(fields) = self.mapping(f, path, "a stage", STAGE_KEYS, &["name", "pointers"]) else {
+        let Some(fields) = self.mapping(f, path, &spec::STAGE) else {
             return d;
         };
         if let Some(nf) = fields.get("name") {
@@ -398,17 +403,19 @@ impl Ctx<'_> {
             _ => Promotion::Auto,
         };
         let promotion = match fields.get("promotion") {
-            Some(pf) => {
-                self.choice(pf, &join(path, "promotion"), &[("auto", Promotion::Auto), ("manual", Promotion::Manual)])
-            }
+            Some(pf) => self.choice(pf, &join(path, "promotion"), fields.words("promotion"), |w| match w {
+                "auto" => Some(Promotion::Auto),
+                "manual" => Some(Promotion::Manual),
+                _ => None,
+            }),
             None => Some(default_promotion),
         };
         let write = match fields.get("write") {
-            Some(wf) => self.choice(
-                wf,
-                &join(path, "write"),
-                &[("pull-request", WriteMode::PullRequest), ("commit", WriteMode::Commit)],
-            ),
+            Some(wf) => self.choice(wf, &join(path, "write"), fields.words("write"), |w| match w {
+                "pull-request" => Some(WriteMode::PullRequest),
+                "commit" => Some(WriteMode::Commit),
+                _ => None,
+            }),
             None => Some(WriteMode::PullRequest),
         };
         let verification = match fields.get("verification") {
@@ -418,13 +425,10 @@ impl Ctx<'_> {
         let freeze = match fields.get("freeze") {
             Some(ff) => {
                 let fpath = join(path, "freeze");
-                let file = self
-                    .mapping(ff, &fpath, "a freeze setting", FREEZE_KEYS, &["file"])
-                    .and_then(|fields| fields.get("file"))
-                    .map(|file| {
-                        d.freeze_line = file.line();
-                        self.repo_path(file, &join(&fpath, "file"))
-                    });
+                let file = self.mapping(ff, &fpath, &spec::FREEZE).and_then(|fields| fields.get("file")).map(|file| {
+                    d.freeze_line = file.line();
+                    self.repo_path(file, &join(&fpath, "file"))
+                });
                 match file {
                     Some(Some(p)) => Some(Some(p)),
                     _ => None,
@@ -453,7 +457,7 @@ impl Ctx<'_> {
 
     fn pointer(&mut self, f: Field<'_>, path: &str, artifacts: &BTreeMap<String, Option<Artifact>>) -> PointerDraft {
         let mut d = PointerDraft { line: f.node.line, artifact: None, spec: None };
-        let Some(fields) = self.mapping(f, path, "a pointer", POINTER_KEYS, &["file", "format", "artifact"]) else {
+        let Some(fields) = self.mapping(f, path, &spec::POINTER) else {
             return d;
         };
         let file = fields.get("file").and_then(|ff| self.repo_path(ff, &join(path, "file")));
@@ -480,12 +484,8 @@ impl Ctx<'_> {
         let Some(format) = format else {
             return d;
         };
-        let takes: &[&str] = match format {
-            Format::FluxOci => &["name"],
-            Format::HelmValues => &["field"],
-            Format::KustomizeImage => &["image"],
-            Format::YamlPath => &["field", "template", "image"],
-        };
+        let rule = spec::format_rule(format.as_str());
+        let takes = rule.takes;
         for key in SELECTOR_KEYS {
             if let Some((_, line)) = strings.get(key) {
                 if !takes.contains(key) {
@@ -505,9 +505,12 @@ impl Ctx<'_> {
                 self.err(line, &join(path, "field"), e);
                 ok = false;
             }
-        } else if format == Format::YamlPath {
-            self.err(d.line, path, "format yaml-path requires `field` (the dotted path of the scalar to rewrite)");
-            ok = false;
+        }
+        for (key, what) in rule.requires {
+            if !strings.contains_key(key) {
+                self.err(d.line, path, format!("format {format} requires `{key}` ({what})"));
+                ok = false;
+            }
         }
         if let Some((name, line)) = take("name") {
             if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -552,7 +555,7 @@ impl Ctx<'_> {
     }
 
     fn verification(&mut self, f: Field<'_>, path: &str) -> Option<Verification> {
-        let fields = self.mapping(f, path, "a verification setting", VERIFICATION_KEYS, &[])?;
+        let fields = self.mapping(f, path, &spec::VERIFICATION)?;
         let checks = match fields.get("checks") {
             None => Some(Vec::new()),
             Some(cf) => {
@@ -633,7 +636,7 @@ struct PointerDraft {
 pub(super) fn pipeline(root: &Node, problems: &mut Vec<Problem>) -> Option<Pipeline> {
     let start = problems.len();
     let mut cx = Ctx { problems };
-    let top = cx.mapping(Field::item(root), "", "the pipeline file", TOP_KEYS, TOP_KEYS)?;
+    let top = cx.mapping(Field::item(root), "", &spec::TOP)?;
     let artifacts = top.get("artifacts").map(|f| cx.artifacts(f)).unwrap_or_default();
 
     let mut drafts = Vec::new();
