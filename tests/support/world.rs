@@ -79,7 +79,7 @@ impl Baton {
         if !real_signatures {
             engine.verifier = Arc::new(TrustAll);
         }
-        engine.signature_wait = Duration::from_secs(2);
+        engine.signature_wait = Duration::from_secs(5);
         let clock_offset = Arc::new(std::sync::atomic::AtomicI64::new(0));
         let offset = clock_offset.clone();
         engine.clock = Arc::new(move || {
