@@ -592,3 +592,22 @@ apps/ @octocat
         check(&deep, &[(&"d/".repeat(200).to_string(), false), (&("d/".repeat(200) + "x"), true)]);
     }
 }
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+
+    /// The repository's CODEOWNERS.example parses cleanly and says what its comments say.
+    #[test]
+    fn codeowners_example_is_valid_and_means_what_it_says() {
+        let owners = CodeOwners::parse(include_str!("../CODEOWNERS.example"));
+        assert!(owners.errors().is_empty(), "{:?}", owners.errors());
+        let names = |p: &str| owners.owners(p).iter().map(|o| o.to_string()).collect::<Vec<_>>();
+        assert_eq!(names("clusters/prod/myapp.yaml"), ["@org/platform", "@org/sre"]);
+        assert_eq!(names("clusters/dev/myapp.yaml"), ["@org/platform"]);
+        assert_eq!(names("apps/checkout/deploy/values.yaml"), ["@org/checkout"]);
+        assert_eq!(names(".baton/keys/deploy.pub"), ["@org/platform", "@org/security"]);
+        assert_eq!(names("clusters/prod/flux-system/gotk-sync.yaml"), ["@org/platform"]);
+        assert_eq!(names("README.md"), ["@org/platform"]);
+    }
+}

@@ -209,9 +209,19 @@ async fn rollback_is_not_undone_by_auto_promotion_and_newer_versions_flow() {
     let d3 = verified_in_staging(&w, "0.5.3").await;
     assert_eq!(w.running(STAGING, Format::HelmValues), format!("0.5.3@{d3}"));
 
-    // An explicit rollback target must be a version the stage ran.
+    // An explicit rollback target must be a version the stage ran…
     let (reply, _) = say(&w, issue, "carol", "/rollback staging 0.4.0").await;
     assert!(reply.contains("never ran"), "{reply}");
+    // …and goes back to exactly the digest it ran.
+    let (reply, _) = say(&w, issue, "carol", "/rollback staging 0.5.1").await;
+    assert!(reply.contains("moves staging to `0.5.1`"), "{reply}");
+    w.until("the second rollback merged", |gh| {
+        gh.pulls(REPO).iter().filter(|p| p.merged && p.labels.iter().any(|l| l == "baton:rollback")).count() == 2
+    })
+    .await;
+    assert_eq!(w.running(STAGING, Format::HelmValues), format!("0.5.1@{d1}"));
+    let rollback = w.gh.commit(REPO, &w.gh.branch_sha(REPO, "main").unwrap()).unwrap();
+    assert!(rollback.message.contains(&format!("Baton-Rejected: 0.5.3@{d3}")), "{}", rollback.message);
     w.assert_no_violations();
 }
 
