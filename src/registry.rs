@@ -670,14 +670,7 @@ fn looks_like_tls_failure(reason: &str) -> bool {
 
 /// At most 200 characters of registry-provided text.
 fn shorten(s: &str) -> String {
-    const MAX: usize = 200;
-    if s.chars().count() <= MAX {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(MAX).collect();
-        out.push('…');
-        out
-    }
+    crate::types::shorten_to(s, 200)
 }
 
 #[async_trait]

@@ -293,22 +293,25 @@ pub fn build_engine(settings: &Settings) -> Result<Engine, String> {
     Ok(engine)
 }
 
+/// Settings (exit 2 when invalid), logging, and the runtime: what every long command needs.
+fn prepare(config: Option<&Path>) -> Result<(Arc<Settings>, tokio::runtime::Runtime), ExitCode> {
+    let settings = Settings::load(config).map_err(|e| {
+        eprintln!("baton: {e}");
+        ExitCode::from(2)
+    })?;
+    init_logging(&settings);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
+        eprintln!("baton: cannot start the runtime: {e}");
+        ExitCode::FAILURE
+    })?;
+    Ok((Arc::new(settings), rt))
+}
+
 /// `baton serve`.
 pub fn serve_cli(config: Option<&Path>) -> ExitCode {
-    let settings = match Settings::load(config) {
-        Ok(s) => Arc::new(s),
-        Err(e) => {
-            eprintln!("baton: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    init_logging(&settings);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("baton: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let (settings, rt) = match prepare(config) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     rt.block_on(async move {
         if settings.dry_run() {
@@ -347,20 +350,9 @@ pub fn serve_cli(config: Option<&Path>) -> ExitCode {
 
 /// `baton reconcile`: exit 0 when every repository converged, 1 when one failed.
 pub fn reconcile_cli(config: Option<&Path>) -> ExitCode {
-    let settings = match Settings::load(config) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("baton: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    init_logging(&settings);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("baton: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let (settings, rt) = match prepare(config) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     rt.block_on(async move {
         if settings.dry_run() {

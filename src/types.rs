@@ -21,16 +21,19 @@ pub enum InvalidValue {
     Repo(String),
 }
 
-/// Shows at most `max` characters of untrusted input in an error message.
-fn shorten(s: &str) -> String {
-    const MAX: usize = 80;
-    if s.chars().count() <= MAX {
+/// At most `max` characters of untrusted text, for messages and logs.
+pub fn shorten_to(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
         s.to_string()
     } else {
-        let mut out: String = s.chars().take(MAX).collect();
+        let mut out: String = s.chars().take(max).collect();
         out.push('…');
         out
     }
+}
+
+fn shorten(s: &str) -> String {
+    shorten_to(s, 80)
 }
 
 macro_rules! string_newtype {

@@ -12,10 +12,8 @@ use crate::commands::{self, Command, Parsed, VersionArg};
 use crate::event::{CommentAction, CommentEvent};
 use crate::github::GitHubError;
 use crate::pipeline::{Approver, Artifact, Stage};
-use crate::planner::Candidate;
 use crate::render;
 use crate::types::{RepoName, StageName, Version};
-use crate::verify::VerifyContext;
 
 /// The outcome of a command, as told to the commenter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -325,23 +323,12 @@ impl Engine {
                     Version { tag, digest }
                 }
             };
-            let head = self.github.branch_head(repo, &loaded.default_branch).await?;
-            let ctx = VerifyContext { repo, commit: &head, artifact, digest: &version.digest };
-            let verified = match self.verifier.verify(&ctx).await {
-                Ok(v) => v,
+            let mut candidate = match self.signed_candidate(loaded, artifact, &version).await {
+                Ok(c) => c,
                 Err(e) => return Ok(refused(format!("{version} is not promoted: {e}"))),
             };
-            let annotations =
-                self.registry.resolve(&artifact.image, &version.tag).await.map(|r| r.annotations).unwrap_or_default();
-            let candidate = Candidate {
-                version: version.clone(),
-                annotations,
-                verified_by: Some(verified.by),
-                verified_in: None,
-                approved_by,
-                rollback: false,
-                explicit: arg.is_some(),
-            };
+            candidate.approved_by = approved_by;
+            candidate.explicit = arg.is_some();
             return Ok(outcome_reply(stage, &version, self.promote(repo, loaded, stage, artifact, &candidate).await));
         };
 
@@ -454,23 +441,13 @@ impl Engine {
                 v
             }
         };
-        let head = self.github.branch_head(repo, &loaded.default_branch).await?;
-        let ctx = VerifyContext { repo, commit: &head, artifact, digest: &target.digest };
-        let verified = match self.verifier.verify(&ctx).await {
-            Ok(v) => v,
+        let mut candidate = match self.signed_candidate(loaded, artifact, &target).await {
+            Ok(c) => c,
             Err(e) => return Ok(refused(format!("{target} cannot be rolled back to: {e}"))),
         };
-        let annotations =
-            self.registry.resolve(&artifact.image, &target.tag).await.map(|r| r.annotations).unwrap_or_default();
-        let candidate = Candidate {
-            version: target.clone(),
-            annotations,
-            verified_by: Some(verified.by),
-            verified_in: None,
-            approved_by: vec![user.to_string()],
-            rollback: true,
-            explicit: true,
-        };
+        candidate.approved_by = vec![user.to_string()];
+        candidate.rollback = true;
+        candidate.explicit = true;
         Ok(outcome_reply(stage, &target, self.promote(repo, loaded, stage, artifact, &candidate).await))
     }
 

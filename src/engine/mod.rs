@@ -32,6 +32,7 @@ pub const PIPELINE_FILE: &str = ".baton.yaml";
 /// A repository's pipeline as read from its default branch.
 #[derive(Clone)]
 pub struct Loaded {
+    pub repo: RepoName,
     pub default_branch: String,
     pub pipeline: Arc<Pipeline>,
 }
@@ -103,7 +104,7 @@ impl Engine {
             Err(e) => return Err(e).context("reading .baton.yaml"),
         };
         let pipeline = pipeline::parse(&file.text).map_err(|e| anyhow!("{repo}: invalid {PIPELINE_FILE}:\n{e}"))?;
-        let loaded = Loaded { default_branch: info.default_branch, pipeline: Arc::new(pipeline) };
+        let loaded = Loaded { repo: repo.clone(), default_branch: info.default_branch, pipeline: Arc::new(pipeline) };
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(repo.clone(), (Instant::now(), loaded.clone()));
         Ok(loaded)
     }
@@ -159,39 +160,17 @@ impl Engine {
                         self.evaluate_stages(repo, Some(&cr.head_sha)).await
                     }
                     CheckRunAction::Completed if !cr.name.starts_with("baton/verified/") => {
-                        let default_branch = self.load(repo).await?.default_branch;
-                        // Bump commits live on the default branch; PR heads are merge candidates.
-                        if cr.head_branch.as_deref().is_none_or(|b| b == default_branch) {
-                            self.evaluate_stages(repo, Some(&cr.head_sha)).await?;
-                        }
-                        if cr.head_branch.as_deref() != Some(default_branch.as_str()) {
-                            self.try_auto_merge(repo, &cr.head_sha).await?;
-                        }
-                        Ok(())
+                        self.on_checks_changed(repo, &cr.head_sha, cr.head_branch.as_deref().map(|b| vec![b])).await
                     }
                     _ => Ok(()),
                 }
             }
             Event::CheckSuite(cs) => {
-                let default_branch = self.load(repo).await?.default_branch;
-                if cs.head_branch.as_deref().is_none_or(|b| b == default_branch) {
-                    self.evaluate_stages(repo, Some(&cs.head_sha)).await?;
-                }
-                if cs.head_branch.as_deref() != Some(default_branch.as_str()) {
-                    self.try_auto_merge(repo, &cs.head_sha).await?;
-                }
-                Ok(())
+                self.on_checks_changed(repo, &cs.head_sha, cs.head_branch.as_deref().map(|b| vec![b])).await
             }
             Event::Status(st) if st.state != "pending" => {
-                let default_branch = self.load(repo).await?.default_branch;
-                let on_default = st.branches.is_empty() || st.branches.contains(&default_branch);
-                if on_default {
-                    self.evaluate_stages(repo, Some(&st.sha)).await?;
-                }
-                if st.branches.iter().any(|b| b.starts_with("baton/")) || st.branches.is_empty() {
-                    self.try_auto_merge(repo, &st.sha).await?;
-                }
-                Ok(())
+                let branches: Vec<&str> = st.branches.iter().map(String::as_str).collect();
+                self.on_checks_changed(repo, &st.sha, (!branches.is_empty()).then_some(branches)).await
             }
             Event::IssueComment(c) => self.on_comment(repo, c).await,
             Event::Push(p) => {
@@ -206,6 +185,22 @@ impl Engine {
                 Ok(())
             }
         }
+    }
+
+    /// A check or status on `sha` completed. `branches`: where the commit is known to be (None:
+    /// unknown). Bump commits live on the default branch and may now be verified; other commits
+    /// may be the heads of baton's PRs, which may now merge.
+    async fn on_checks_changed(&self, repo: &RepoName, sha: &str, branches: Option<Vec<&str>>) -> anyhow::Result<()> {
+        let default_branch = self.load(repo).await?.default_branch;
+        let on_default = branches.as_ref().is_none_or(|b| b.contains(&default_branch.as_str()));
+        let elsewhere = branches.as_ref().is_none_or(|b| b.iter().any(|x| *x != default_branch));
+        if on_default {
+            self.evaluate_stages(repo, Some(sha)).await?;
+        }
+        if elsewhere {
+            self.try_auto_merge(repo, sha).await?;
+        }
+        Ok(())
     }
 
     pub(crate) async fn on_registry_push(&self, repo: &RepoName, push: &RegistryPush) -> anyhow::Result<()> {

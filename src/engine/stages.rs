@@ -379,21 +379,39 @@ impl Engine {
         approved_by: Vec<String>,
         explicit: bool,
     ) -> anyhow::Result<Outcome> {
-        let head = self.github.branch_head(repo, &loaded.default_branch).await?;
-        let ctx = VerifyContext { repo, commit: &head, artifact, digest: &version.digest };
-        let verified = self.verifier.verify(&ctx).await.map_err(|e| anyhow::anyhow!("signature of {version}: {e}"))?;
+        let mut candidate = self
+            .signed_candidate(loaded, artifact, version)
+            .await
+            .map_err(|e| anyhow::anyhow!("signature of {version}: {e}"))?;
+        candidate.verified_in = Some(from.clone());
+        candidate.approved_by = approved_by;
+        candidate.explicit = explicit;
+        self.promote(repo, loaded, stage, artifact, &candidate).await
+    }
+
+    /// A candidate for `version` whose signature baton has just verified (keys read from the
+    /// default branch), with the artifact's annotations; every promotion starts here, so none
+    /// skips the signature check. The caller sets where it was verified and who approved.
+    pub(crate) async fn signed_candidate(
+        &self,
+        loaded: &Loaded,
+        artifact: &Artifact,
+        version: &Version,
+    ) -> Result<Candidate, crate::verify::VerifyError> {
+        let ctx =
+            VerifyContext { repo: &loaded.repo, commit: &loaded.default_branch, artifact, digest: &version.digest };
+        let verified = self.verifier.verify(&ctx).await?;
         let annotations =
             self.registry.resolve(&artifact.image, &version.tag).await.map(|r| r.annotations).unwrap_or_default();
-        let candidate = Candidate {
+        Ok(Candidate {
             version: version.clone(),
             annotations,
             verified_by: Some(verified.by),
-            verified_in: Some(from.clone()),
-            approved_by,
+            verified_in: None,
+            approved_by: vec![],
             rollback: false,
-            explicit,
-        };
-        self.promote(repo, loaded, stage, artifact, &candidate).await
+            explicit: false,
+        })
     }
 
     /// Merges baton's own PR whose head is `sha` when `baton/policy` and every other check on it
@@ -464,17 +482,15 @@ impl Engine {
         marker: &crate::render::Marker,
     ) -> anyhow::Result<()> {
         let Some(artifact) = loaded.pipeline.artifacts.get(&marker.artifact) else { return Ok(()) };
-        let annotations =
-            self.registry.resolve(&artifact.image, &marker.tag).await.map(|r| r.annotations).unwrap_or_default();
-        let candidate = Candidate {
-            version: marker.version(),
-            annotations,
-            verified_by: None,
-            verified_in: marker.verified_in.clone(),
-            approved_by: marker.approved_by.clone(),
-            rollback: marker.rollback,
-            explicit: true,
-        };
+        // Rebuilt or not, nothing is written for a version whose signature does not verify now.
+        let mut candidate = self
+            .signed_candidate(loaded, artifact, &marker.version())
+            .await
+            .map_err(|e| anyhow::anyhow!("signature of {}: {e}", marker.version()))?;
+        candidate.verified_in = marker.verified_in.clone();
+        candidate.approved_by = marker.approved_by.clone();
+        candidate.rollback = marker.rollback;
+        candidate.explicit = true;
         let outcome = self.promote_rebuilding(repo, loaded, stage, artifact, &candidate).await;
         super::report_outcome(stage, &candidate.version, &outcome);
         Ok(())

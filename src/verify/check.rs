@@ -700,12 +700,5 @@ fn entry_matches(entry: &SignedEntry, m: &Material, cert_der: &[u8]) -> Result<(
 }
 
 fn shorten(s: &str) -> String {
-    const MAX: usize = 120;
-    if s.chars().count() <= MAX {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(MAX).collect();
-        out.push('…');
-        out
-    }
+    crate::types::shorten_to(s, 120)
 }
