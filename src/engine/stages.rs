@@ -32,6 +32,19 @@ pub enum Gate {
     Pending { summary: String },
 }
 
+fn conclusion_str(c: Option<Conclusion>) -> Option<&'static str> {
+    c.map(|c| match c {
+        Conclusion::Success => "success",
+        Conclusion::Failure => "failure",
+        Conclusion::Neutral => "neutral",
+        Conclusion::Cancelled => "cancelled",
+        Conclusion::Skipped => "skipped",
+        Conclusion::TimedOut => "timed_out",
+        Conclusion::ActionRequired => "action_required",
+        Conclusion::Stale => "stale",
+    })
+}
+
 pub fn verified_check_name(stage: &str) -> String {
     format!("baton/verified/{stage}")
 }
@@ -252,8 +265,9 @@ impl Engine {
         let done = mine.iter().find(|c| c.status == "completed");
         let verified = match done.and_then(|c| c.conclusion.as_deref()) {
             Some("success") => true,
-            Some(_) => return Ok(()), // failed before: the record stands
-            None => {
+            // Pending, or failed before: evaluate (again). A failed check that is re-run and
+            // goes green turns the record green; a failure stays one record and one comment.
+            _ => {
                 let statuses = self.github.statuses(repo, &bump.sha).await?;
                 let gate = evaluate_gate(stage, bump, &all, &statuses, (self.clock)());
                 let downstream_manual: Vec<&Stage> =
@@ -304,9 +318,11 @@ impl Engine {
                 };
                 match mine.first() {
                     Some(existing) => {
-                        if existing.summary.as_deref() != Some(check.summary.as_str())
-                            || matches!(gate, Gate::Verified { .. } | Gate::Failed { .. })
-                        {
+                        let same_state = existing.status == "completed"
+                            && existing.conclusion.as_deref() == conclusion_str(check.conclusion);
+                        let unchanged = existing.summary.as_deref() == Some(check.summary.as_str())
+                            && (existing.status != "completed" && check.status != CheckStatus::Completed || same_state);
+                        if !unchanged {
                             self.github.update_check_run(repo, existing.id, &check).await?;
                         }
                     }

@@ -80,6 +80,19 @@ async fn a_failed_verification_stops_the_line_and_comments() {
     assert_eq!(comments.len(), 1, "{comments:#?}");
     insta::assert_snapshot!(comments[0].body.replace(&dev_bump, "<sha>"));
     assert!(w.prs("staging").is_empty());
+    assert_eq!(
+        w.gh.check_runs(REPO, &dev_bump).iter().filter(|c| c.name == "baton/verified/dev").count(),
+        1,
+        "one record"
+    );
+
+    // The check is re-run and passes: the record turns green and the line moves on.
+    w.gh.post_status(REPO, &dev_bump, "kustomization/myapp-dev", "success").await;
+    w.until("baton/verified/dev success after the re-run", |_| {
+        verified(&w, &dev_bump, "dev").as_deref() == Some("success")
+    })
+    .await;
+    w.until("a staging PR", |_| !w.prs("staging").is_empty()).await;
     w.assert_no_violations();
 }
 
