@@ -38,20 +38,30 @@ pub struct QueueFull;
 /// The sending side, held by the HTTP handlers.
 #[derive(Clone)]
 pub struct Queue {
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::UnboundedSender<Job>,
+    /// Jobs accepted and not yet finished (queued in the channel, waiting behind their
+    /// repository, or running). This is what `capacity` bounds.
     depth: Arc<AtomicUsize>,
+    capacity: usize,
 }
 
 impl Queue {
-    /// Enqueues all jobs or none of them.
+    /// Enqueues all jobs or none of them: `QueueFull` when they would take the number of
+    /// unfinished jobs over the capacity.
     pub fn push_all(&self, jobs: Vec<Job>) -> Result<(), QueueFull> {
         if jobs.is_empty() {
             return Ok(());
         }
-        let permits = self.tx.try_reserve_many(jobs.len()).map_err(|_| QueueFull)?;
-        self.depth.fetch_add(jobs.len(), Ordering::SeqCst);
-        for (permit, job) in permits.zip(jobs) {
-            permit.send(job);
+        let n = jobs.len();
+        self.depth
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| (d + n <= self.capacity).then_some(d + n))
+            .map_err(|_| QueueFull)?;
+        for job in jobs {
+            if self.tx.send(job).is_err() {
+                // The dispatcher is gone (shutting down): nothing will run it.
+                self.depth.fetch_sub(1, Ordering::SeqCst);
+                return Err(QueueFull);
+            }
         }
         Ok(())
     }
@@ -69,14 +79,14 @@ pub fn start(
     concurrency: usize,
     handler: Arc<dyn JobHandler>,
 ) -> (Queue, tokio::task::JoinHandle<()>) {
-    let (tx, rx) = mpsc::channel(capacity);
+    let (tx, rx) = mpsc::unbounded_channel();
     let depth = Arc::new(AtomicUsize::new(0));
     let task = tokio::spawn(dispatch(rx, handler, concurrency.max(1), depth.clone()));
-    (Queue { tx, depth }, task)
+    (Queue { tx, depth, capacity: capacity.max(1) }, task)
 }
 
 async fn dispatch(
-    mut rx: mpsc::Receiver<Job>,
+    mut rx: mpsc::UnboundedReceiver<Job>,
     handler: Arc<dyn JobHandler>,
     concurrency: usize,
     depth: Arc<AtomicUsize>,
@@ -257,11 +267,15 @@ mod tests {
                 Box::pin(tokio::time::sleep(Duration::from_secs(3600)))
             }
         }
-        let (q, _task) = start(2, 1, Arc::new(Slow));
+        let (q, _task) = start(3, 1, Arc::new(Slow));
         q.push_all(vec![job("o/a", "1")]).unwrap();
-        tokio::time::sleep(Duration::from_millis(20)).await; // taken by the worker
-        q.push_all(vec![job("o/a", "2"), job("o/a", "3")]).unwrap();
-        assert_eq!(q.push_all(vec![job("o/a", "4")]), Err(QueueFull));
+        tokio::time::sleep(Duration::from_millis(20)).await; // taken by the worker: still counted
+        q.push_all(vec![job("o/a", "2")]).unwrap();
+        // Two more would make four unfinished jobs: refused whole, nothing half-enqueued.
+        assert_eq!(q.push_all(vec![job("o/b", "3"), job("o/b", "4")]), Err(QueueFull));
+        assert_eq!(q.depth(), 2);
+        q.push_all(vec![job("o/b", "3")]).unwrap();
+        assert_eq!(q.push_all(vec![job("o/c", "5")]), Err(QueueFull));
         let _ = RegistryPush { host: None, repository: "x".into(), tag: "1".parse().unwrap() };
     }
 

@@ -146,3 +146,40 @@ async fn every_published_example_payload_gets_a_deliberate_answer() {
     let r = reqwest::get(format!("{}/healthz", b.url)).await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// A full queue answers 503 (so GitHub's redelivery or the registry retries later) instead of
+/// buffering without bound or blocking the sender.
+#[tokio::test]
+async fn a_full_queue_answers_503() {
+    let mut s = settings("http://127.0.0.1:9/", None);
+    s.server.queue_capacity = 1;
+    s.server.concurrency = 1;
+    let b = Baton::start(s).await;
+    let mut statuses = Vec::new();
+    for i in 0..20 {
+        let pr = serde_json::json!({
+            "action": "synchronize", "number": i,
+            "repository": {"full_name": REPO},
+            "pull_request": {"number": i, "user": {"login": "alice"},
+                "head": {"ref": "feature", "sha": "a".repeat(40)}, "base": {"ref": "main", "sha": "b".repeat(40)}}
+        })
+        .to_string();
+        statuses.push(
+            b.post_github("pull_request", &format!("q-{i}"), pr.as_bytes(), Some(SECRET)).await.status().as_u16(),
+        );
+    }
+    assert!(statuses.iter().all(|s| *s == 202 || *s == 503), "{statuses:?}");
+    assert!(statuses.contains(&503), "{statuses:?}");
+    // A refused delivery was not recorded as seen: its redelivery is accepted once there is room.
+    let refused = statuses.iter().position(|s| *s == 503).unwrap();
+    b.wait_idle().await;
+    let pr = serde_json::json!({
+        "action": "synchronize", "number": refused,
+        "repository": {"full_name": REPO},
+        "pull_request": {"number": refused, "user": {"login": "alice"},
+            "head": {"ref": "feature", "sha": "a".repeat(40)}, "base": {"ref": "main", "sha": "b".repeat(40)}}
+    })
+    .to_string();
+    let again = b.post_github("pull_request", &format!("q-{refused}"), pr.as_bytes(), Some(SECRET)).await;
+    assert_eq!(again.status(), 202);
+}
