@@ -437,7 +437,15 @@ impl Engine {
         let loaded = self.load(repo).await?;
         let mut merged_any = false;
         let pulls = self.github.commit_pulls(repo, sha).await?;
-        for pr in pulls.iter().filter(|p| p.state == "open" && p.head_sha == sha && p.head_ref.starts_with("baton/")) {
+        // Only baton's own PRs merge themselves: a branch named like baton's, or a copied marker,
+        // is not enough.
+        let me = self.github.app_slug().await.map(|slug| format!("{slug}[bot]"));
+        let own = |p: &&crate::github::PullRequest| me.as_deref().is_none_or(|me| p.author == me);
+        for pr in pulls
+            .iter()
+            .filter(|p| p.state == "open" && p.head_sha == sha && p.head_ref.starts_with("baton/"))
+            .filter(own)
+        {
             let Some(marker) = crate::render::parse_marker(&pr.body) else { continue };
             let Some(stage) = loaded.pipeline.stage(&marker.stage) else { continue };
             if stage.write != WriteMode::PullRequest {

@@ -270,6 +270,7 @@ pub(crate) fn pull_from_json(v: &Value) -> Result<PullRequest> {
             .map(|a| a.iter().filter_map(|l| l["name"].as_str().map(str::to_string)).collect())
             .unwrap_or_default(),
         html_url: v["html_url"].as_str().unwrap_or_default().to_string(),
+        author: v.pointer("/user/login").and_then(Value::as_str).unwrap_or_default().to_string(),
     })
 }
 

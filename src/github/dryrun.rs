@@ -62,6 +62,7 @@ impl<G: GitHub> GitHub for DryRun<G> {
             state: "open".into(),
             labels: vec![],
             html_url: String::new(),
+            author: String::new(),
         })
     }
     async fn update_pull(&self, repo: &RepoName, number: u64, title: &str, _body: &str) -> Result<()> {

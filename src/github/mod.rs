@@ -57,6 +57,8 @@ pub struct PullRequest {
     pub state: String,
     pub labels: Vec<String>,
     pub html_url: String,
+    /// The login of the PR's author (`baton[bot]` for baton's own).
+    pub author: String,
 }
 
 /// A file to write in a new commit: full new content at `path`.

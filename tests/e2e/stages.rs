@@ -244,3 +244,30 @@ async fn reconcile_after_missing_every_webhook_converges() {
     assert!(reads <= 30, "{reads} requests");
     w.assert_no_violations();
 }
+
+/// A PR that merely looks like baton's (its branch name, a copied marker) does not merge itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_batons_own_prs_merge_themselves() {
+    let w = World::start_custom(|host| pipeline_yaml(host, "pull-request", "auto"), false).await;
+    let digest = w.registry.push_artifact("deployments/myapp", "0.9.9", b"nine", &[]).await;
+    let text = baton::pointer::set(
+        DEV_POINTER,
+        Format::FluxOci,
+        &Default::default(),
+        &"0.9.9".parse().unwrap(),
+        &digest.parse().unwrap(),
+    )
+    .unwrap();
+    w.gh.push_commit(REPO, "baton/dev/myapp", "mallory", "looks like baton", &[(DEV, Some(&text))]).await;
+    let marker = format!(r#"<!-- baton:{{"stage":"dev","artifact":"myapp","tag":"0.9.9","digest":"{digest}"}} -->"#);
+    w.gh.open_pr(REPO, "mallory", "baton/dev/myapp", "main", "promote myapp 0.9.9 to dev", &marker).await;
+    let repo: baton::types::RepoName = REPO.parse().unwrap();
+    w.baton.engine.reconcile(&repo).await.unwrap();
+    let pr = w.gh.pulls(REPO).pop().unwrap();
+    assert_eq!(
+        w.gh.check_run(REPO, &pr.head_sha, "baton/policy").and_then(|c| c.conclusion).as_deref(),
+        Some("success")
+    );
+    assert!(!pr.merged, "a look-alike PR was merged");
+    w.assert_no_violations();
+}
