@@ -471,32 +471,37 @@ impl Engine {
             Err(GitHubError::NotFound(_)) => None,
             Err(e) => return Err(e.into()),
         };
-        let when = (self.clock)().format("%Y-%m-%dT%H:%M:%SZ");
-        let result = match (freeze, existing) {
+        let when = (self.clock)().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        // What to write: the file's new content (None: delete it) and the commit message.
+        let (content, message) = match (freeze, &existing) {
             (true, Some(_)) => return Ok(Reply::Done(format!("{} is already frozen ({path} exists)", stage.name))),
             (false, None) => return Ok(Reply::Done(format!("{} is not frozen", stage.name))),
-            (true, None) => {
-                let content = render::freeze_file(user, &when.to_string(), reason);
-                let message = format!(
-                    "freeze({}): {}\n\nBaton-Frozen-By: {user}\n",
-                    stage.name,
-                    reason.unwrap_or("no reason given")
-                );
-                self.github.put_file(repo, &loaded.default_branch, path.as_str(), &content, None, &message).await
-            }
-            (false, Some(f)) => {
-                let message = format!("unfreeze({})\n\nBaton-Unfrozen-By: {user}\n", stage.name);
-                self.github.delete_file(repo, &loaded.default_branch, path.as_str(), &f.sha, &message).await
+            (true, None) => (
+                Some(render::freeze_file(user, &when, reason)),
+                format!("freeze({}): {}\n\nBaton-Frozen-By: {user}\n", stage.name, reason.unwrap_or("no reason given")),
+            ),
+            (false, Some(_)) => (None, format!("unfreeze({})\n\nBaton-Unfrozen-By: {user}\n", stage.name)),
+        };
+        let blob = existing.as_ref().map(|f| f.sha.as_str());
+        let direct = match &content {
+            Some(c) => self.github.put_file(repo, &loaded.default_branch, path.as_str(), c, None, &message).await,
+            None => {
+                self.github
+                    .delete_file(repo, &loaded.default_branch, path.as_str(), blob.unwrap_or_default(), &message)
+                    .await
             }
         };
-        let sha = match result {
+        let sha = match direct {
             Ok(sha) => sha,
-            Err(e @ (GitHubError::Forbidden(_) | GitHubError::Conflict(_))) => {
-                return Ok(refused(format!(
-                    "baton cannot commit {path} to {}: {e}. Allow baton's App to push to it (a ruleset bypass for \
-                     its freeze files), or commit the file by hand",
-                    loaded.default_branch
-                )))
+            // Branch protection refuses direct commits: the same change through a PR baton merges.
+            Err(GitHubError::Forbidden(_) | GitHubError::Conflict(_)) => {
+                match self
+                    .freeze_through_pr(repo, loaded, stage, path.as_str(), content.as_deref(), blob, &message)
+                    .await?
+                {
+                    Ok(sha) => sha,
+                    Err(refusal) => return Ok(refused(refusal)),
+                }
             }
             Err(e) => return Err(e.into()),
         };
@@ -504,6 +509,55 @@ impl Engine {
         self.recheck_stage_prs(repo, loaded, stage).await.context("re-running baton/policy")?;
         let verb = if freeze { "frozen" } else { "unfrozen" };
         Ok(Reply::Done(format!("{} is {verb} ({path} in {})", stage.name, &sha[..sha.len().min(7)])))
+    }
+
+    /// The freeze change on branch `baton/freeze/<stage>`, as a PR merged at once. Returns the
+    /// merge commit, or (Err) why it could not be merged.
+    #[allow(clippy::too_many_arguments)]
+    async fn freeze_through_pr(
+        &self,
+        repo: &RepoName,
+        loaded: &Loaded,
+        stage: &Stage,
+        path: &str,
+        content: Option<&str>,
+        blob: Option<&str>,
+        message: &str,
+    ) -> anyhow::Result<Result<String, String>> {
+        let branch = format!("baton/freeze/{}", stage.name);
+        let head = self.github.branch_head(repo, &loaded.default_branch).await?;
+        match self.github.create_branch(repo, &branch, &head).await {
+            Ok(()) => {}
+            Err(GitHubError::Conflict(_)) => self.github.update_branch(repo, &branch, &head, true).await?,
+            Err(e) => return Err(e.into()),
+        }
+        let commit = match content {
+            Some(c) => self.github.put_file(repo, &branch, path, c, None, message).await?,
+            None => self.github.delete_file(repo, &branch, path, blob.unwrap_or_default(), message).await?,
+        };
+        let title = message.lines().next().unwrap_or_default().to_string();
+        let pr = match self.github.find_open_pull(repo, &branch).await? {
+            Some(pr) => pr,
+            None => {
+                let new = crate::github::NewPullRequest {
+                    head: branch.clone(),
+                    base: loaded.default_branch.clone(),
+                    title: title.clone(),
+                    body: format!("{title}\n\nOpened by baton because branch protection refused a direct commit.\n"),
+                };
+                self.github.create_pull(repo, &new).await?
+            }
+        };
+        match self.github.merge_pull(repo, pr.number, &commit, message).await {
+            Ok(sha) => Ok(Ok(sha)),
+            Err(e) => Ok(Err(format!(
+                "branch protection refused a direct commit, and #{} (the same change as a PR) cannot be merged by \
+                 baton ({e}); merge it to {} {}",
+                pr.number,
+                if content.is_some() { "freeze" } else { "unfreeze" },
+                stage.name
+            ))),
+        }
     }
 
     async fn recheck_stage_prs(&self, repo: &RepoName, loaded: &Loaded, stage: &Stage) -> anyhow::Result<()> {

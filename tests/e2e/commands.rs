@@ -277,3 +277,19 @@ async fn the_promote_button_acts_as_promote_by_the_clicker() {
     assert_eq!(w.running(PROD, Format::FluxOci), format!("0.5.1@{digest}"));
     w.assert_no_violations();
 }
+
+/// Where branch protection refuses baton's direct commit, /freeze goes through a PR it merges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freeze_through_a_pr_when_direct_commits_are_refused() {
+    let w = world().await;
+    let issue = w.gh.create_issue(REPO, "alice", "change freeze", "").await;
+    // The first write to the freeze file (the direct commit to main) is refused, as a ruleset would.
+    w.gh.fail_next("PUT", "/repos/org/deploy/contents/clusters/prod/FREEZE", 403, 1);
+    let (reply, reactions) = say(&w, issue, "dave", "/freeze prod incident 7").await;
+    assert!(reply.contains("prod is frozen"), "{reply}");
+    assert_eq!(reactions, ["eyes", "rocket"]);
+    assert!(w.gh.file(REPO, "main", "clusters/prod/FREEZE").unwrap().contains("incident 7"));
+    let pr = w.gh.pulls(REPO).into_iter().find(|p| p.head_ref == "baton/freeze/prod").expect("the freeze PR");
+    assert!(pr.merged && pr.title == "freeze(prod): incident 7", "{pr:#?}");
+    w.assert_no_violations();
+}
