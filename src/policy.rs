@@ -105,10 +105,11 @@ impl Report {
 
     pub fn title(&self) -> String {
         if let Some(f) = &self.fatal {
-            return format!("Cannot check this pull request: {}", first_line(f));
+            return first_line(f).trim_end_matches(':').to_string();
         }
         let failed = self.rows.iter().filter(|r| r.failed()).count();
         match (self.rows.len(), failed) {
+            (0, _) => "No pointer version changes; see the notes".to_string(),
             (1, 0) => "The pointer change passes every rule".to_string(),
             (n, 0) => format!("All {n} pointer changes pass every rule"),
             (1, _) => "The pointer change breaks a rule".to_string(),
@@ -120,37 +121,46 @@ impl Report {
     pub fn summary(&self) -> String {
         let mut s = String::new();
         if let Some(f) = &self.fatal {
-            let _ = writeln!(s, "baton could not evaluate this pull request:\n\n```\n{}\n```", f.replace("```", "'''"));
+            let (first, rest) = f.split_once('\n').unwrap_or((f, ""));
+            let _ = writeln!(s, "{first}\n\n```\n{}\n```", rest.replace("```", "'''"));
+            if !self.warnings.is_empty() {
+                let _ = writeln!(s, "\n### Warnings\n");
+                for w in &self.warnings {
+                    let _ = writeln!(s, "- ⚠️ {}", esc(w));
+                }
+            }
             return s;
         }
-        let _ = writeln!(
-            s,
-            "| pointer | stage | artifact | version | digest | {} |",
-            Rule::ALL.map(Rule::header).join(" | ")
-        );
-        let _ = writeln!(s, "|---|---|---|---|---|{}|", Rule::ALL.map(|_| "---").join("|"));
-        for r in &self.rows {
-            let cells: Vec<String> = Rule::ALL
-                .iter()
-                .map(|rule| {
-                    r.verdicts
-                        .iter()
-                        .find(|(x, _)| x == rule)
-                        .map(|(_, v)| v.cell())
-                        .unwrap_or_else(|| "➖".to_string())
-                })
-                .collect();
+        if !self.rows.is_empty() {
             let _ = writeln!(
                 s,
-                "| `{}` | `{}` | `{}` | {} → {} | {} | {} |",
-                esc(&r.file),
-                esc(&r.stage),
-                esc(&r.artifact),
-                esc(&r.old),
-                esc(&r.new),
-                r.digest.as_deref().map(|d| format!("`{}`", esc(short(d)))).unwrap_or_else(|| "none".into()),
-                cells.join(" | ")
+                "| pointer | stage | artifact | version | digest | {} |",
+                Rule::ALL.map(Rule::header).join(" | ")
             );
+            let _ = writeln!(s, "|---|---|---|---|---|{}|", Rule::ALL.map(|_| "---").join("|"));
+            for r in &self.rows {
+                let cells: Vec<String> = Rule::ALL
+                    .iter()
+                    .map(|rule| {
+                        r.verdicts
+                            .iter()
+                            .find(|(x, _)| x == rule)
+                            .map(|(_, v)| v.cell())
+                            .unwrap_or_else(|| "➖".to_string())
+                    })
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "| `{}` | `{}` | `{}` | {} → {} | {} | {} |",
+                    esc(&r.file),
+                    esc(&r.stage),
+                    esc(&r.artifact),
+                    esc(&r.old),
+                    esc(&r.new),
+                    r.digest.as_deref().map(|d| format!("`{}`", esc(short(d)))).unwrap_or_else(|| "none".into()),
+                    cells.join(" | ")
+                );
+            }
         }
         let fixes: Vec<String> = self
             .rows

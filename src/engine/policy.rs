@@ -26,28 +26,53 @@ pub const ROLLBACK_LABEL: &str = "baton:rollback";
 impl Engine {
     /// Runs `baton/policy` on a pull request's head. No pointer changed → no check posted.
     pub async fn run_policy(&self, repo: &RepoName, pr: &PolicyTarget) -> anyhow::Result<()> {
-        let loaded = match self.load(repo).await {
-            Ok(l) => l,
-            Err(e) => {
-                // Without a valid pipeline baton cannot tell pointers from other files: the
-                // check goes red only if one exists on this commit already (to say why).
-                tracing::warn!(error = format!("{e:#}"), "cannot run baton/policy");
-                return Ok(());
-            }
-        };
         let changed = self.github.pull_files(repo, pr.number).await.context("listing the pull request's files")?;
         let changed_paths: BTreeSet<&str> = changed
             .iter()
             .flat_map(|f| std::iter::once(f.filename.as_str()).chain(f.previous_filename.as_deref()))
             .collect();
+        let mut report = Report::default();
+        // A PR that changes the pipeline file gets it checked, as `baton check-config` would.
+        let touches_config = changed_paths.contains(super::PIPELINE_FILE);
+        if touches_config {
+            match self.github.file(repo, super::PIPELINE_FILE, &pr.head_sha).await {
+                Ok(f) => match crate::pipeline::parse(&f.text) {
+                    Ok(p) => report.warnings.push(format!(
+                        "{} in this pull request is valid ({} artifacts, {} stages); it takes effect once merged",
+                        super::PIPELINE_FILE,
+                        p.artifacts.len(),
+                        p.stages.len()
+                    )),
+                    Err(e) => {
+                        report.fatal = Some(format!("{} in this pull request is invalid:\n{e}", super::PIPELINE_FILE))
+                    }
+                },
+                Err(GitHubError::NotFound(_)) => report.warnings.push(format!(
+                    "this pull request deletes {}: once merged, baton stops managing this repository",
+                    super::PIPELINE_FILE
+                )),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let loaded = match self.load(repo).await {
+            Ok(l) => Some(l),
+            Err(e) if touches_config => {
+                report.warnings.push(format!("the default branch's pipeline cannot be used: {e:#}"));
+                None
+            }
+            Err(e) => {
+                // Without a valid pipeline baton cannot tell pointers from other files.
+                tracing::warn!(error = format!("{e:#}"), "cannot run baton/policy");
+                return Ok(());
+            }
+        };
         let targets: Vec<(&Stage, &PointerSpec)> = loaded
-            .pipeline
-            .stages
             .iter()
+            .flat_map(|l| l.pipeline.stages.iter())
             .flat_map(|s| s.pointers.iter().map(move |p| (s, p)))
             .filter(|(_, p)| changed_paths.contains(p.file.as_str()))
             .collect();
-        if targets.is_empty() {
+        if targets.is_empty() && !touches_config {
             tracing::debug!(pr = pr.number, "no pointer file changed: no baton/policy check");
             return Ok(());
         }
@@ -73,31 +98,8 @@ impl Engine {
             None => self.github.create_check_run(repo, &check).await?,
         };
 
-        let default_head = self.github.branch_head(repo, &loaded.default_branch).await?;
-        let rollback = pr.labels.iter().any(|l| l == ROLLBACK_LABEL);
-        let mut report = Report::default();
-        for (stage, spec) in &targets {
-            if let Some(row) = self.policy_row(repo, &loaded, &default_head, pr, stage, spec, rollback).await {
-                report.rows.push(row);
-            }
-        }
-        // Changed YAML files beside configured pointers that no stage names.
-        let pointer_dirs: BTreeSet<&str> =
-            targets.iter().map(|(_, p)| p.file.as_str().rsplit_once('/').map(|(d, _)| d).unwrap_or("")).collect();
-        let configured: BTreeSet<&str> =
-            loaded.pipeline.stages.iter().flat_map(|s| s.pointers.iter().map(|p| p.file.as_str())).collect();
-        for f in &changed {
-            let dir = f.filename.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-            let yaml = f.filename.ends_with(".yaml") || f.filename.ends_with(".yml");
-            if yaml && pointer_dirs.contains(dir) && !configured.contains(f.filename.as_str()) {
-                report.warnings.push(format!(
-                    "{} changed beside a pointer file, but no stage names it: baton does not check it",
-                    f.filename
-                ));
-            }
-        }
-        if report.rows.is_empty() {
-            report.warnings.push("pointer files changed, but no pointer's version did".to_string());
+        if let (Some(loaded), None) = (&loaded, &report.fatal) {
+            self.policy_rows(repo, loaded, pr, &targets, &changed, &mut report).await?;
         }
         check.status = CheckStatus::Completed;
         check.conclusion = Some(report.conclusion());
@@ -106,8 +108,49 @@ impl Engine {
         self.github.update_check_run(repo, id, &check).await?;
         crate::metrics::promotion(
             "policy",
-            if report.rows.iter().any(Row::failed) { "policy_failed" } else { "policy_passed" },
+            if report.conclusion() == crate::github::Conclusion::Success { "policy_passed" } else { "policy_failed" },
         );
+        Ok(())
+    }
+
+    async fn policy_rows(
+        &self,
+        repo: &RepoName,
+        loaded: &super::Loaded,
+        pr: &PolicyTarget,
+        targets: &[(&Stage, &PointerSpec)],
+        changed: &[crate::github::ChangedFile],
+        report: &mut Report,
+    ) -> anyhow::Result<()> {
+        let default_head = self.github.branch_head(repo, &loaded.default_branch).await?;
+        let rollback = pr.labels.iter().any(|l| l == ROLLBACK_LABEL);
+        for (stage, spec) in targets {
+            if let Some(row) = self.policy_row(repo, loaded, &default_head, pr, stage, spec, rollback).await {
+                report.rows.push(row);
+            }
+        }
+        // Changed YAML files beside configured pointers that no stage names.
+        let pointer_dirs: BTreeSet<&str> =
+            targets.iter().map(|(_, p)| p.file.as_str().rsplit_once('/').map(|(d, _)| d).unwrap_or("")).collect();
+        let configured: BTreeSet<&str> =
+            loaded.pipeline.stages.iter().flat_map(|s| s.pointers.iter().map(|p| p.file.as_str())).collect();
+        for f in changed {
+            let dir = f.filename.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+            let yaml = f.filename.ends_with(".yaml") || f.filename.ends_with(".yml");
+            if yaml
+                && f.filename != super::PIPELINE_FILE
+                && pointer_dirs.contains(dir)
+                && !configured.contains(f.filename.as_str())
+            {
+                report.warnings.push(format!(
+                    "{} changed beside a pointer file, but no stage names it: baton does not check it",
+                    f.filename
+                ));
+            }
+        }
+        if report.rows.is_empty() && !targets.is_empty() {
+            report.warnings.push("pointer files changed, but no pointer's version did".to_string());
+        }
         Ok(())
     }
 

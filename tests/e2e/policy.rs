@@ -95,3 +95,23 @@ async fn a_frozen_stage_fails_except_for_rollbacks() {
     insta::assert_snapshot!("frozen_rollback", summary(&check, &[&d3]));
     w.assert_no_violations();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pr_changing_the_pipeline_file_gets_it_checked() {
+    let w = World::start_manual().await;
+    let current = w.gh.file(REPO, "main", ".baton.yaml").unwrap();
+    let broken = current
+        .replace("    promotion: auto\n", "    promotion: sometimes\n")
+        .replace("  - name: staging\n", "  - name: Staging\n");
+    let (_, sha) = w.human_pr("human/pipeline", &[(".baton.yaml", Some(&broken))]).await;
+    let check = w.policy(&sha).await;
+    assert_eq!(check.conclusion.as_deref(), Some("failure"));
+    insta::assert_snapshot!("invalid_pipeline", summary(&check, &[]));
+
+    let fine = current + "# a comment\n";
+    let (_, sha) = w.human_pr("human/pipeline-ok", &[(".baton.yaml", Some(&fine))]).await;
+    let check = w.policy(&sha).await;
+    assert_eq!(check.conclusion.as_deref(), Some("success"));
+    assert!(check.summary.unwrap_or_default().contains(".baton.yaml in this pull request is valid"));
+    w.assert_no_violations();
+}
