@@ -274,17 +274,9 @@ impl Engine {
     ) -> anyhow::Result<Vec<Version>> {
         let Some(spec) = stage.pointers.iter().find(|p| p.artifact == artifact.name) else { return Ok(vec![]) };
         let mut out: Vec<Version> = Vec::new();
-        for c in self.github.path_history(repo, &loaded.default_branch, spec.file.as_str(), 30).await? {
-            match self.github.file(repo, spec.file.as_str(), &c.sha).await {
-                Ok(f) => {
-                    if let Some(v) = super::stages::read_version(&f.text, spec) {
-                        if !out.contains(&v) {
-                            out.push(v);
-                        }
-                    }
-                }
-                Err(GitHubError::NotFound(_)) => {}
-                Err(e) => return Err(e.into()),
+        for (_, v) in self.pointer_history(repo, loaded, spec, 30).await? {
+            if let Some(v) = v.filter(|v| !out.contains(v)) {
+                out.push(v);
             }
         }
         Ok(out)
@@ -567,12 +559,7 @@ impl Engine {
             }
             let files = self.github.pull_files(repo, pr.number).await?;
             if files.iter().any(|f| stage.pointers.iter().any(|p| p.file.as_str() == f.filename)) {
-                let target = super::policy::PolicyTarget {
-                    number: pr.number,
-                    head_sha: pr.head_sha.clone(),
-                    labels: pr.labels.clone(),
-                };
-                self.run_policy(repo, &target).await?;
+                self.run_policy(repo, &(&pr).into()).await?;
             }
         }
         Ok(())

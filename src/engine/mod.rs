@@ -128,12 +128,7 @@ impl Engine {
                     || (matches!(pr.action, PrAction::Labeled | PrAction::Unlabeled) && rollback_label))
                     && pr.base_ref == self.load(repo).await?.default_branch
                 {
-                    let target = policy::PolicyTarget {
-                        number: pr.number,
-                        head_sha: pr.head_sha.clone(),
-                        labels: pr.labels.clone(),
-                    };
-                    self.run_policy(repo, &target).await?;
+                    self.run_policy(repo, &policy::PolicyTarget::from(pr)).await?;
                 }
                 Ok(())
             }
@@ -143,12 +138,7 @@ impl Engine {
                     CheckRunAction::Rerequested if cr.name == crate::policy::CHECK_NAME => {
                         for pr in self.github.commit_pulls(repo, &cr.head_sha).await? {
                             if pr.state == "open" && pr.head_sha == cr.head_sha {
-                                let target = policy::PolicyTarget {
-                                    number: pr.number,
-                                    head_sha: pr.head_sha.clone(),
-                                    labels: pr.labels.clone(),
-                                };
-                                self.run_policy(repo, &target).await?;
+                                self.run_policy(repo, &(&pr).into()).await?;
                             }
                         }
                         Ok(())

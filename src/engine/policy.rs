@@ -21,6 +21,18 @@ pub struct PolicyTarget {
     pub labels: Vec<String>,
 }
 
+impl From<&crate::github::PullRequest> for PolicyTarget {
+    fn from(pr: &crate::github::PullRequest) -> PolicyTarget {
+        PolicyTarget { number: pr.number, head_sha: pr.head_sha.clone(), labels: pr.labels.clone() }
+    }
+}
+
+impl From<&crate::event::PullRequestEvent> for PolicyTarget {
+    fn from(pr: &crate::event::PullRequestEvent) -> PolicyTarget {
+        PolicyTarget { number: pr.number, head_sha: pr.head_sha.clone(), labels: pr.labels.clone() }
+    }
+}
+
 pub const ROLLBACK_LABEL: &str = "baton:rollback";
 
 impl Engine {

@@ -41,12 +41,7 @@ impl Engine {
                 let Some(pr) = self.github.find_open_pull(repo, &branch).await? else { continue };
                 let policy = self.github.check_runs(repo, &pr.head_sha, Some(crate::policy::CHECK_NAME)).await?;
                 if !policy.iter().any(|c| c.status == "completed") {
-                    let target = super::policy::PolicyTarget {
-                        number: pr.number,
-                        head_sha: pr.head_sha.clone(),
-                        labels: pr.labels,
-                    };
-                    self.run_policy(repo, &target).await?;
+                    self.run_policy(repo, &(&pr).into()).await?;
                 }
                 merged |= self.try_auto_merge(repo, &pr.head_sha).await?;
             }

@@ -176,6 +176,28 @@ impl Engine {
         Ok(None)
     }
 
+    /// The pointer's history on the default branch, newest first (the last `limit` commits
+    /// touching its file): each commit with the version the pointer names there, if any.
+    pub(crate) async fn pointer_history(
+        &self,
+        repo: &RepoName,
+        loaded: &Loaded,
+        spec: &PointerSpec,
+        limit: u32,
+    ) -> anyhow::Result<Vec<(String, Option<Version>)>> {
+        let history = self.github.path_history(repo, &loaded.default_branch, spec.file.as_str(), limit).await?;
+        let mut out = Vec::with_capacity(history.len());
+        for c in history {
+            let version = match self.github.file(repo, spec.file.as_str(), &c.sha).await {
+                Ok(f) => read_version(&f.text, spec),
+                Err(GitHubError::NotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            };
+            out.push((c.sha, version));
+        }
+        Ok(out)
+    }
+
     /// Default-branch commits (newest first, among the last `limit` touching the pointer file)
     /// at which the pointer names `version`.
     pub async fn commits_running(
@@ -186,16 +208,8 @@ impl Engine {
         version: &Version,
         limit: u32,
     ) -> anyhow::Result<Vec<String>> {
-        let history = self.github.path_history(repo, &loaded.default_branch, spec.file.as_str(), limit).await?;
-        let mut out = Vec::new();
-        for c in history {
-            match self.github.file(repo, spec.file.as_str(), &c.sha).await {
-                Ok(f) if read_version(&f.text, spec).as_ref() == Some(version) => out.push(c.sha),
-                Ok(_) | Err(GitHubError::NotFound(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(out)
+        let history = self.pointer_history(repo, loaded, spec, limit).await?;
+        Ok(history.into_iter().filter(|(_, v)| v.as_ref() == Some(version)).map(|(sha, _)| sha).collect())
     }
 
     /// Versions rolled back in `stage` or upstream of it (`Baton-Rejected:` trailers on the
