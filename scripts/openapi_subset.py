@@ -24,6 +24,7 @@ import sys
 OPERATIONS = [
     # apps / installations
     ("GET", "/app"),
+    ("GET", "/app/installations"),
     ("GET", "/repos/{owner}/{repo}/installation"),
     ("POST", "/app/installations/{installation_id}/access_tokens"),
     ("GET", "/installation/repositories"),

@@ -24,6 +24,9 @@ use crate::queue::{self, DeliveryDedup, Job, Queue};
 use crate::settings::{LogFormat, Settings};
 use crate::webhook::{self, Parsed};
 
+/// How often the App's installations are re-read when no repository list is configured.
+const REFRESH_INSTALLATIONS: Duration = Duration::from_secs(300);
+
 /// GitHub caps webhook payloads at 25 MiB (DESIGN §10.1).
 pub const MAX_BODY: usize = 25 * 1024 * 1024;
 
@@ -243,6 +246,19 @@ pub fn spawn(
     });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(state.clone());
+    if state.engine.discovers_repositories() {
+        // No repositories configured: serve every repository the App is installed on.
+        let engine = state.engine.clone();
+        tokio::spawn(async move {
+            loop {
+                match engine.refresh_repositories().await {
+                    Ok(n) => tracing::info!(repositories = n, "repositories from the App's installations"),
+                    Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot list the App's installations"),
+                }
+                tokio::time::sleep(REFRESH_INSTALLATIONS).await;
+            }
+        });
+    }
     let task = tokio::spawn(async move {
         let st = state.clone();
         let shutdown = async move {
@@ -341,7 +357,7 @@ pub fn serve_cli(config: Option<&Path>) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        tracing::info!(addr = %running.addr, repositories = settings.github.repositories.len(), "baton listening");
+        tracing::info!(addr = %running.addr, configured_repositories = settings.github.repositories.len(), "baton listening");
         shutdown_signal().await;
         running.stop().await;
         ExitCode::SUCCESS
@@ -365,16 +381,25 @@ pub fn reconcile_cli(config: Option<&Path>) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+        if let Err(e) = engine.refresh_repositories().await {
+            tracing::error!(error = format!("{e:#}"), "cannot list the App's installations");
+            return ExitCode::FAILURE;
+        }
+        let repositories = engine.repositories();
         let mut failed = 0;
-        for repo in &settings.github.repositories {
+        for repo in &repositories {
             let span = tracing::info_span!("reconcile", repository = %repo);
             let result = tracing::Instrument::instrument(engine.reconcile(repo), span).await;
-            if let Err(e) = result {
-                failed += 1;
-                tracing::error!(repository = %repo, error = format!("{e:#}"), "reconcile failed");
+            match result {
+                Ok(()) => {}
+                Err(e) if e.downcast_ref::<crate::engine::NoPipeline>().is_some() => tracing::debug!("{e}"),
+                Err(e) => {
+                    failed += 1;
+                    tracing::error!(repository = %repo, error = format!("{e:#}"), "reconcile failed");
+                }
             }
         }
-        tracing::info!(repositories = settings.github.repositories.len(), failed, "reconcile pass done");
+        tracing::info!(repositories = repositories.len(), failed, "reconcile pass done");
         if failed == 0 {
             ExitCode::SUCCESS
         } else {

@@ -29,6 +29,14 @@ use crate::verify::{Verifier, VerifyContext, VerifyError};
 
 pub const PIPELINE_FILE: &str = ".baton.yaml";
 
+/// The repository has no pipeline file: baton has nothing to do there (not an error).
+#[derive(Debug, thiserror::Error)]
+#[error("{repo} has no {PIPELINE_FILE} on its default branch {branch}")]
+pub struct NoPipeline {
+    pub repo: RepoName,
+    pub branch: String,
+}
+
 /// A repository's pipeline as read from its default branch.
 #[derive(Clone)]
 pub struct Loaded {
@@ -41,8 +49,11 @@ pub struct Engine {
     pub github: Arc<dyn GitHub>,
     pub registry: Arc<dyn Registry>,
     pub verifier: Arc<dyn Verifier>,
-    /// The deployment repositories registry pushes are matched against.
-    pub repositories: Vec<RepoName>,
+    /// The deployment repositories registry pushes are matched against: the configured list,
+    /// or (when none is configured) every repository the App is installed on, refreshed by
+    /// [`Engine::refresh_repositories`].
+    repositories: std::sync::RwLock<Vec<RepoName>>,
+    discover: bool,
     cache_ttl: Duration,
     cache: Mutex<HashMap<RepoName, (Instant, Loaded)>>,
     /// How long to wait for a signature that is pushed after its image.
@@ -71,7 +82,8 @@ impl Engine {
             github,
             registry,
             verifier,
-            repositories,
+            discover: repositories.is_empty(),
+            repositories: std::sync::RwLock::new(repositories),
             cache_ttl,
             cache: Mutex::new(HashMap::new()),
             signature_wait: Duration::from_secs(120),
@@ -79,10 +91,32 @@ impl Engine {
         }
     }
 
-    /// The jobs a registry push fans out to: one per configured repository.
+    /// The repositories baton serves now.
+    pub fn repositories(&self) -> Vec<RepoName> {
+        self.repositories.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Whether the repositories come from the App's installations (none configured).
+    pub fn discovers_repositories(&self) -> bool {
+        self.discover
+    }
+
+    /// Re-reads the App's installations, when no repository list is configured. Repositories
+    /// without a `.baton.yaml` are kept: they cost one read per event and are skipped.
+    pub async fn refresh_repositories(&self) -> anyhow::Result<usize> {
+        if !self.discover {
+            return Ok(self.repositories().len());
+        }
+        let found = self.github.installed_repositories().await?;
+        let n = found.len();
+        *self.repositories.write().unwrap_or_else(|e| e.into_inner()) = found;
+        Ok(n)
+    }
+
+    /// The jobs a registry push fans out to: one per repository baton serves.
     pub fn jobs_for_registry_push(&self, delivery: &str, push: RegistryPush) -> Vec<Job> {
         let event = Arc::new(Event::RegistryPush(push));
-        self.repositories
+        self.repositories()
             .iter()
             .map(|repo| Job { repo: repo.clone(), delivery: delivery.to_string(), event: event.clone() })
             .collect()
@@ -99,7 +133,7 @@ impl Engine {
         let file = match self.github.file(repo, PIPELINE_FILE, &info.default_branch).await {
             Ok(f) => f,
             Err(GitHubError::NotFound(_)) => {
-                return Err(anyhow!("{repo} has no {PIPELINE_FILE} on its default branch {}", info.default_branch))
+                return Err(NoPipeline { repo: repo.clone(), branch: info.default_branch }.into())
             }
             Err(e) => return Err(e).context("reading .baton.yaml"),
         };
@@ -486,8 +520,10 @@ impl JobHandler for Engine {
         Box::pin(
             async move {
                 let started = Instant::now();
-                if let Err(e) = self.handle_event(&job.repo, &job.event).await {
-                    tracing::error!(error = format!("{e:#}"), "event handling failed");
+                match self.handle_event(&job.repo, &job.event).await {
+                    Ok(()) => {}
+                    Err(e) if e.downcast_ref::<NoPipeline>().is_some() => tracing::debug!("{e}"),
+                    Err(e) => tracing::error!(error = format!("{e:#}"), "event handling failed"),
                 }
                 crate::metrics::get()
                     .handling_seconds

@@ -294,6 +294,57 @@ impl GitHub for AppClient {
             .clone()
     }
 
+    async fn installed_repositories(&self) -> Result<Vec<RepoName>> {
+        if !self.is_app {
+            return Ok(vec![]);
+        }
+        let mut installations = Vec::new();
+        for page in 1..=10 {
+            let (_, v) = self
+                .send(&self.root, Method::GET, &format!("/app/installations?per_page=100&page={page}"), None)
+                .await?;
+            let list = v.as_array().cloned().unwrap_or_default();
+            let n = list.len();
+            for i in &list {
+                if let (Some(id), Some(owner)) = (i["id"].as_u64(), i.pointer("/account/login").and_then(Value::as_str))
+                {
+                    installations.push((id, owner.to_string()));
+                }
+            }
+            if n < 100 {
+                break;
+            }
+        }
+        let mut out = Vec::new();
+        for (id, owner) in installations {
+            let crab = {
+                let mut map = self.installations.lock().unwrap_or_else(|e| e.into_inner());
+                match map.get(&owner) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c =
+                            Arc::new(self.root.installation(id.into()).map_err(|e| GitHubError::Other(e.to_string()))?);
+                        map.insert(owner.clone(), c.clone());
+                        c
+                    }
+                }
+            };
+            for page in 1..=50 {
+                let path = format!("/installation/repositories?per_page=100&page={page}");
+                let (_, v) = self.send(&crab, Method::GET, &path, None).await?;
+                let list = v["repositories"].as_array().cloned().unwrap_or_default();
+                let n = list.len();
+                out.extend(list.iter().filter_map(|r| r["full_name"].as_str()?.parse::<RepoName>().ok()));
+                if n < 100 {
+                    break;
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
     async fn repo_info(&self, repo: &RepoName) -> Result<RepoInfo> {
         let v = self.call(repo, Method::GET, &repo_path(repo), None).await?;
         Ok(RepoInfo { default_branch: str_field(&v, "/default_branch")? })

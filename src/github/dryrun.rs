@@ -25,6 +25,9 @@ impl<G: GitHub> GitHub for DryRun<G> {
     async fn app_slug(&self) -> Option<String> {
         self.inner.app_slug().await
     }
+    async fn installed_repositories(&self) -> Result<Vec<RepoName>> {
+        self.inner.installed_repositories().await
+    }
     async fn repo_info(&self, repo: &RepoName) -> Result<RepoInfo> {
         self.inner.repo_info(repo).await
     }

@@ -217,6 +217,10 @@ pub trait GitHub: Send + Sync {
     async fn app_slug(&self) -> Option<String> {
         None
     }
+    /// Every repository the App is installed on (empty when baton is not an App).
+    async fn installed_repositories(&self) -> Result<Vec<RepoName>> {
+        Ok(vec![])
+    }
     async fn repo_info(&self, repo: &RepoName) -> Result<RepoInfo>;
     /// The commit sha a branch points at; `NotFound` if the branch does not exist.
     async fn branch_head(&self, repo: &RepoName, branch: &str) -> Result<String>;

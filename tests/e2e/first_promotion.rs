@@ -184,3 +184,34 @@ async fn shutdown_drains_accepted_events() {
     w.baton.stop().await;
     assert!(w.gh.pulls(REPO).iter().any(|p| p.title == "promote myapp 2.0.0 to dev"), "{:#?}", w.gh.pulls(REPO));
 }
+
+/// With no `github.repositories` configured, baton serves the repositories the App is installed
+/// on (re-read every few minutes), skipping quietly those without a `.baton.yaml`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repositories_come_from_the_apps_installations_when_none_are_configured() {
+    let w = World::start_manual().await;
+    w.gh.add_repo("org/unrelated", "main", &[("README.md", "no pipeline here\n")]);
+    let mut s = settings(&w.gh.url(), Some(&w.registry.host()));
+    s.github.repositories = vec![];
+    let discovering = Baton::start(s).await;
+    let engine = discovering.engine.clone();
+    for _ in 0..200 {
+        if !engine.repositories().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let repos: Vec<String> = engine.repositories().iter().map(|r| r.to_string()).collect();
+    assert_eq!(repos, ["org/deploy", "org/unrelated"]);
+
+    let digest = w.registry.push_artifact("deployments/myapp", "3.0.0", b"three", &[]).await;
+    let env = push_envelope(&w.registry.host(), "deployments/myapp", "3.0.0", &digest);
+    assert_eq!(discovering.post_registry(&env).await.status(), 202);
+    w.until("a PR from the discovering baton", |gh| {
+        gh.pulls(REPO).iter().any(|p| p.title == "promote myapp 3.0.0 to dev")
+    })
+    .await;
+    discovering.wait_idle().await;
+    assert_eq!(w.gh.pulls(REPO).iter().filter(|p| p.title == "promote myapp 3.0.0 to dev").count(), 1);
+    w.assert_no_violations();
+}
