@@ -67,6 +67,16 @@ fn every_setting_in_the_readme_exists_in_default_toml() {
     assert!(checked > 15, "{checked}");
 }
 
+#[test]
+fn the_readme_pipeline_example_is_valid() {
+    let text = readme();
+    let start = text.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let end = start + text[start..].find("```").unwrap();
+    if let Err(e) = baton::pipeline::parse(&text[start..end]) {
+        panic!("the README's .baton.yaml example is invalid:\n{e}");
+    }
+}
+
 /// The few lines of TOML parsing this test needs: `[section]` headers and `key =` lines
 /// (commented-out `# key =` lines document optional settings and count too).
 mod toml_like {
