@@ -215,3 +215,36 @@ async fn repositories_come_from_the_apps_installations_when_none_are_configured(
     assert_eq!(w.gh.pulls(REPO).iter().filter(|p| p.title == "promote myapp 3.0.0 to dev").count(), 1);
     w.assert_no_violations();
 }
+
+/// Dry-run: every read happens, no write reaches GitHub (they are logged instead).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_reads_but_never_writes() {
+    // The world's own baton hears nothing; only the dry-run baton below is told of the push.
+    let w = World::start_custom(|host| pipeline_yaml(host, "pull-request", "auto"), false).await;
+    let s = settings(&w.gh.url(), Some(&w.registry.host()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut engine = baton::server::build_engine(&s).unwrap();
+    let client = baton::github::app::AppClient::new(&s.github).unwrap();
+    engine.github = std::sync::Arc::new(baton::github::dryrun::DryRun::new(client));
+    engine.verifier = std::sync::Arc::new(TrustAll);
+    let running = baton::server::spawn(std::sync::Arc::new(s), std::sync::Arc::new(engine), listener).unwrap();
+    let url = format!("http://{}", running.addr);
+    w.gh.clear_requests();
+
+    let digest = w.registry.push_artifact("deployments/myapp", "4.0.0", b"four", &[]).await;
+    let env = push_envelope(&w.registry.host(), "deployments/myapp", "4.0.0", &digest);
+    let r = reqwest::Client::new()
+        .post(format!("{url}/webhooks/registry"))
+        .bearer_auth(REGISTRY_TOKEN)
+        .body(env)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    running.stop().await; // drains: the event has been handled when this returns
+    let reads: Vec<String> = w.gh.requests().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    assert!(reads.iter().any(|r| r == "GET /repos/org/deploy/contents/clusters/dev/myapp.yaml"), "{reads:#?}");
+    assert!(w.gh.write_requests().is_empty(), "{:#?}", w.gh.write_requests());
+    assert!(w.gh.pulls(REPO).is_empty());
+    w.assert_no_violations();
+}
