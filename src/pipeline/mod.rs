@@ -28,8 +28,6 @@
 //! anchored as `^(?:…)$`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::pointer::{Format, Selector};
@@ -326,25 +324,3 @@ pub(crate) fn shorten(s: &str) -> String {
     out
 }
 
-/// `baton check-config FILE`: exit 0 valid, 2 invalid (problems on stderr).
-pub fn check_config_cli(path: &Path) -> ExitCode {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("baton: cannot read {}: {e}", path.display());
-            return ExitCode::from(2);
-        }
-    };
-    match parse(&text) {
-        Ok(p) => {
-            println!("{}: ok ({} artifacts, {} stages)", path.display(), p.artifacts.len(), p.stages.len());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            for p in &e.problems {
-                eprintln!("{}:{p}", path.display());
-            }
-            ExitCode::from(2)
-        }
-    }
-}

@@ -13,8 +13,6 @@
 //! about YAML scalars than baton: `name: 123` is a number to an editor, and the schema asks for a
 //! string, while baton reads every scalar as text.
 
-use std::io::Write;
-use std::process::ExitCode;
 
 use serde_json::{json, Map, Value};
 
@@ -45,18 +43,6 @@ pub fn schema_text() -> String {
     let mut text = serde_json::to_string_pretty(&json_schema()).expect("a JSON value always serializes");
     text.push('\n');
     text
-}
-
-/// `baton schema`: prints the schema on stdout, exit 0.
-pub fn schema_cli() -> ExitCode {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(schema_text().as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("baton: cannot write the schema: {e}");
-            ExitCode::from(1)
-        }
-    }
 }
 
 fn reference(id: &str) -> Value {

@@ -133,7 +133,6 @@ pub enum PointerError {
     #[error("{0}")]
     Unsafe(String),
 }
-pub mod cli;
 mod edit;
 mod formats;
 mod tree;

@@ -46,7 +46,6 @@
 //!   not a statement naming the image.
 
 pub mod check;
-pub mod cli;
 pub mod trust;
 
 use std::path::PathBuf;

@@ -223,7 +223,7 @@ async fn dry_run_reads_but_never_writes() {
     let w = World::start_custom(|host| pipeline_yaml(host, "pull-request", "auto"), false).await;
     let s = settings(&w.gh.url(), Some(&w.registry.host()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mut engine = baton::server::build_engine(&s).unwrap();
+    let mut engine = baton::cli::serve::build_engine(&s).unwrap();
     let client = baton::github::app::AppClient::new(&s.github).unwrap();
     engine.github = std::sync::Arc::new(baton::github::dryrun::DryRun::new(client));
     engine.verifier = std::sync::Arc::new(TrustAll);

@@ -75,7 +75,7 @@ impl Baton {
         settings: Settings,
         real_signatures: bool,
     ) -> Baton {
-        let mut engine = server::build_engine(&settings).expect("engine");
+        let mut engine = baton::cli::serve::build_engine(&settings).expect("engine");
         if !real_signatures {
             engine.verifier = Arc::new(TrustAll);
         }

@@ -11,10 +11,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::cli::{PointerArgs, PointerCommand};
+use super::{PointerArgs, PointerCommand};
 use crate::types::{Digest, Tag};
 
-use super::Selector;
+use crate::pointer::Selector;
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("baton: {msg}");
@@ -37,7 +37,7 @@ pub fn run(cmd: PointerCommand) -> ExitCode {
                 Ok(t) => t,
                 Err(e) => return fail(e),
             };
-            match super::get(&text, a.format, &selector(&a)) {
+            match crate::pointer::get(&text, a.format, &selector(&a)) {
                 Ok(cur) => {
                     if cur.tag.is_none() && cur.digest.is_none() {
                         eprintln!("baton: {}: the {} pointer has no tag and no digest", a.file.display(), a.format);
@@ -62,7 +62,7 @@ pub fn run(cmd: PointerCommand) -> ExitCode {
                 Ok(t) => t,
                 Err(e) => return fail(e),
             };
-            let new = match super::set(&text, a.format, &selector(&a), &tag, &digest) {
+            let new = match crate::pointer::set(&text, a.format, &selector(&a), &tag, &digest) {
                 Ok(n) => n,
                 Err(e) => return fail(format!("{}: {e}", a.file.display())),
             };

@@ -9,9 +9,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::check::{verify_digest, Policy};
-use super::trust::TrustedRoot;
-use super::VerifyError;
+use crate::verify::check::{verify_digest, Policy};
+use crate::verify::trust::TrustedRoot;
+use crate::verify::VerifyError;
 use crate::registry::{OciRegistry, RegistrySettings};
 use crate::types::{Digest, ImageName, Tag};
 

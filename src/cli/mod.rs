@@ -1,7 +1,14 @@
-//! The `baton` command line (DESIGN §9). Exit codes: 0 success, 1 a verification or check that
-//! failed, 2 bad input (with a message naming the problem).
+//! The `baton` command line: every subcommand's entry point lives here (`serve` and `reconcile`
+//! in `serve.rs`, `pointer` in `pointer.rs`, `verify` in `verify.rs`, the small ones below), so
+//! no library module depends on the command line. Exit codes: 0 success, 1 a verification or
+//! check that failed, 2 bad input (with a message naming the problem).
 
-use std::path::PathBuf;
+pub mod pointer;
+pub mod serve;
+pub mod verify;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -43,7 +50,7 @@ pub enum Command {
     #[command(subcommand)]
     Pointer(PointerCommand),
     /// Verify an artifact's cosign signature; prints the verified digest.
-    Verify(crate::verify::cli::VerifyArgs),
+    Verify(verify::VerifyArgs),
     /// Print the JSON Schema of .baton.yaml (for editors).
     Schema,
 }
@@ -97,11 +104,46 @@ pub fn run() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Pointer(cmd) => crate::pointer::cli::run(cmd),
-        Command::CheckConfig { file } => crate::pipeline::check_config_cli(&file),
-        Command::Serve { config } => crate::server::serve_cli(config.as_deref()),
-        Command::Reconcile { config } => crate::server::reconcile_cli(config.as_deref()),
-        Command::Verify(args) => crate::verify::cli::run(args),
-        Command::Schema => crate::pipeline::schema::schema_cli(),
+        Command::Pointer(cmd) => pointer::run(cmd),
+        Command::CheckConfig { file } => check_config(&file),
+        Command::Serve { config } => serve::serve(config.as_deref()),
+        Command::Reconcile { config } => serve::reconcile(config.as_deref()),
+        Command::Verify(args) => verify::run(args),
+        Command::Schema => schema(),
+    }
+}
+
+/// `baton check-config FILE`: exit 0 valid, 2 invalid (problems on stderr).
+pub fn check_config(path: &Path) -> ExitCode {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("baton: cannot read {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    match crate::pipeline::parse(&text) {
+        Ok(p) => {
+            println!("{}: ok ({} artifacts, {} stages)", path.display(), p.artifacts.len(), p.stages.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            for p in &e.problems {
+                eprintln!("{}:{p}", path.display());
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `baton schema`: the JSON Schema of `.baton.yaml` on stdout.
+pub fn schema() -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(crate::pipeline::schema::schema_text().as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("baton: cannot write the schema: {e}");
+            ExitCode::from(1)
+        }
     }
 }
