@@ -1,6 +1,7 @@
 //! Every text baton writes to GitHub: pull request titles and bodies (with the hidden
-//! machine-readable marker), commit messages with trailers, branch names and labels
-//! (DESIGN §8). Pure functions; snapshot-tested.
+//! machine-readable marker), commit messages with trailers (and the parser of the one trailer
+//! baton reads back), branch names, labels, the verification gate's summary. Pure functions;
+//! snapshot-tested.
 
 use std::collections::BTreeMap;
 
@@ -44,7 +45,7 @@ pub fn parse_marker(body: &str) -> Option<Marker> {
 
 /// What a promotion PR or commit describes.
 #[derive(Debug, Clone)]
-pub struct Promotion<'a> {
+pub struct PromotionText<'a> {
     pub marker: &'a Marker,
     pub image: &'a str,
     /// The artifact's OCI annotations.
@@ -67,7 +68,7 @@ pub fn labels(stage: &StageName, rollback: bool) -> Vec<String> {
     l
 }
 
-pub fn title(p: &Promotion) -> String {
+pub fn title(p: &PromotionText) -> String {
     let m = p.marker;
     if m.rollback {
         format!("rollback {} to {} in {}", m.artifact, m.tag, m.stage)
@@ -76,7 +77,7 @@ pub fn title(p: &Promotion) -> String {
     }
 }
 
-pub fn commit_message(p: &Promotion) -> String {
+pub fn commit_message(p: &PromotionText) -> String {
     let m = p.marker;
     let verb = if m.rollback { "rollback" } else { "promote" };
     let mut msg = format!(
@@ -96,11 +97,73 @@ pub fn commit_message(p: &Promotion) -> String {
     msg
 }
 
+/// The versions a commit message's `Baton-Rejected:` trailers name (written by
+/// [`commit_message`] for a rollback): auto-promotion never brings them back.
+pub fn parse_rejected_trailers(message: &str) -> Vec<Version> {
+    message
+        .lines()
+        .filter_map(|line| line.strip_prefix("Baton-Rejected:"))
+        .filter_map(|v| v.trim().split_once('@'))
+        .filter_map(|(t, d)| Some(Version { tag: t.parse::<Tag>().ok()?, digest: d.parse::<Digest>().ok()? }))
+        .collect()
+}
+
+/// The name of the check run that records a stage's verification of its bump commit.
+pub fn verified_check_name(stage: &StageName) -> String {
+    format!("baton/verified/{stage}")
+}
+
+/// The identifier of the `Promote to <stage>` button (GitHub allows 20 characters).
+pub fn promote_action_id(stage: &StageName) -> String {
+    format!("promote:{stage}").chars().take(20).collect()
+}
+
+/// The Markdown summary of a stage's verification gate.
+pub fn gate_summary(r: &crate::planner::gate::GateReport) -> String {
+    use crate::planner::gate::{Signal, SignalKind, SignalState, Soak};
+    let describe = |s: &Option<Signal>| match s {
+        None => "not reported yet".to_string(),
+        Some(s) => match (s.kind, s.state) {
+            (SignalKind::CheckRun, SignalState::Passed) => "check run succeeded".to_string(),
+            (SignalKind::CheckRun, _) => format!("check run {}", s.detail),
+            (SignalKind::Status, _) => format!("status {}", s.detail),
+        },
+    };
+    let lines: Vec<String> = r
+        .requirements
+        .iter()
+        .map(|q| {
+            let mark = match q.state() {
+                SignalState::Passed => "✅",
+                SignalState::Failed => "❌",
+                SignalState::Pending => "⏳",
+            };
+            format!("| `{}` | {mark} {} |", q.name.replace('|', "\\|"), describe(&q.signal))
+        })
+        .collect();
+    let mut summary = format!(
+        "Verification of `{}` in **{}** on this commit.\n\n| check | result |\n|---|---|\n{}\n",
+        r.tag,
+        r.stage,
+        if lines.is_empty() { "| (none configured) | ✅ |".to_string() } else { lines.join("\n") }
+    );
+    match r.soak {
+        Some(Soak::Until { until, secs }) => {
+            summary.push_str(&format!("\nSoaking until {} ({secs}s soak).\n", until.to_rfc3339()))
+        }
+        Some(Soak::Done { since, secs }) => {
+            summary.push_str(&format!("\nSoaked {secs}s since {}.\n", since.to_rfc3339()))
+        }
+        None => {}
+    }
+    summary
+}
+
 /// The squash-merge commit message of a baton PR: the title line GitHub would use, and the
 /// same trailers as the PR's commit, so that the default branch carries them.
 pub fn merge_message(number: u64, m: &Marker) -> String {
     let annotations = BTreeMap::new();
-    let p = Promotion { marker: m, image: "", annotations: &annotations, files: &[], verified_by: None };
+    let p = PromotionText { marker: m, image: "", annotations: &annotations, files: &[], verified_by: None };
     let msg = commit_message(&p);
     let (first, rest) = msg.split_once('\n').unwrap_or((&msg, ""));
     format!("{first} (#{number})\n{rest}")
@@ -220,7 +283,7 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-pub fn body(p: &Promotion) -> String {
+pub fn body(p: &PromotionText) -> String {
     let m = p.marker;
     let mut b = String::new();
     let from = match (&m.from_tag, &m.from_digest) {
@@ -365,7 +428,7 @@ mod tests {
         let m = marker();
         let ann = annotations();
         let files = vec!["clusters/staging/myapp.yaml".to_string()];
-        let p = Promotion {
+        let p = PromotionText {
             marker: &m,
             image: "registry.internal/deployments/myapp",
             annotations: &ann,
@@ -386,7 +449,7 @@ mod tests {
         m.verified_in = None;
         m.approved_by = vec!["alice".into()];
         let ann = BTreeMap::new();
-        let p = Promotion { marker: &m, image: "r.io/x", annotations: &ann, files: &[], verified_by: None };
+        let p = PromotionText { marker: &m, image: "r.io/x", annotations: &ann, files: &[], verified_by: None };
         assert_eq!(title(&p), "rollback myapp to 0.5.123 in staging");
         insta::assert_snapshot!("rollback_commit_message", commit_message(&p));
         insta::assert_snapshot!("rollback_pr_body", body(&p));
@@ -449,7 +512,7 @@ mod tests {
         let m = marker();
         let mut ann = BTreeMap::new();
         ann.insert("org.opencontainers.image.source".to_string(), "x | <script> -->\n# hi".to_string());
-        let p = Promotion { marker: &m, image: "r.io/x", annotations: &ann, files: &[], verified_by: None };
+        let p = PromotionText { marker: &m, image: "r.io/x", annotations: &ann, files: &[], verified_by: None };
         let b = body(&p);
         assert!(!b.contains("<script>"));
         assert_eq!(parse_marker(&b).as_ref(), Some(&m));

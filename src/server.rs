@@ -20,7 +20,7 @@ use subtle::ConstantTimeEq;
 use crate::engine::Engine;
 use crate::queue::{self, DeliveryDedup, Job, Queue};
 use crate::settings::Settings;
-use crate::webhook::{self, Parsed};
+use crate::webhook::{self, Received};
 
 /// How often the App's installations are re-read when no repository list is configured.
 const REFRESH_INSTALLATIONS: Duration = Duration::from_secs(300);
@@ -104,8 +104,8 @@ async fn github_webhook(State(st): State<Arc<AppState>>, headers: HeaderMap, bod
         return answer(StatusCode::OK, "duplicate delivery");
     }
     let ev = match webhook::github::parse_event(&event, &body) {
-        Ok(Parsed::Event(ev)) => ev,
-        Ok(Parsed::Ignored(why)) => {
+        Ok(Received::Event(ev)) => ev,
+        Ok(Received::Ignored(why)) => {
             crate::metrics::delivery("github", &event, "ignored");
             tracing::debug!(delivery, "ignored: {why}");
             return answer(StatusCode::OK, format!("ignored: {why}"));
@@ -275,4 +275,3 @@ pub fn spawn(
     });
     Ok(Running { addr, shutdown: Some(tx), task })
 }
-

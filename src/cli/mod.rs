@@ -23,11 +23,11 @@ use crate::pointer::Format;
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: BatonCommand,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub enum BatonCommand {
     /// Run the HTTP server (webhooks, health, metrics).
     Serve {
         /// A settings file layered over config/default.toml.
@@ -104,12 +104,12 @@ pub fn run() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Pointer(cmd) => pointer::run(cmd),
-        Command::CheckConfig { file } => check_config(&file),
-        Command::Serve { config } => serve::serve(config.as_deref()),
-        Command::Reconcile { config } => serve::reconcile(config.as_deref()),
-        Command::Verify(args) => verify::run(args),
-        Command::Schema => schema(),
+        BatonCommand::Pointer(cmd) => pointer::run(cmd),
+        BatonCommand::CheckConfig { file } => check_config(&file),
+        BatonCommand::Serve { config } => serve::serve(config.as_deref()),
+        BatonCommand::Reconcile { config } => serve::reconcile(config.as_deref()),
+        BatonCommand::Verify(args) => verify::run(args),
+        BatonCommand::Schema => schema(),
     }
 }
 

@@ -9,11 +9,11 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::registry::{OciRegistry, RegistrySettings};
+use crate::types::{Digest, ImageName, Tag};
 use crate::verify::check::{verify_digest, Policy};
 use crate::verify::trust::TrustedRoot;
 use crate::verify::VerifyError;
-use crate::registry::{OciRegistry, RegistrySettings};
-use crate::types::{Digest, ImageName, Tag};
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {

@@ -379,7 +379,7 @@ pub fn parse(body: &str, stages: &[StageName]) -> Parsed {
 }
 
 /// Whether a candidate line is command-like, and if so, what it says.
-fn classify(line: &scan::Candidate, stages: &[StageName]) -> Option<Hit> {
+fn classify(line: &scan::SlashLine, stages: &[StageName]) -> Option<Hit> {
     let after = line.text.strip_prefix('/')?;
     let name_len = after.bytes().take_while(u8::is_ascii_alphabetic).count();
     if name_len == 0 || name_len > 32 {

@@ -27,7 +27,7 @@ pub const MAX_LINES: usize = 1000;
 
 /// A line that starts with `/` in ordinary text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Candidate {
+pub(crate) struct SlashLine {
     /// 1-based line number in the comment.
     pub number: usize,
     /// The visible text of the line from the `/` on (HTML comments removed).
@@ -54,7 +54,7 @@ enum Prev {
 }
 
 /// The candidate command lines of a comment body.
-pub(crate) fn candidates(body: &str) -> Vec<Candidate> {
+pub(crate) fn candidates(body: &str) -> Vec<SlashLine> {
     let body = bounded(body);
     let body = body.replace("\r\n", "\n").replace('\r', "\n");
     let mut out = Vec::new();
@@ -131,7 +131,7 @@ pub(crate) fn candidates(body: &str) -> Vec<Candidate> {
             state = State::Comment;
         }
         if rest.starts_with('/') {
-            out.push(Candidate { number: index + 1, text: visible, lazy_quote: prev == Prev::QuoteParagraph });
+            out.push(SlashLine { number: index + 1, text: visible, lazy_quote: prev == Prev::QuoteParagraph });
         }
         if prev != Prev::QuoteParagraph {
             prev = Prev::Paragraph;

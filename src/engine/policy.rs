@@ -1,16 +1,21 @@
-//! Gathering the facts for `baton/policy` and posting it (DESIGN §6). The verdict logic and the
-//! rendering live in `crate::policy`; here is only I/O.
+//! `baton/policy` on a pull request: which pointers it changes, the facts about each (files at
+//! both ends, the registry, the signature, upstream verification, the freeze file), then the
+//! planner's verdicts (`planner::policy::evaluate_pointer`) posted as one check run.
 
 use std::collections::BTreeSet;
 
 use anyhow::Context as _;
 
-use super::Engine;
+use super::{Engine, RepoPipeline};
 use crate::github::{CheckRunWrite, CheckStatus, GitHubError};
 use crate::pipeline::{PointerSpec, Stage};
-use crate::pointer::{self, Current};
-use crate::policy::{Report, Row, Rule, Verdict, CHECK_NAME};
-use crate::types::{Digest, RepoName, Tag};
+use crate::planner::policy::{
+    evaluate_pointer, pinned_version, FreezeFact, NewPointer, PinnedFacts, PointerFacts, Report, Row, SignatureFact,
+    UpstreamFact, CHECK_NAME, ROLLBACK_LABEL,
+};
+use crate::planner::StagePointer;
+use crate::pointer;
+use crate::types::{RepoName, Version};
 use crate::verify::{VerifyContext, VerifyError};
 
 /// The pull request a policy check is about.
@@ -32,8 +37,6 @@ impl From<&crate::event::PullRequestEvent> for PolicyTarget {
         PolicyTarget { number: pr.number, head_sha: pr.head_sha.clone(), labels: pr.labels.clone() }
     }
 }
-
-pub const ROLLBACK_LABEL: &str = "baton:rollback";
 
 impl Engine {
     /// Runs `baton/policy` on a pull request's head. No pointer changed → no check posted.
@@ -111,7 +114,7 @@ impl Engine {
         };
 
         if let (Some(loaded), None) = (&loaded, &report.fatal) {
-            self.policy_rows(repo, loaded, pr, &targets, &changed, &mut report).await?;
+            self.policy_rows(loaded, pr, &targets, &changed, &mut report).await?;
         }
         check.status = CheckStatus::Completed;
         check.conclusion = Some(report.conclusion());
@@ -127,17 +130,16 @@ impl Engine {
 
     async fn policy_rows(
         &self,
-        repo: &RepoName,
-        loaded: &super::Loaded,
+        rp: &RepoPipeline,
         pr: &PolicyTarget,
         targets: &[(&Stage, &PointerSpec)],
         changed: &[crate::github::ChangedFile],
         report: &mut Report,
     ) -> anyhow::Result<()> {
-        let default_head = self.github.branch_head(repo, &loaded.default_branch).await?;
+        let default_head = self.github.branch_head(&rp.repo, &rp.default_branch).await?;
         let rollback = pr.labels.iter().any(|l| l == ROLLBACK_LABEL);
         for (stage, spec) in targets {
-            if let Some(row) = self.policy_row(repo, loaded, &default_head, pr, stage, spec, rollback).await {
+            if let Some(row) = self.policy_row(rp, &default_head, pr, stage, spec, rollback).await {
                 report.rows.push(row);
             }
         }
@@ -145,7 +147,7 @@ impl Engine {
         let pointer_dirs: BTreeSet<&str> =
             targets.iter().map(|(_, p)| p.file.as_str().rsplit_once('/').map(|(d, _)| d).unwrap_or("")).collect();
         let configured: BTreeSet<&str> =
-            loaded.pipeline.stages.iter().flat_map(|s| s.pointers.iter().map(|p| p.file.as_str())).collect();
+            rp.pipeline.stages.iter().flat_map(|s| s.pointers.iter().map(|p| p.file.as_str())).collect();
         for f in changed {
             let dir = f.filename.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
             let yaml = f.filename.ends_with(".yaml") || f.filename.ends_with(".yml");
@@ -166,199 +168,103 @@ impl Engine {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The facts about one changed pointer, then the planner's row for it.
     async fn policy_row(
         &self,
-        repo: &RepoName,
-        loaded: &super::Loaded,
+        rp: &RepoPipeline,
         default_head: &str,
         pr: &PolicyTarget,
         stage: &Stage,
         spec: &PointerSpec,
         rollback: bool,
     ) -> Option<Row> {
-        let artifact = loaded.pipeline.artifacts.get(&spec.artifact)?;
-        let old = match self.github.file(repo, spec.file.as_str(), default_head).await {
-            Ok(f) => pointer::get(&f.text, spec.format, &spec.selector).ok(),
-            Err(_) => None,
+        let artifact = rp.pipeline.artifacts.get(&spec.artifact)?;
+        let read = |at: String| async move {
+            match self.github.file(&rp.repo, spec.file.as_str(), &at).await {
+                Ok(f) => match pointer::get(&f.text, spec.format, &spec.selector) {
+                    Ok(c) => NewPointer::Read(c),
+                    Err(e) => NewPointer::Unparseable(e.to_string()),
+                },
+                Err(GitHubError::NotFound(_)) => NewPointer::Deleted,
+                Err(e) => NewPointer::Unreadable(e.to_string()),
+            }
         };
-        let mut row = Row {
-            file: spec.file.to_string(),
-            stage: stage.name.to_string(),
-            artifact: artifact.name.to_string(),
-            old: describe(old.as_ref()),
-            new: "?".to_string(),
-            digest: None,
-            verdicts: vec![],
+        let old = match read(default_head.to_string()).await {
+            NewPointer::Read(c) => Some(c),
+            _ => None,
         };
-        let new = match self.github.file(repo, spec.file.as_str(), &pr.head_sha).await {
-            Ok(f) => match pointer::get(&f.text, spec.format, &spec.selector) {
-                Ok(c) => c,
-                Err(e) => {
-                    row.verdicts.push((
-                        Rule::Parses,
-                        Verdict::fail(
-                            e.to_string(),
-                            format!("Fix the {} pointer so that `baton pointer get` reads it.", spec.format),
-                        ),
-                    ));
-                    return Some(row);
+        let new = read(pr.head_sha.clone()).await;
+        let mut facts = PointerFacts { stage, spec, artifact, old, new, rollback, pinned: None };
+        if let NewPointer::Read(c) = &facts.new {
+            if facts.old.as_ref() != Some(c) {
+                if let Ok(version) = pinned_version(c, spec) {
+                    let sp = StagePointer { stage, artifact, spec };
+                    facts.pinned = Some(self.pinned_facts(rp, default_head, &sp, &version, rollback).await);
                 }
-            },
-            Err(GitHubError::NotFound(_)) => {
-                row.verdicts.push((
-                    Rule::Parses,
-                    Verdict::fail(
-                        "the pointer file is deleted",
-                        "Restore the file, or remove the pointer from .baton.yaml first.",
-                    ),
-                ));
-                return Some(row);
             }
-            Err(e) => {
-                row.verdicts
-                    .push((Rule::Parses, Verdict::fail(format!("cannot read the file: {e}"), "Re-run the check.")));
-                return Some(row);
-            }
-        };
-        if old.as_ref() == Some(&new) {
-            return None;
         }
-        row.new = describe(Some(&new));
-        row.digest = new.digest.clone();
-        row.verdicts.push((Rule::Parses, Verdict::pass("")));
-
-        let tag = new.tag.as_deref().map(str::parse::<Tag>);
-        let digest = new.digest.as_deref().map(str::parse::<Digest>);
-        let (tag, digest) = match (tag, digest) {
-            (Some(Ok(t)), Some(Ok(d))) => (t, d),
-            (_, None) => {
-                row.verdicts.push((
-                    Rule::DigestPinned,
-                    Verdict::fail(
-                        "no digest: a tag alone can be re-pushed",
-                        format!("Pin it: `baton pointer set {} --format {} --tag TAG --digest sha256:…` with the digest baton shows for the tag.", spec.file, spec.format),
-                    ),
-                ));
-                return Some(row);
-            }
-            (Some(Err(e)), _) | (_, Some(Err(e))) => {
-                row.verdicts
-                    .push((Rule::DigestPinned, Verdict::fail(e.to_string(), "Use a valid tag and a sha256 digest.")));
-                return Some(row);
-            }
-            (None, Some(Ok(_))) => {
-                row.verdicts.push((
-                    Rule::DigestPinned,
-                    Verdict::fail(
-                        "a digest without a tag",
-                        "Add the tag the digest was released as, so that people can read the version.",
-                    ),
-                ));
-                return Some(row);
-            }
-        };
-        row.verdicts.push((Rule::DigestPinned, Verdict::pass("")));
-
-        match self.registry.resolve(&artifact.image, &tag).await {
-            Ok(r) if r.digest == digest => {
-                row.verdicts.push((Rule::Registry, Verdict::pass(format!("{tag} resolves to it"))))
-            }
-            Ok(r) => row.verdicts.push((
-                Rule::Registry,
-                Verdict::fail(
-                    format!("{tag} now resolves to {} in the registry (the tag was re-pushed)", r.digest.short()),
-                    "Do not promote a re-pushed tag: release a new version and promote that.",
-                ),
-            )),
-            Err(e) => row.verdicts.push((
-                Rule::Registry,
-                Verdict::fail(
-                    e.to_string(),
-                    "Check the tag exists and baton can reach the registry, then re-run the check.",
-                ),
-            )),
-        }
-
-        let ctx = VerifyContext { repo, commit: default_head, artifact, digest: &digest };
-        match self.verifier.verify(&ctx).await {
-            Ok(v) => row.verdicts.push((Rule::Signature, Verdict::pass(v.by))),
-            Err(e @ VerifyError::NotSigned(_)) => row.verdicts.push((Rule::Signature, Verdict::fail(e.to_string(), "Sign the artifact (cosign sign) with a key or identity the artifact's `verify` list accepts, then re-run the check."))),
-            Err(e) => row.verdicts.push((Rule::Signature, Verdict::fail(e.to_string(), "Only artifacts signed by a configured key or identity can be promoted."))),
-        }
-
-        let version = crate::types::Version { tag: tag.clone(), digest: digest.clone() };
-        row.verdicts
-            .push((Rule::FromStage, self.upstream_verdict(repo, loaded, stage, artifact, &version, rollback).await));
-        row.verdicts.push((Rule::Freeze, self.freeze_verdict(repo, default_head, stage, rollback).await));
-        Some(row)
+        evaluate_pointer(&facts)
     }
 
-    /// The digest must be verified in the stage's `from` stage; a rollback must go to a version
-    /// this stage ran before. First stages take new versions from the registry.
-    async fn upstream_verdict(
+    /// Registry, signature, upstream and freeze facts of a pinned version.
+    async fn pinned_facts(
         &self,
-        repo: &RepoName,
-        loaded: &super::Loaded,
-        stage: &Stage,
-        artifact: &crate::pipeline::Artifact,
-        version: &crate::types::Version,
+        rp: &RepoPipeline,
+        default_head: &str,
+        sp: &StagePointer<'_>,
+        version: &Version,
         rollback: bool,
-    ) -> Verdict {
+    ) -> PinnedFacts {
+        let registry =
+            self.registry.resolve(&sp.artifact.image, &version.tag).await.map(|r| r.digest).map_err(|e| e.to_string());
+        let ctx =
+            VerifyContext { repo: &rp.repo, commit: default_head, artifact: sp.artifact, digest: &version.digest };
+        let signature = match self.verifier.verify(&ctx).await {
+            Ok(v) => SignatureFact::Verified(v.by),
+            Err(e @ VerifyError::NotSigned(_)) => SignatureFact::NotSigned(e.to_string()),
+            Err(e) => SignatureFact::Invalid(e.to_string()),
+        };
+        let upstream = self.upstream_fact(rp, sp, version, rollback).await;
+        let freeze = self.freeze_fact(rp, default_head, sp.stage).await;
+        PinnedFacts { registry, signature, upstream, freeze }
+    }
+
+    /// Whether `version` is verified in the stage's `from` stage, or (rollback) ran here before.
+    async fn upstream_fact(
+        &self,
+        rp: &RepoPipeline,
+        sp: &StagePointer<'_>,
+        version: &Version,
+        rollback: bool,
+    ) -> UpstreamFact {
         if rollback {
-            let Some(spec) = stage.pointers.iter().find(|p| p.artifact == artifact.name) else {
-                return Verdict::Skip("no pointer".into());
-            };
-            return match self.commits_running(repo, loaded, spec, version, 50).await {
-                Ok(shas) if !shas.is_empty() => {
-                    Verdict::pass(format!("rollback to a version {} ran before", stage.name))
-                }
-                Ok(_) => Verdict::fail(
-                    format!("{} never ran {} (in its recent history)", stage.name, version.tag),
-                    "A rollback can only go back to a version the stage ran before; promote other versions normally.",
-                ),
-                Err(e) => Verdict::fail(format!("cannot read the stage's history: {e:#}"), "Re-run the check."),
+            return match self.commits_running(rp, sp, version, 50).await {
+                Ok(shas) => UpstreamFact::RollbackRanBefore(!shas.is_empty()),
+                Err(e) => UpstreamFact::Unknown(format!("{e:#}")),
             };
         }
-        let Some(from) = stage.from.as_ref().and_then(|f| loaded.pipeline.stage(f)) else {
-            return Verdict::Skip("first stage".into());
+        let Some(from) = sp.stage.from.as_ref().and_then(|f| rp.pipeline.stage(f)) else {
+            return UpstreamFact::FirstStage;
         };
-        match self.verified_in(repo, loaded, from, artifact, version).await {
-            Ok(Some(sha)) => Verdict::pass(format!("verified in {} at {}", from.name, &sha[..sha.len().min(7)])),
-            Ok(None) => Verdict::fail(
-                format!("{}@{} is not verified in {}", version.tag, version.digest.short(), from.name),
-                format!(
-                    "Promote only what {} verified: use `/promote {}` to pick the newest verified version.",
-                    from.name, stage.name
-                ),
-            ),
-            Err(e) => Verdict::fail(format!("cannot tell where it is verified: {e:#}"), "Re-run the check."),
+        let Some(upstream) = sp.in_stage(from) else {
+            return UpstreamFact::NotVerified { from: from.name.clone() };
+        };
+        match self.verified_in(rp, &upstream, version).await {
+            Ok(Some(sha)) => UpstreamFact::VerifiedIn { from: from.name.clone(), sha },
+            Ok(None) => UpstreamFact::NotVerified { from: from.name.clone() },
+            Err(e) => UpstreamFact::Unknown(format!("{e:#}")),
         }
     }
 
-    async fn freeze_verdict(&self, repo: &RepoName, default_head: &str, stage: &Stage, rollback: bool) -> Verdict {
-        let Some(freeze) = &stage.freeze else {
-            return Verdict::pass("");
-        };
-        match self.github.file(repo, freeze.as_str(), default_head).await {
-            Err(GitHubError::NotFound(_)) => Verdict::pass(""),
-            Ok(_) if rollback => Verdict::Skip(format!("{} is frozen; rollbacks are exempt", stage.name)),
-            Ok(f) => Verdict::fail(
-                format!("{} is frozen ({}: {})", stage.name, freeze, f.text.lines().next().unwrap_or("").trim()),
-                format!("Wait for `/unfreeze {}`, or roll back with `/rollback {}`.", stage.name, stage.name),
-            ),
-            Err(e) => Verdict::fail(format!("cannot read the freeze file {freeze}: {e}"), "Re-run the check."),
+    async fn freeze_fact(&self, rp: &RepoPipeline, default_head: &str, stage: &Stage) -> FreezeFact {
+        let Some(freeze) = &stage.freeze else { return FreezeFact::NotFrozen };
+        match self.github.file(&rp.repo, freeze.as_str(), default_head).await {
+            Err(GitHubError::NotFound(_)) => FreezeFact::NotFrozen,
+            Ok(f) => FreezeFact::Frozen {
+                file: freeze.to_string(),
+                first_line: f.text.lines().next().unwrap_or("").to_string(),
+            },
+            Err(e) => FreezeFact::Unreadable { file: freeze.to_string(), reason: e.to_string() },
         }
-    }
-}
-
-fn describe(c: Option<&Current>) -> String {
-    match c {
-        None => "none".to_string(),
-        Some(c) => match (&c.tag, &c.digest) {
-            (Some(t), _) => format!("`{t}`"),
-            (None, Some(_)) => "digest only".to_string(),
-            (None, None) => "empty".to_string(),
-        },
     }
 }

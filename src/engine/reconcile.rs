@@ -4,7 +4,10 @@
 //! Safe beside `baton serve` and twice at once, because every write it makes is keyed.
 
 use crate::event::RegistryPush;
-use crate::types::{RepoName, Tag};
+use crate::github::CheckStatus;
+use crate::planner::policy::CHECK_NAME;
+use crate::planner::versions::newest_release_tag;
+use crate::types::RepoName;
 
 use super::Engine;
 
@@ -20,11 +23,7 @@ impl Engine {
                     continue;
                 }
             };
-            let newest: Option<Tag> = tags
-                .into_iter()
-                .filter(|t| artifact.tags.is_match(t.as_str()) && t.semver().is_some())
-                .max_by(|a, b| a.compare(b).unwrap_or(std::cmp::Ordering::Equal));
-            if let Some(tag) = newest {
+            if let Some(tag) = newest_release_tag(artifact, tags) {
                 let push = RegistryPush { host: None, repository: artifact.image.path.clone(), tag };
                 if let Err(e) = self.on_registry_push(repo, &push).await {
                     tracing::error!(artifact = %artifact.name, error = format!("{e:#}"), "reconciling the newest tag failed");
@@ -39,8 +38,8 @@ impl Engine {
             for artifact in stage.artifacts() {
                 let branch = crate::render::branch(&stage.name, artifact);
                 let Some(pr) = self.github.find_open_pull(repo, &branch).await? else { continue };
-                let policy = self.github.check_runs(repo, &pr.head_sha, Some(crate::policy::CHECK_NAME)).await?;
-                if !policy.iter().any(|c| c.status == "completed") {
+                let policy = self.github.check_runs(repo, &pr.head_sha, Some(CHECK_NAME)).await?;
+                if !policy.iter().any(|c| c.status == CheckStatus::Completed) {
                     self.run_policy(repo, &(&pr).into()).await?;
                 }
                 merged |= self.try_auto_merge(repo, &pr.head_sha).await?;

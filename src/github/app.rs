@@ -599,8 +599,8 @@ impl GitHub for AppClient {
                     id: c["id"].as_u64()?,
                     name: c["name"].as_str()?.to_string(),
                     head_sha: c["head_sha"].as_str().unwrap_or_default().to_string(),
-                    status: c["status"].as_str().unwrap_or_default().to_string(),
-                    conclusion: c["conclusion"].as_str().map(str::to_string),
+                    status: CheckStatus::from_api(c["status"].as_str().unwrap_or_default()),
+                    conclusion: c["conclusion"].as_str().and_then(Conclusion::from_api),
                     app_slug: c.pointer("/app/slug").and_then(Value::as_str).map(str::to_string),
                     completed_at: c["completed_at"].as_str().map(str::to_string),
                     started_at: c["started_at"].as_str().map(str::to_string),
@@ -624,7 +624,7 @@ impl GitHub for AppClient {
                     .filter_map(|s| {
                         Some(StatusInfo {
                             context: s["context"].as_str()?.to_string(),
-                            state: s["state"].as_str()?.to_string(),
+                            state: StatusState::from_api(s["state"].as_str()?)?,
                             updated_at: s["updated_at"].as_str().map(str::to_string),
                         })
                     })

@@ -323,4 +323,3 @@ pub(crate) fn shorten(s: &str) -> String {
     }
     out
 }
-

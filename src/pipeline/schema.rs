@@ -13,7 +13,6 @@
 //! about YAML scalars than baton: `name: 123` is a number to an editor, and the schema asks for a
 //! string, while baton reads every scalar as text.
 
-
 use serde_json::{json, Map, Value};
 
 use super::spec::{self, MapSpec, Need, Rule, Str, Ty, SELECTOR_KEYS};

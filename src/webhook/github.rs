@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::Parsed;
+use super::Received;
 use crate::event::*;
 use crate::types::{RepoName, Tag};
 
@@ -220,8 +220,8 @@ fn is_bot(u: &User) -> bool {
 }
 
 /// Parses a GitHub delivery of type `event` (the `X-GitHub-Event` header).
-pub fn parse_event(event: &str, body: &[u8]) -> Result<Parsed, String> {
-    let ignored = |why: String| Ok(Parsed::Ignored(why));
+pub fn parse_event(event: &str, body: &[u8]) -> Result<Received, String> {
+    let ignored = |why: String| Ok(Received::Ignored(why));
     match event {
         "pull_request" => {
             let p: PullRequestPayload = parse(event, body)?;
@@ -236,7 +236,7 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Parsed, String> {
                 other => return ignored(format!("pull_request action {other}")),
             };
             let pr = p.pull_request;
-            Ok(Parsed::Event(Box::new(Event::PullRequest(PullRequestEvent {
+            Ok(Received::Event(Box::new(Event::PullRequest(PullRequestEvent {
                 repo: repo(&p.repository)?,
                 action,
                 number: pr.number,
@@ -265,7 +265,7 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Parsed, String> {
                 },
                 other => return ignored(format!("check_run action {other}")),
             };
-            Ok(Parsed::Event(Box::new(Event::CheckRun(CheckRunEvent {
+            Ok(Received::Event(Box::new(Event::CheckRun(CheckRunEvent {
                 repo: repo(&p.repository)?,
                 action,
                 id: p.check_run.id,
@@ -282,7 +282,7 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Parsed, String> {
             if p.action != "completed" {
                 return ignored(format!("check_suite action {}", p.action));
             }
-            Ok(Parsed::Event(Box::new(Event::CheckSuite(CheckSuiteEvent {
+            Ok(Received::Event(Box::new(Event::CheckSuite(CheckSuiteEvent {
                 repo: repo(&p.repository)?,
                 action: p.action,
                 head_sha: p.check_suite.head_sha,
@@ -292,7 +292,7 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Parsed, String> {
         }
         "status" => {
             let p: StatusPayload = parse(event, body)?;
-            Ok(Parsed::Event(Box::new(Event::Status(StatusEvent {
+            Ok(Received::Event(Box::new(Event::Status(StatusEvent {
                 repo: repo(&p.repository)?,
                 sha: p.sha,
                 context: p.context,
@@ -309,7 +309,7 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Parsed, String> {
                 other => return ignored(format!("issue_comment action {other}")),
             };
             let author_is_bot = is_bot(&p.comment.user) || p.comment.performed_via_github_app.is_some();
-            Ok(Parsed::Event(Box::new(Event::IssueComment(CommentEvent {
+            Ok(Received::Event(Box::new(Event::IssueComment(CommentEvent {
                 repo: repo(&p.repository)?,
                 action,
                 issue_number: p.issue.number,
@@ -322,7 +322,7 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Parsed, String> {
         }
         "push" => {
             let p: PushPayload = parse(event, body)?;
-            Ok(Parsed::Event(Box::new(Event::Push(PushEvent {
+            Ok(Received::Event(Box::new(Event::Push(PushEvent {
                 repo: repo(&p.repository)?,
                 git_ref: p.git_ref,
                 after: p.after,
@@ -357,7 +357,7 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Parsed, String> {
                 .and_then(|u| url::Url::parse(&u).ok())
                 .and_then(|u| u.host_str().map(str::to_string))
                 .unwrap_or_else(|| "ghcr.io".to_string());
-            Ok(Parsed::Event(Box::new(Event::RegistryPush(RegistryPush {
+            Ok(Received::Event(Box::new(Event::RegistryPush(RegistryPush {
                 host: Some(host),
                 repository: format!("{owner}/{}", pkg.name).to_lowercase(),
                 tag,

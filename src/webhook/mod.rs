@@ -9,7 +9,7 @@ use crate::event::Event;
 
 /// The outcome of parsing a delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Parsed {
+pub enum Received {
     Event(Box<Event>),
     /// Acknowledged and ignored, with the reason (logged at debug).
     Ignored(String),

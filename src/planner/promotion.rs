@@ -1,30 +1,64 @@
-//! Pure promotion planning (DESIGN §1.6): a snapshot of the relevant world in, a decision out.
-//! No I/O here: the engine gathers the snapshot and performs the plan, so the same decisions
-//! serve webhooks, dry-run and `reconcile`, and tests need no network.
+//! Whether and how to move a stage to a version: a [`Snapshot`] of the stage's pointer files
+//! and open PR plus an [`Offer`] in, a [`Decision`] out (the files to write, the commit
+//! message, the PR's title, body and labels).
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use crate::github::{FileContent, FileWrite, PullRequest};
+use crate::forge::{FileContent, FileWrite, PullRequest};
 use crate::pipeline::{Artifact, PointerSpec, Stage, WriteMode};
 use crate::pointer::{self, Current};
 use crate::render::{self, Marker};
 use crate::types::{StageName, Version};
 
-/// A version offered to a stage, with what is known about it.
+/// Why a version is offered to a stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intent {
+    /// It arrived by itself (a registry push, an upstream verification): never goes back to an
+    /// older version, never brings back one that was rolled back.
+    Routine,
+    /// `/promote` (or the button) by `by`. `pinned`: a human named this exact version, which
+    /// may bring back a version that was rolled back earlier.
+    Promote { by: String, pinned: bool },
+    /// `/rollback` by `by`: goes back to a version the stage ran before.
+    Rollback { by: String },
+    /// Rewrite the open PR for the same version on the current default branch (its base moved
+    /// or it could not merge), keeping what its marker recorded.
+    Rebuild { approved_by: Vec<String>, rollback: bool },
+}
+
+impl Intent {
+    pub fn is_rollback(&self) -> bool {
+        matches!(self, Intent::Rollback { .. } | Intent::Rebuild { rollback: true, .. })
+    }
+    /// Who approved (recorded in the PR's marker; a manual stage merges only with one).
+    pub fn approved_by(&self) -> Vec<String> {
+        match self {
+            Intent::Routine => vec![],
+            Intent::Promote { by, .. } | Intent::Rollback { by } => vec![by.clone()],
+            Intent::Rebuild { approved_by, .. } => approved_by.clone(),
+        }
+    }
+    /// Whether a version rolled back in the stage or upstream may be written again.
+    pub fn may_bring_back_rejected(&self) -> bool {
+        !matches!(self, Intent::Routine | Intent::Promote { pinned: false, .. })
+    }
+    /// Whether the open PR is rewritten even when it already proposes the version.
+    pub fn rewrites_open_pr(&self) -> bool {
+        matches!(self, Intent::Rebuild { .. })
+    }
+}
+
+/// A version offered to a stage, with what is known about it and why it is offered.
 #[derive(Debug, Clone)]
-pub struct Candidate {
+pub struct Offer {
     pub version: Version,
     pub annotations: BTreeMap<String, String>,
     /// Which key or identity verified its signature.
     pub verified_by: Option<String>,
     /// The stage that verified it (None for the first stage: it comes from the registry).
     pub verified_in: Option<StageName>,
-    pub approved_by: Vec<String>,
-    pub rollback: bool,
-    /// A human named this exact version (`/promote <stage> <version>`): it may bring back a
-    /// version that was rolled back earlier, which automatic promotion never does.
-    pub explicit: bool,
+    pub intent: Intent,
 }
 
 /// What the engine read for one stage and artifact.
@@ -37,8 +71,6 @@ pub struct Snapshot<'a> {
     pub pointers: Vec<(&'a PointerSpec, &'a FileContent)>,
     /// The open PR on the stage's branch, if any.
     pub open_pr: Option<&'a PullRequest>,
-    /// Rewrite the open PR even if it already proposes the candidate (its base moved).
-    pub rebuild: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,17 +120,19 @@ fn newer(new: &Version, current: &Current) -> Option<Ordering> {
     new.tag.compare(&tag)
 }
 
-/// Decides whether and how to move `snapshot.stage` to `candidate`.
-pub fn plan_promotion(snapshot: &Snapshot, candidate: &Candidate) -> Result<Decision, PlanError> {
+/// Decides whether and how to move `snapshot.stage` to `offer`.
+pub fn plan_promotion(snapshot: &Snapshot, offer: &Offer) -> Result<Decision, PlanError> {
     let stage = &snapshot.stage.name;
-    let v = &candidate.version;
+    let v = &offer.version;
+    let rollback = offer.intent.is_rollback();
+    let approved_by = offer.intent.approved_by();
     let current = current_version(snapshot)?;
 
     let same_digest = current.digest.as_deref() == Some(v.digest.as_str());
     if same_digest && current.tag.as_deref() == Some(v.tag.as_str()) {
         return Ok(Decision::Noop(format!("{stage} already runs {v}")));
     }
-    if !candidate.rollback {
+    if !rollback {
         match newer(v, &current) {
             Some(Ordering::Less) => {
                 return Ok(Decision::Noop(format!(
@@ -122,14 +156,14 @@ pub fn plan_promotion(snapshot: &Snapshot, candidate: &Candidate) -> Result<Deci
     // routine promotions, a newer) version; otherwise it is updated in place.
     let existing = snapshot.open_pr.and_then(|pr| render::parse_marker(&pr.body).map(|m| (pr, m)));
     if let Some((pr, m)) = &existing {
-        if !snapshot.rebuild
+        if !offer.intent.rewrites_open_pr()
             && m.version() == *v
-            && m.rollback == candidate.rollback
-            && m.approved_by == candidate.approved_by
+            && m.rollback == rollback
+            && m.approved_by == approved_by
         {
             return Ok(Decision::Noop(format!("pull request #{} already proposes {v}", pr.number)));
         }
-        if !candidate.rollback && !m.rollback && m.tag.compare(&v.tag) == Some(Ordering::Greater) {
+        if !rollback && !m.rollback && m.tag.compare(&v.tag) == Some(Ordering::Greater) {
             return Ok(Decision::Noop(format!("pull request #{} already proposes the newer {}", pr.number, m.tag)));
         }
     }
@@ -160,18 +194,18 @@ pub fn plan_promotion(snapshot: &Snapshot, candidate: &Candidate) -> Result<Deci
         digest: v.digest.clone(),
         from_tag: current.tag.clone(),
         from_digest: current.digest.clone(),
-        verified_in: candidate.verified_in.clone(),
-        approved_by: candidate.approved_by.clone(),
-        rollback: candidate.rollback,
+        verified_in: offer.verified_in.clone(),
+        approved_by,
+        rollback,
     };
     let image = snapshot.artifact.image.to_string();
     let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
-    let text = render::Promotion {
+    let text = render::PromotionText {
         marker: &marker,
         image: &image,
-        annotations: &candidate.annotations,
+        annotations: &offer.annotations,
         files: &paths,
-        verified_by: candidate.verified_by.as_deref(),
+        verified_by: offer.verified_by.as_deref(),
     };
     Ok(Decision::Write(Box::new(WritePlan {
         mode: snapshot.stage.write,
@@ -182,7 +216,7 @@ pub fn plan_promotion(snapshot: &Snapshot, candidate: &Candidate) -> Result<Deci
         commit_message: render::commit_message(&text),
         title: render::title(&text),
         body: render::body(&text),
-        labels: render::labels(stage, candidate.rollback),
+        labels: render::labels(stage, rollback),
         existing_pr: existing.map(|(pr, _)| pr.number).or(snapshot.open_pr.map(|p| p.number)),
         marker,
     })))

@@ -1,0 +1,145 @@
+//! What the default branch's history says about a stage: its current bump commit, the versions
+//! its pointer named, the bump commits on which a version was verified, and the versions rolled
+//! back in it or upstream (`Baton-Rejected:` trailers, written and parsed in `render`).
+//!
+//! The record of "verified in a stage" is the `baton/verified/<stage>` check run on the stage's
+//! bump commit, and the bump commit is found from the pointer file's history on the default
+//! branch — so a human's merged pointer change counts as a bump too, and nothing on another
+//! branch can pose as one.
+
+use chrono::{DateTime, Utc};
+
+use super::{Engine, RepoPipeline};
+use crate::github::GitHubError;
+use crate::pipeline::PointerSpec;
+use crate::planner::StagePointer;
+use crate::pointer;
+use crate::types::{Digest, Tag, Version};
+
+/// A default-branch commit that moved a stage's pointer to a version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bump {
+    pub sha: String,
+    pub version: Version,
+    pub date: Option<DateTime<Utc>>,
+}
+
+/// The version a pointer names in `text`, if it names a valid tag and digest.
+pub(crate) fn read_version(text: &str, spec: &PointerSpec) -> Option<Version> {
+    let c = pointer::get(text, spec.format, &spec.selector).ok()?;
+    Some(Version { tag: c.tag?.parse::<Tag>().ok()?, digest: c.digest?.parse::<Digest>().ok()? })
+}
+
+impl Engine {
+    /// The version `sp`'s pointer names at commit `sha` (None: absent or unreadable).
+    async fn version_at(&self, rp: &RepoPipeline, spec: &PointerSpec, sha: &str) -> anyhow::Result<Option<Version>> {
+        match self.github.file(&rp.repo, spec.file.as_str(), sha).await {
+            Ok(f) => Ok(read_version(&f.text, spec)),
+            Err(GitHubError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The commit that moved the stage's pointer to the version it runs now.
+    pub async fn current_bump(&self, rp: &RepoPipeline, sp: &StagePointer<'_>) -> anyhow::Result<Option<Bump>> {
+        let spec = sp.spec;
+        let history = self.github.path_history(&rp.repo, &rp.default_branch, spec.file.as_str(), 10).await?;
+        let Some(newest) = history.first() else { return Ok(None) };
+        let Some(version) =
+            read_version(&self.github.file(&rp.repo, spec.file.as_str(), &newest.sha).await?.text, spec)
+        else {
+            return Ok(None);
+        };
+        // Walk back past commits that touched the file without changing the version.
+        let mut bump = newest.clone();
+        for older in history.iter().skip(1) {
+            if self.version_at(rp, spec, &older.sha).await?.as_ref() != Some(&version) {
+                break;
+            }
+            bump = older.clone();
+        }
+        let date =
+            bump.date.as_deref().and_then(|d| DateTime::parse_from_rfc3339(d).ok()).map(|d| d.with_timezone(&Utc));
+        Ok(Some(Bump { sha: bump.sha, version, date }))
+    }
+
+    /// The pointer's history on the default branch, newest first (the last `limit` commits
+    /// touching its file): each commit with the version the pointer names there, if any.
+    pub(crate) async fn pointer_history(
+        &self,
+        rp: &RepoPipeline,
+        sp: &StagePointer<'_>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<(String, Option<Version>)>> {
+        let history = self.github.path_history(&rp.repo, &rp.default_branch, sp.spec.file.as_str(), limit).await?;
+        let mut out = Vec::with_capacity(history.len());
+        for c in history {
+            let version = self.version_at(rp, sp.spec, &c.sha).await?;
+            out.push((c.sha, version));
+        }
+        Ok(out)
+    }
+
+    /// Versions the stage's pointer named on the default branch, newest first, without repeats.
+    pub(crate) async fn versions_in_history(
+        &self,
+        rp: &RepoPipeline,
+        sp: &StagePointer<'_>,
+    ) -> anyhow::Result<Vec<Version>> {
+        let history = self.pointer_history(rp, sp, 30).await?;
+        Ok(crate::planner::versions::distinct_versions(history.into_iter().map(|(_, v)| v)))
+    }
+
+    /// Default-branch commits (newest first, among the last `limit` touching the pointer file)
+    /// at which the pointer names `version`.
+    pub async fn commits_running(
+        &self,
+        rp: &RepoPipeline,
+        sp: &StagePointer<'_>,
+        version: &Version,
+        limit: u32,
+    ) -> anyhow::Result<Vec<String>> {
+        let history = self.pointer_history(rp, sp, limit).await?;
+        Ok(history.into_iter().filter(|(_, v)| v.as_ref() == Some(version)).map(|(sha, _)| sha).collect())
+    }
+
+    /// The bump commit on which the stage verified `version` (its `baton/verified/<stage>` check
+    /// run succeeded there), searching the stage's pointer history on the default branch.
+    pub async fn verified_in(
+        &self,
+        rp: &RepoPipeline,
+        sp: &StagePointer<'_>,
+        version: &Version,
+    ) -> anyhow::Result<Option<String>> {
+        let name = crate::render::verified_check_name(&sp.stage.name);
+        for sha in self.commits_running(rp, sp, version, 30).await? {
+            let runs = self.github.check_runs(&rp.repo, &sha, Some(&name)).await?;
+            if runs.iter().any(|r| r.succeeded()) {
+                return Ok(Some(sha));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Versions rolled back in the stage or upstream of it (`Baton-Rejected:` trailers on the
+    /// default branch): auto-promotion never brings them back.
+    pub async fn rejected_versions(&self, rp: &RepoPipeline, sp: &StagePointer<'_>) -> anyhow::Result<Vec<Version>> {
+        let mut out = Vec::new();
+        let mut current = Some(sp.stage);
+        let mut seen = 0;
+        while let Some(s) = current {
+            seen += 1;
+            if seen > rp.pipeline.stages.len() {
+                break; // the validator forbids cycles; this is only a guard
+            }
+            if let Some(here) = sp.in_stage(s) {
+                let file = here.spec.file.as_str();
+                for c in self.github.path_history(&rp.repo, &rp.default_branch, file, 50).await? {
+                    out.extend(crate::render::parse_rejected_trailers(&c.message));
+                }
+            }
+            current = s.from.as_ref().and_then(|f| rp.pipeline.stage(f));
+        }
+        Ok(out)
+    }
+}

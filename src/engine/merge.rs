@@ -1,0 +1,94 @@
+//! Auto-merge of baton's own PRs, and their rebuild on the current default branch when GitHub
+//! refuses the merge. The decision is `planner::merge`; here it is read and carried out.
+
+use super::{report_outcome, Engine, RepoPipeline};
+use crate::github::{GitHubError, PullRequest};
+use crate::planner::merge::{is_own_pr, merge_decision, Fact, MergeDecision, MergeFacts};
+use crate::planner::{Intent, StagePointer};
+use crate::render::{self, Marker};
+use crate::types::RepoName;
+
+impl Engine {
+    /// Merges baton's own PR whose head is `sha` when `baton/policy` and every other check on it
+    /// are green, with the expected head SHA (a moved head means re-check, not merge).
+    /// Returns whether a PR was merged.
+    pub async fn try_auto_merge(&self, repo: &RepoName, sha: &str) -> anyhow::Result<bool> {
+        let rp = self.load(repo).await?;
+        let pulls = self.github.commit_pulls(repo, sha).await?;
+        let me = self.github.app_slug().await.map(|slug| format!("{slug}[bot]"));
+        let mut merged_any = false;
+        for pr in pulls.iter().filter(|p| is_own_pr(p, sha, me.as_deref())) {
+            merged_any |= self.merge_one(&rp, pr).await?;
+        }
+        Ok(merged_any)
+    }
+
+    /// Decides on one PR, reading the facts the decision asks for, and performs the answer.
+    async fn merge_one(&self, rp: &RepoPipeline, pr: &PullRequest) -> anyhow::Result<bool> {
+        let marker = render::parse_marker(&pr.body);
+        let stage = marker.as_ref().and_then(|m| rp.pipeline.stage(&m.stage));
+        let (mut checks, mut statuses, mut refused) = (None, None, None::<String>);
+        loop {
+            let facts = MergeFacts {
+                marker: marker.as_ref(),
+                stage,
+                checks: checks.as_deref(),
+                statuses: statuses.as_deref(),
+                refused: refused.as_deref(),
+            };
+            match merge_decision(&facts) {
+                MergeDecision::Needs(Fact::Checks) => {
+                    checks = Some(self.github.check_runs(&rp.repo, &pr.head_sha, None).await?)
+                }
+                MergeDecision::Needs(Fact::Statuses) => {
+                    statuses = Some(self.github.statuses(&rp.repo, &pr.head_sha).await?)
+                }
+                MergeDecision::Merge => {
+                    let Some(m) = &marker else { return Ok(false) };
+                    let message = render::merge_message(pr.number, m);
+                    match self.github.merge_pull(&rp.repo, pr.number, &pr.head_sha, &message).await {
+                        Ok(merged) => {
+                            crate::metrics::promotion(m.stage.as_str(), "merged");
+                            tracing::info!(pr = pr.number, merge_commit = %merged, "merged");
+                            return Ok(true);
+                        }
+                        Err(GitHubError::Conflict(e)) => refused = Some(e),
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                MergeDecision::Rebuild => {
+                    tracing::info!(
+                        pr = pr.number,
+                        reason = refused.as_deref().unwrap_or_default(),
+                        "cannot merge as is: rebuilding the PR on the default branch"
+                    );
+                    if let Some(m) = &marker {
+                        self.rebuild_pr(rp, m).await?;
+                    }
+                    return Ok(false);
+                }
+                MergeDecision::Wait(why) | MergeDecision::Never(why) => {
+                    tracing::debug!(pr = pr.number, "not merging: {why}");
+                    return Ok(false);
+                }
+            }
+        }
+    }
+
+    /// Rebuilds a PR's commit on the current default branch (same version), after the base moved.
+    async fn rebuild_pr(&self, rp: &RepoPipeline, marker: &Marker) -> anyhow::Result<()> {
+        let Some(artifact) = rp.pipeline.artifacts.get(&marker.artifact) else { return Ok(()) };
+        let Some(stage) = rp.pipeline.stage(&marker.stage) else { return Ok(()) };
+        let Some(sp) = StagePointer::of(stage, artifact) else { return Ok(()) };
+        let intent = Intent::Rebuild { approved_by: marker.approved_by.clone(), rollback: marker.rollback };
+        // Rebuilt or not, nothing is written for a version whose signature does not verify now.
+        let version = marker.version();
+        let offer = self
+            .signed_offer(rp, artifact, &version, marker.verified_in.clone(), intent)
+            .await
+            .map_err(|e| anyhow::anyhow!("signature of {version}: {e}"))?;
+        let outcome = self.promote(rp, &sp, &offer).await;
+        report_outcome(stage, &offer.version, &outcome);
+        Ok(())
+    }
+}

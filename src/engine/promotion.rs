@@ -1,0 +1,301 @@
+//! Promotion: a registry push becomes an offer to the first stages; a verified stage offers its
+//! version downstream; [`Engine::promote`] re-reads the stage's facts, asks the planner for the
+//! plan and writes it (a PR, or a direct commit), keyed so that repeats converge.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use super::history::Bump;
+use super::{report_outcome, Engine, Outcome, RepoPipeline};
+use crate::event::RegistryPush;
+use crate::github::{FileContent, GitHubError, NewCommit, NewPullRequest};
+use crate::pipeline::{Artifact, Promotion, WriteMode};
+use crate::planner::{self, Decision, Intent, Offer, Snapshot, StagePointer, WritePlan};
+use crate::registry::{RegistryError, Resolved};
+use crate::types::{RepoName, StageName, Tag, Version};
+use crate::verify::{Verified, VerifyContext, VerifyError};
+
+impl Engine {
+    pub(crate) async fn on_registry_push(&self, repo: &RepoName, push: &RegistryPush) -> anyhow::Result<()> {
+        let rp = self.load(repo).await?;
+        let artifacts: Vec<&Artifact> = rp
+            .pipeline
+            .artifacts
+            .values()
+            .filter(|a| a.image.path == push.repository && a.tags.is_match(push.tag.as_str()))
+            .collect();
+        if artifacts.is_empty() {
+            tracing::debug!(repository = %push.repository, tag = %push.tag, "no artifact of this repository matches the push");
+            return Ok(());
+        }
+        for artifact in artifacts {
+            let resolved = self
+                .resolve_after_push(artifact, &push.tag)
+                .await
+                .with_context(|| format!("resolving {}:{}", artifact.image, push.tag))?;
+            let version = Version { tag: push.tag.clone(), digest: resolved.digest.clone() };
+            // Keys are read from the default branch.
+            let verified = match self.verify_with_wait(&rp, artifact, &version).await {
+                Ok(v) => v,
+                Err(e) => {
+                    crate::metrics::promotion("-", "rejected");
+                    tracing::warn!(artifact = %artifact.name, version = %version, reason = %e, "not promoting: signature not verified");
+                    if let Err(e2) = self.report_rejected(&rp, artifact, &version, &e).await {
+                        tracing::error!(error = format!("{e2:#}"), "cannot open the baton:rejected issue");
+                    }
+                    continue;
+                }
+            };
+            let offer = Offer {
+                version,
+                annotations: resolved.annotations.clone(),
+                verified_by: Some(verified.by),
+                verified_in: None,
+                intent: Intent::Routine,
+            };
+            for stage in rp.pipeline.first_stages() {
+                let Some(sp) = StagePointer::of(stage, artifact) else { continue };
+                let outcome = self.promote(&rp, &sp, &offer).await;
+                report_outcome(stage, &offer.version, &outcome);
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens (or updates) the one `baton:rejected` issue of a version that failed verification,
+    /// so that a human learns why nothing was promoted.
+    async fn report_rejected(
+        &self,
+        rp: &RepoPipeline,
+        artifact: &Artifact,
+        version: &Version,
+        error: &VerifyError,
+    ) -> anyhow::Result<()> {
+        use crate::render::{rejected_body, rejected_key, rejected_title, REJECTED_LABEL};
+        let repo = &rp.repo;
+        let key = rejected_key(&artifact.name, version);
+        let title = rejected_title(&artifact.name, version);
+        let body = rejected_body(&artifact.name, &artifact.image.to_string(), version, &error.to_string());
+        let existing = self.github.issues_with_label(repo, REJECTED_LABEL).await?;
+        match existing.iter().find(|i| i.body.contains(&key)) {
+            Some(i) if i.body == body && i.title == title => {}
+            Some(i) => self.github.update_issue(repo, i.number, &title, &body).await?,
+            None => {
+                self.github.create_issue(repo, &title, &body, &[REJECTED_LABEL.to_string()]).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves a tag that was just announced. Registries may notify before the tag is
+    /// readable everywhere (Docker Distribution writes the tag link after the manifest event),
+    /// so a missing tag is retried with backoff for a few seconds.
+    async fn resolve_after_push(&self, artifact: &Artifact, tag: &Tag) -> Result<Resolved, RegistryError> {
+        let mut delay = Duration::from_millis(100);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.registry.resolve(&artifact.image, tag).await {
+                Err(RegistryError::TagNotFound { .. }) if Instant::now() + delay < deadline => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Verifies, waiting with backoff for a signature that is pushed after the image.
+    async fn verify_with_wait(
+        &self,
+        rp: &RepoPipeline,
+        artifact: &Artifact,
+        version: &Version,
+    ) -> Result<Verified, VerifyError> {
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(500);
+        loop {
+            let ctx = VerifyContext { repo: &rp.repo, commit: &rp.default_branch, artifact, digest: &version.digest };
+            match self.verifier.verify(&ctx).await {
+                Err(VerifyError::NotSigned(_)) if started.elapsed() + delay < self.signature_wait => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(15));
+                }
+                other => {
+                    crate::metrics::verification(match &other {
+                        Ok(_) => "verified",
+                        Err(VerifyError::NotSigned(_)) => "unsigned",
+                        Err(VerifyError::Rejected(_)) => "rejected",
+                        Err(VerifyError::Unavailable(_)) => "error",
+                    });
+                    return other;
+                }
+            }
+        }
+    }
+
+    /// An offer of `version` whose signature baton has just verified (keys read from the
+    /// default branch), with the artifact's annotations; every promotion starts here or at a
+    /// registry push, so none skips the signature check.
+    pub(crate) async fn signed_offer(
+        &self,
+        rp: &RepoPipeline,
+        artifact: &Artifact,
+        version: &Version,
+        verified_in: Option<StageName>,
+        intent: Intent,
+    ) -> Result<Offer, VerifyError> {
+        let ctx = VerifyContext { repo: &rp.repo, commit: &rp.default_branch, artifact, digest: &version.digest };
+        let verified = self.verifier.verify(&ctx).await?;
+        let annotations =
+            self.registry.resolve(&artifact.image, &version.tag).await.map(|r| r.annotations).unwrap_or_default();
+        Ok(Offer { version: version.clone(), annotations, verified_by: Some(verified.by), verified_in, intent })
+    }
+
+    /// Moves every `auto` stage downstream of the verified stage to the version it verified.
+    pub(crate) async fn promote_downstream(&self, rp: &RepoPipeline, sp: &StagePointer<'_>, bump: &Bump) {
+        for next in rp.pipeline.downstream(&sp.stage.name) {
+            let Some(next_sp) = sp.in_stage(next).filter(|_| next.promotion == Promotion::Auto) else { continue };
+            let outcome = self.promote_verified(rp, &next_sp, &bump.version, &sp.stage.name, Intent::Routine).await;
+            report_outcome(next, &bump.version, &outcome);
+        }
+    }
+
+    /// Promotes a version verified in `from` to the stage, re-verifying its signature first.
+    pub async fn promote_verified(
+        &self,
+        rp: &RepoPipeline,
+        sp: &StagePointer<'_>,
+        version: &Version,
+        from: &StageName,
+        intent: Intent,
+    ) -> anyhow::Result<Outcome> {
+        let offer = self
+            .signed_offer(rp, sp.artifact, version, Some(from.clone()), intent)
+            .await
+            .map_err(|e| anyhow::anyhow!("signature of {version}: {e}"))?;
+        self.promote(rp, sp, &offer).await
+    }
+
+    /// Moves the stage to `offer` (idempotently): re-reads the facts, plans, writes. A direct
+    /// commit that lost a race with another push is re-planned on the new head.
+    pub async fn promote(&self, rp: &RepoPipeline, sp: &StagePointer<'_>, offer: &Offer) -> anyhow::Result<Outcome> {
+        if !offer.intent.may_bring_back_rejected() && self.rejected_versions(rp, sp).await?.contains(&offer.version) {
+            return Ok(Outcome::Noop(format!(
+                "{} was rolled back in {} or upstream; it is not promoted again",
+                offer.version, sp.stage.name
+            )));
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let head = self.github.branch_head(&rp.repo, &rp.default_branch).await?;
+            let files = self.pointer_files(rp, sp, &head).await?;
+            let open_pr = match sp.stage.write {
+                WriteMode::PullRequest => {
+                    let branch = crate::render::branch(&sp.stage.name, &sp.artifact.name);
+                    self.github.find_open_pull(&rp.repo, &branch).await?
+                }
+                WriteMode::Commit => None,
+            };
+            let pointers = sp
+                .stage
+                .pointers
+                .iter()
+                .filter(|p| p.artifact == sp.artifact.name)
+                .filter_map(|p| files.iter().find(|f| f.path == p.file.as_str()).map(|f| (p, f)))
+                .collect();
+            let snapshot = Snapshot {
+                stage: sp.stage,
+                artifact: sp.artifact,
+                default_branch: &rp.default_branch,
+                default_head: &head,
+                pointers,
+                open_pr: open_pr.as_ref(),
+            };
+            let plan = match planner::plan_promotion(&snapshot, offer)? {
+                Decision::Noop(why) => return Ok(Outcome::Noop(why)),
+                Decision::Write(plan) => plan,
+            };
+            match self.execute(&rp.repo, &plan).await {
+                Err(GitHubError::Conflict(e)) if attempt < 3 => {
+                    tracing::info!(error = %e, "lost a race; re-reading and trying again");
+                    continue;
+                }
+                other => return Ok(other?),
+            }
+        }
+    }
+
+    /// Every pointer file of the stage's artifact at `head`, each read once.
+    async fn pointer_files(
+        &self,
+        rp: &RepoPipeline,
+        sp: &StagePointer<'_>,
+        head: &str,
+    ) -> anyhow::Result<Vec<FileContent>> {
+        let mut files: Vec<FileContent> = Vec::new();
+        for spec in sp.stage.pointers.iter().filter(|p| p.artifact == sp.artifact.name) {
+            if files.iter().all(|f| f.path != spec.file.as_str()) {
+                let f = self
+                    .github
+                    .file(&rp.repo, spec.file.as_str(), head)
+                    .await
+                    .with_context(|| format!("reading pointer file {}", spec.file))?;
+                files.push(f);
+            }
+        }
+        Ok(files)
+    }
+
+    /// Performs a write plan: a commit, then a fast-forward of the default branch (direct
+    /// commits) or the stage's branch and its PR. Conflicts are returned for the caller to
+    /// re-plan; another replica's PR for the same branch is updated instead of duplicated.
+    async fn execute(&self, repo: &RepoName, plan: &WritePlan) -> Result<Outcome, GitHubError> {
+        let gh = &self.github;
+        let commit =
+            NewCommit { parent: plan.parent.clone(), message: plan.commit_message.clone(), files: plan.files.clone() };
+        let sha = gh.create_commit(repo, &commit).await?;
+        if plan.mode == WriteMode::Commit {
+            // Fast-forward only: if the default branch moved, this fails and the caller re-plans.
+            gh.update_branch(repo, &plan.base, &sha, false).await?;
+            return Ok(Outcome::Committed { sha });
+        }
+        match gh.create_branch(repo, &plan.branch, &sha).await {
+            Ok(()) => {}
+            Err(GitHubError::Conflict(_)) => gh.update_branch(repo, &plan.branch, &sha, true).await?,
+            Err(e) => return Err(e),
+        }
+        let (number, url) = match plan.existing_pr {
+            Some(number) => {
+                gh.update_pull(repo, number, &plan.title, &plan.body).await?;
+                (number, String::new())
+            }
+            None => self.open_pull(repo, plan).await?,
+        };
+        gh.add_labels(repo, number, &plan.labels).await?;
+        Ok(Outcome::PullRequest { number, url })
+    }
+
+    async fn open_pull(&self, repo: &RepoName, plan: &WritePlan) -> Result<(u64, String), GitHubError> {
+        let gh = &self.github;
+        let new = NewPullRequest {
+            head: plan.branch.clone(),
+            base: plan.base.clone(),
+            title: plan.title.clone(),
+            body: plan.body.clone(),
+        };
+        match gh.create_pull(repo, &new).await {
+            Ok(pr) => Ok((pr.number, pr.html_url)),
+            // Another replica opened it meanwhile: update that one.
+            Err(GitHubError::Conflict(_)) => {
+                let pr = gh.find_open_pull(repo, &plan.branch).await?.ok_or_else(|| {
+                    GitHubError::Other(format!("GitHub refused a pull request for {} but none is open", plan.branch))
+                })?;
+                gh.update_pull(repo, pr.number, &plan.title, &plan.body).await?;
+                Ok((pr.number, pr.html_url))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Whether baton merges one of its own pull requests. Pure: the engine reads the facts (lazily,
+//! as [`MergeDecision::Needs`] asks for them, so a PR that can never merge costs no check reads)
+//! and performs the decision.
+
+use crate::forge::{CheckRunInfo, CheckStatus, PullRequest, StatusInfo, StatusState};
+use crate::pipeline::{Promotion, Stage, WriteMode};
+use crate::planner::policy::CHECK_NAME;
+use crate::render::Marker;
+
+/// A fact the decision needs that the engine has not read yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fact {
+    /// The check runs on the PR's head.
+    Checks,
+    /// The commit statuses on the PR's head.
+    Statuses,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeDecision {
+    /// Merge now, with the head sha as the expected head.
+    Merge,
+    /// Not yet (a check is missing, running or red); a later event decides again.
+    Wait(String),
+    /// GitHub refused the merge (the base moved, a conflict): rewrite the PR on the default branch.
+    Rebuild,
+    /// This PR never merges by itself (not baton's, no marker, a manual stage without approval…).
+    Never(String),
+    /// Read this fact, then decide again.
+    Needs(Fact),
+}
+
+/// Everything the merge decision looks at. `None` for a fact not read yet.
+#[derive(Debug, Clone, Default)]
+pub struct MergeFacts<'a> {
+    /// The PR's marker, parsed from its body.
+    pub marker: Option<&'a Marker>,
+    /// The stage the marker names, from the default branch's pipeline.
+    pub stage: Option<&'a Stage>,
+    pub checks: Option<&'a [CheckRunInfo]>,
+    pub statuses: Option<&'a [StatusInfo]>,
+    /// GitHub refused the last merge attempt (the reason).
+    pub refused: Option<&'a str>,
+}
+
+/// Whether `pr` is baton's own open PR for `head`: its branch is baton's, its author is this App
+/// (when the App's login is known) — a branch named like baton's, or a copied marker, is not
+/// enough.
+pub fn is_own_pr(pr: &PullRequest, head: &str, app_login: Option<&str>) -> bool {
+    pr.state == "open"
+        && pr.head_sha == head
+        && pr.head_ref.starts_with("baton/")
+        && app_login.is_none_or(|me| pr.author == me)
+}
+
+/// The newest check run of each name.
+fn latest(checks: &[CheckRunInfo]) -> Vec<&CheckRunInfo> {
+    let mut out: std::collections::BTreeMap<&str, &CheckRunInfo> = Default::default();
+    for c in checks {
+        if out.get(c.name.as_str()).is_none_or(|l| l.id < c.id) {
+            out.insert(&c.name, c);
+        }
+    }
+    out.into_values().collect()
+}
+
+/// Whether `baton/policy`'s newest run on the head succeeded.
+pub fn policy_passed(checks: &[CheckRunInfo]) -> bool {
+    latest(checks).iter().find(|c| c.name == CHECK_NAME).is_some_and(|c| c.succeeded())
+}
+
+pub fn merge_decision(f: &MergeFacts) -> MergeDecision {
+    let Some(marker) = f.marker else { return MergeDecision::Never("no baton marker in its body".into()) };
+    let Some(stage) = f.stage else {
+        return MergeDecision::Never(format!("the pipeline has no stage {}", marker.stage));
+    };
+    if stage.write != WriteMode::PullRequest {
+        return MergeDecision::Never(format!("{} writes direct commits", stage.name));
+    }
+    if stage.promotion != Promotion::Auto && marker.approved_by.is_empty() && !marker.rollback {
+        return MergeDecision::Never(format!("{} is manual: it merges only with a recorded approval", stage.name));
+    }
+    if f.refused.is_some() {
+        return MergeDecision::Rebuild;
+    }
+    let Some(checks) = f.checks else { return MergeDecision::Needs(Fact::Checks) };
+    if !policy_passed(checks) {
+        return MergeDecision::Wait(format!("{CHECK_NAME} has not passed"));
+    }
+    if let Some(c) = latest(checks).into_iter().find(|c| !c.is_green()) {
+        let state = match (c.status, c.conclusion) {
+            (CheckStatus::Completed, Some(k)) => k.as_str(),
+            (CheckStatus::Completed, None) => "without conclusion",
+            (s, _) => s.as_str(),
+        };
+        return MergeDecision::Wait(format!("check {} is {state}", c.name));
+    }
+    let Some(statuses) = f.statuses else { return MergeDecision::Needs(Fact::Statuses) };
+    if let Some(s) = statuses.iter().find(|s| s.state != StatusState::Success) {
+        return MergeDecision::Wait(format!("status {} is {}", s.context, s.state.as_str()));
+    }
+    MergeDecision::Merge
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forge::Conclusion;
+    use crate::types::{Digest, Tag};
+
+    fn pipeline(promotion: &str, write: &str) -> crate::pipeline::Pipeline {
+        let yaml = format!(
+            "artifacts:\n  app:\n    image: r.io/app\n    tags: '*'\n    verify:\n      - key: k.pub\nstages:\n  - name: dev\n    promotion: {promotion}\n    write: {write}\n    pointers:\n      - {{ file: a.yaml, format: helm-values, artifact: app }}\n"
+        );
+        crate::pipeline::parse(&yaml).expect("pipeline")
+    }
+
+    fn marker(approved: bool, rollback: bool) -> Marker {
+        Marker {
+            stage: "dev".parse().unwrap(),
+            artifact: "app".parse().unwrap(),
+            tag: "1.0.0".parse::<Tag>().unwrap(),
+            digest: format!("sha256:{}", "ab".repeat(32)).parse::<Digest>().unwrap(),
+            from_tag: None,
+            from_digest: None,
+            verified_in: None,
+            approved_by: if approved { vec!["alice".into()] } else { vec![] },
+            rollback,
+        }
+    }
+
+    fn run(name: &str, id: u64, status: CheckStatus, conclusion: Option<Conclusion>) -> CheckRunInfo {
+        CheckRunInfo {
+            id,
+            name: name.into(),
+            head_sha: "h".into(),
+            status,
+            conclusion,
+            app_slug: None,
+            completed_at: None,
+            started_at: None,
+            summary: None,
+        }
+    }
+
+    fn status(state: StatusState) -> StatusInfo {
+        StatusInfo { context: "ci".into(), state, updated_at: None }
+    }
+
+    #[test]
+    fn merge_table() {
+        use CheckStatus::*;
+        use Conclusion::*;
+        let auto = pipeline("auto", "pull-request");
+        let manual = pipeline("manual", "pull-request");
+        let direct = pipeline("auto", "commit");
+        let plain = marker(false, false);
+        let approved = marker(true, false);
+        let rollback = marker(false, true);
+        let policy_ok = vec![run(CHECK_NAME, 1, Completed, Some(Success))];
+        let policy_red = vec![run(CHECK_NAME, 1, Completed, Some(Failure))];
+        let policy_rerun_green =
+            vec![run(CHECK_NAME, 1, Completed, Some(Failure)), run(CHECK_NAME, 2, Completed, Some(Success))];
+        let other_running = vec![run(CHECK_NAME, 1, Completed, Some(Success)), run("e2e", 2, InProgress, None)];
+        let other_skipped = vec![run(CHECK_NAME, 1, Completed, Some(Success)), run("e2e", 2, Completed, Some(Skipped))];
+        let green = vec![status(StatusState::Success)];
+        let pending = vec![status(StatusState::Pending)];
+        use MergeDecision::*;
+        let never = |s: &str| Never(s.to_string());
+        let wait = |s: &str| Wait(s.to_string());
+        #[rustfmt::skip]
+        let cases: Vec<(&str, MergeFacts, MergeDecision)> = vec![
+            ("no marker", MergeFacts { stage: auto.stages.first(), ..Default::default() }, never("no baton marker in its body")),
+            ("unknown stage", MergeFacts { marker: Some(&plain), ..Default::default() }, never("the pipeline has no stage dev")),
+            ("direct commits", MergeFacts { marker: Some(&plain), stage: direct.stages.first(), ..Default::default() }, never("dev writes direct commits")),
+            ("manual without approval", MergeFacts { marker: Some(&plain), stage: manual.stages.first(), ..Default::default() }, never("dev is manual: it merges only with a recorded approval")),
+            ("manual with approval reads checks", MergeFacts { marker: Some(&approved), stage: manual.stages.first(), ..Default::default() }, Needs(Fact::Checks)),
+            ("manual rollback reads checks", MergeFacts { marker: Some(&rollback), stage: manual.stages.first(), ..Default::default() }, Needs(Fact::Checks)),
+            ("policy red", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_red), ..Default::default() }, wait("baton/policy has not passed")),
+            ("policy missing", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&[]), ..Default::default() }, wait("baton/policy has not passed")),
+            ("other check running", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&other_running), ..Default::default() }, wait("check e2e is in_progress")),
+            ("policy ok reads statuses", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), ..Default::default() }, Needs(Fact::Statuses)),
+            ("status pending", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&pending), ..Default::default() }, wait("status ci is pending")),
+            ("all green", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), ..Default::default() }, Merge),
+            ("no statuses at all", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&[]), ..Default::default() }, Merge),
+            ("skipped counts as green", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&other_skipped), statuses: Some(&[]), ..Default::default() }, Merge),
+            ("re-run policy went green", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_rerun_green), statuses: Some(&[]), ..Default::default() }, Merge),
+            ("refused merge", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), refused: Some("base moved") }, Rebuild),
+        ];
+        for (what, facts, want) in cases {
+            assert_eq!(merge_decision(&facts), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn own_pr_table() {
+        let pr = |state: &str, head: &str, branch: &str, author: &str| PullRequest {
+            number: 1,
+            title: String::new(),
+            body: String::new(),
+            head_ref: branch.into(),
+            head_sha: head.into(),
+            base_ref: "main".into(),
+            state: state.into(),
+            labels: vec![],
+            html_url: String::new(),
+            author: author.into(),
+        };
+        let cases = [
+            (pr("open", "h", "baton/dev/app", "baton[bot]"), Some("baton[bot]"), true),
+            (pr("open", "h", "baton/dev/app", "mallory"), Some("baton[bot]"), false),
+            (pr("open", "h", "baton/dev/app", "mallory"), None, true),
+            (pr("closed", "h", "baton/dev/app", "baton[bot]"), Some("baton[bot]"), false),
+            (pr("open", "other", "baton/dev/app", "baton[bot]"), Some("baton[bot]"), false),
+            (pr("open", "h", "feature", "baton[bot]"), Some("baton[bot]"), false),
+        ];
+        for (i, (pr, me, want)) in cases.iter().enumerate() {
+            assert_eq!(is_own_pr(pr, "h", *me), *want, "case {i}");
+        }
+    }
+}
