@@ -1,18 +1,24 @@
 //! baton: promotes signed OCI artifacts through environments with digest-pinned pull requests.
 //!
-//! Layout (one module per concern):
+//! Layers (docs/architecture.md has the whole picture): `cli` → `server` → intake (`webhook`,
+//! `queue`) → `engine` → `planner` / `render` → clients (`github`, `registry`, `verify`) → data
+//! (`forge`, `types`, `pipeline`, `pointer`, `commands`, `event`, `settings`).
+//!
+//! - `cli`: every subcommand's entry point; `server`: the axum HTTP server
+//! - `webhook`: intake — signature checks, GitHub and registry payloads → `event::Event`
+//! - `queue`: bounded queue, per-repository serialization, duplicate delivery suppression
+//! - `engine`: the shell that gathers facts, asks the planner and performs its decisions
+//! - `planner`: pure decisions (facts → decision), each with table-driven tests
+//! - `render`: every text baton writes (PR titles and bodies, commit messages, summaries)
+//! - `github`: the GitHub trait, its octocrab App client and the dry-run wrapper
+//! - `registry`: tag → digest resolution and annotations through oci-client
+//! - `verify`: cosign signature verification
+//! - `forge`: the data GitHub reports (PRs, files, check runs, statuses), client-free
 //! - `types`: newtypes that must not be mixed (Digest, Tag, StageName, RepoName, …)
 //! - `settings`: process settings (config crate: defaults, file, `BATON_*` environment)
 //! - `pipeline`: the `.baton.yaml` pipeline file, strictly parsed
 //! - `pointer`: format-preserving pointer edits in YAML files
-//! - `webhook`: intake — signature checks, GitHub and registry payloads → `event::Event`
-//! - `queue`: bounded queue, per-repository serialization, duplicate delivery suppression
-//! - `github`: the GitHub trait, its octocrab App client and the dry-run wrapper
-//! - `registry`: tag → digest resolution and annotations through oci-client
-//! - `planner`: pure decisions (event + snapshot → actions)
-//! - `engine`: the shell that gathers the snapshot, runs the planner and performs the actions
-//! - `render`: every text baton writes (PR titles and bodies, commit messages)
-//! - `server`: the axum HTTP server; `cli`: the `baton` command line
+//! - `commands`: the comment-command parser
 
 pub mod cli;
 pub mod codeowners;

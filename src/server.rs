@@ -1,4 +1,4 @@
-//! The axum HTTP server (DESIGN §9): `POST /webhooks/github`, `POST /webhooks/registry`,
+//! The axum HTTP server: `POST /webhooks/github`, `POST /webhooks/registry`,
 //! `GET /healthz`, `GET /readyz`, `GET /metrics`.
 //!
 //! Answers never wait for GitHub or registry I/O: a verified delivery is parsed into baton's
@@ -25,7 +25,7 @@ use crate::webhook::{self, Received};
 /// How often the App's installations are re-read when no repository list is configured.
 const REFRESH_INSTALLATIONS: Duration = Duration::from_secs(300);
 
-/// GitHub caps webhook payloads at 25 MiB (DESIGN §10.1).
+/// GitHub caps webhook payloads at 25 MiB.
 pub const MAX_BODY: usize = 25 * 1024 * 1024;
 
 pub struct AppState {

@@ -1,4 +1,4 @@
-//! Process settings (DESIGN §9): `config/default.toml` (compiled in, so the binary runs from
+//! Process settings: `config/default.toml` (compiled in, so the binary runs from
 //! anywhere), an optional `--config FILE`, and `BATON_<SECTION>__<KEY>` environment variables.
 //! Lists are comma-separated in the environment. Secrets are never printed: `Debug` redacts them.
 

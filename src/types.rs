@@ -1,5 +1,5 @@
 //! Newtypes for the values that must never be mixed up: digests, tags, stage and artifact
-//! names, repository names. Each one validates on construction (DESIGN §4, §10.6), so a value
+//! names, repository names. Each one validates on construction, so a value
 //! of these types is always safe to put in a file, a branch name, a title or a log line.
 
 use std::cmp::Ordering;
@@ -136,7 +136,7 @@ impl Tag {
         semver::Version::parse(s).ok()
     }
 
-    /// Orders two tags for "newest = highest semver" (DESIGN §3). Tags that are not
+    /// Orders two tags for "newest = highest semver". Tags that are not
     /// semantic versions cannot be ordered: `None`.
     pub fn compare(&self, other: &Tag) -> Option<Ordering> {
         Some(self.semver()?.cmp(&other.semver()?))

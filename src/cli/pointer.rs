@@ -1,4 +1,4 @@
-//! `baton pointer get|set` (DESIGN §9).
+//! `baton pointer get|set`.
 //!
 //! Exit codes: 0 success; 2 bad input (invalid tag or digest, unreadable file, YAML that does
 //! not parse, a selector that finds nothing or several pointers, an edit refused as unsafe).

@@ -1,5 +1,5 @@
 //! `baton verify REF [--key FILE] [--certificate-identity-regexp RE --certificate-oidc-issuer URL]
-//! [--trusted-root FILE] [--allow-http-registry]` (DESIGN §9).
+//! [--trusted-root FILE] [--allow-http-registry]`.
 //!
 //! Prints the verified digest on stdout (and what verified it on stderr). Exit 0 verified, 1 not
 //! verified (the reason on stderr), 2 bad input.

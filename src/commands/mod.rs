@@ -1,4 +1,4 @@
-//! PR-comment commands (DESIGN §7): `/promote`, `/rollback`, `/freeze`, `/unfreeze`,
+//! PR-comment commands: `/promote`, `/rollback`, `/freeze`, `/unfreeze`,
 //! `/status`, `/help`.
 //!
 //! Pure: no GitHub types. [`parse`] turns a comment body into a [`Parsed`]; the engine does

@@ -1,4 +1,4 @@
-//! The comment-command grammar (DESIGN §7): a static table of command specs drives both
+//! The comment-command grammar: a static table of command specs drives both
 //! the parser and the `/help` reply, so the two cannot drift apart.
 //!
 //! Decisions (documented here because they are user-visible):
@@ -12,8 +12,8 @@
 //!   - is within Damerau–Levenshtein distance 2 of a command name (1 for names of 4 letters
 //!     or fewer, so `/hold` is not taken for `/help`), or is a prefix of at least 4 letters
 //!     of one (`/roll`) — then the reply is "unknown command, did you mean …", or
-//!   - otherwise it is an unknown command, answered with the list of commands (DESIGN §7:
-//!     "never silence") — except for other bots' well-known commands (`/lgtm`, `/cc`,
+//!   - otherwise it is an unknown command, answered with the list of commands (never
+//!     silence) — except for other bots' well-known commands (`/lgtm`, `/cc`,
 //!     `/retest`, … see `FOREIGN_COMMANDS`), which baton leaves to them.
 //!
 //!   Paths and prose such as `/etc/hosts is wrong` or `/promote:` are not command-like (the

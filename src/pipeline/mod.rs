@@ -1,4 +1,4 @@
-//! The pipeline file `.baton.yaml` (DESIGN §3): read from the deployment repository's default
+//! The pipeline file `.baton.yaml`: read from the deployment repository's default
 //! branch only, parsed strictly (unknown keys, unknown stages, cycles, bad regexes, paths that
 //! escape the repository are errors that name the line).
 //!

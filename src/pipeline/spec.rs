@@ -377,7 +377,7 @@ pub(crate) const STAGE: MapSpec = MapSpec {
 /// The pointer keys that select a place in the file; which apply depends on the format.
 pub(crate) const SELECTOR_KEYS: &[&str] = &["field", "image", "name", "template"];
 
-/// The pointer formats (DESIGN §4), in the order of `pointer::Format::ALL`.
+/// The pointer formats, in the order of `pointer::Format::ALL`.
 pub(crate) const FORMATS: &[&str] = &["flux-oci", "helm-values", "kustomize-image", "yaml-path"];
 
 pub(crate) const FORMAT_RULES: &[FormatRule] = &[

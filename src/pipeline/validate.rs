@@ -938,7 +938,7 @@ fn check_field_path(field: &str) -> Result<(), String> {
     }
 }
 
-/// Placeholders `{tag}`, `{digest}`, `{repository}`; `{digest}` required (DESIGN §1.4: digests, always).
+/// Placeholders `{tag}`, `{digest}`, `{repository}`; `{digest}` required (digests, always).
 fn check_template(template: &str) -> Result<(), String> {
     let mut rest = template;
     let mut has_digest = false;

@@ -95,7 +95,7 @@ pub(crate) fn load(text: &str, problems: &mut Vec<Problem>) -> Option<Node> {
         return None;
     }
     // The parser is not expected to panic, but a pipeline file is untrusted input and a panic
-    // must never take the process down (DESIGN §10.7).
+    // must never take the process down.
     let result = std::panic::catch_unwind(|| {
         let mut local = Vec::new();
         let root = Builder::default().run(text, &mut local);

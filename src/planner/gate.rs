@@ -187,10 +187,19 @@ mod tests {
     use crate::forge::Conclusion;
 
     fn stage(checks: &[&str], soak: Option<u64>) -> Stage {
-        let soak = soak.map(|s| format!("\n      soak: {s}s")).unwrap_or_default();
-        let checks = checks.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
+        let mut verification = String::new();
+        if !checks.is_empty() {
+            let list = checks.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
+            verification.push_str(&format!("\n      checks: [{list}]"));
+        }
+        if let Some(s) = soak {
+            verification.push_str(&format!("\n      soak: {s}s"));
+        }
+        if !verification.is_empty() {
+            verification = format!("\n    verification:{verification}");
+        }
         let yaml = format!(
-            "artifacts:\n  app:\n    image: r.io/app\n    tags: '*'\n    verify:\n      - key: k.pub\nstages:\n  - name: dev\n    pointers:\n      - {{ file: a.yaml, format: helm-values, artifact: app }}\n    verification:\n      checks: [{checks}]{soak}\n"
+            "artifacts:\n  app:\n    image: r.io/app\n    tags: '.*'\n    verify:\n      - key: k.pub\nstages:\n  - name: dev\n    pointers:\n      - {{ file: a.yaml, format: helm-values, artifact: app }}{verification}\n"
         );
         crate::pipeline::parse(&yaml).expect("pipeline").stages.remove(0)
     }

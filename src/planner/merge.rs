@@ -110,7 +110,7 @@ mod tests {
 
     fn pipeline(promotion: &str, write: &str) -> crate::pipeline::Pipeline {
         let yaml = format!(
-            "artifacts:\n  app:\n    image: r.io/app\n    tags: '*'\n    verify:\n      - key: k.pub\nstages:\n  - name: dev\n    promotion: {promotion}\n    write: {write}\n    pointers:\n      - {{ file: a.yaml, format: helm-values, artifact: app }}\n"
+            "artifacts:\n  app:\n    image: r.io/app\n    tags: '.*'\n    verify:\n      - key: k.pub\nstages:\n  - name: dev\n    promotion: {promotion}\n    write: {write}\n    pointers:\n      - {{ file: a.yaml, format: helm-values, artifact: app }}\n"
         );
         crate::pipeline::parse(&yaml).expect("pipeline")
     }

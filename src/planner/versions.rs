@@ -118,12 +118,12 @@ mod tests {
     fn newest_release_tag_table() {
         let tags = |t: &[&str]| t.iter().map(|t| t.parse::<Tag>().unwrap()).collect::<Vec<_>>();
         let cases: Vec<(&str, Vec<Tag>, Option<&str>)> = vec![
-            ("*", tags(&[]), None),
-            ("*", tags(&["1.0.0", "1.2.0", "1.10.0"]), Some("1.10.0")),
-            ("*", tags(&["latest", "main"]), None),
-            ("*", tags(&["1.0.0", "latest"]), Some("1.0.0")),
-            ("1.*", tags(&["1.4.0", "2.0.0"]), Some("1.4.0")),
-            ("*", tags(&["1.0.0-rc.1", "1.0.0"]), Some("1.0.0")),
+            (".*", tags(&[]), None),
+            (".*", tags(&["1.0.0", "1.2.0", "1.10.0"]), Some("1.10.0")),
+            (".*", tags(&["latest", "main"]), None),
+            (".*", tags(&["1.0.0", "latest"]), Some("1.0.0")),
+            ("1\\..*", tags(&["1.4.0", "2.0.0"]), Some("1.4.0")),
+            (".*", tags(&["1.0.0-rc.1", "1.0.0"]), Some("1.0.0")),
         ];
         for (pattern, tags, want) in cases {
             let got = newest_release_tag(&artifact(pattern), tags.clone());

@@ -1,4 +1,4 @@
-//! Pointer editing (DESIGN §4): reading and rewriting the tag/digest scalars of a pointer in a
+//! Pointer editing: reading and rewriting the tag/digest scalars of a pointer in a
 //! YAML file, format-preserving (comments, key order, quoting, indentation stay), for the four
 //! formats. Pure functions over text: no I/O here.
 //!

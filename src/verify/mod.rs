@@ -1,4 +1,4 @@
-//! Signature verification (DESIGN §10.4). The engine asks a [`Verifier`] whether a resolved
+//! Signature verification. The engine asks a [`Verifier`] whether a resolved
 //! digest carries a valid signature by one of the artifact's `verify` entries; anything short of
 //! a clear yes is a no (fail closed).
 //!

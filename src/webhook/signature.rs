@@ -1,4 +1,4 @@
-//! `X-Hub-Signature-256` (DESIGN §10.1): HMAC-SHA256 over the raw body, compared in constant
+//! `X-Hub-Signature-256`: HMAC-SHA256 over the raw body, compared in constant
 //! time (hmac's `verify_slice`), against every configured secret so secrets can be rotated.
 
 use hmac::{Hmac, Mac};
