@@ -231,7 +231,9 @@ mod tests {
         use CheckStatus::*;
         use Conclusion::*;
         let now = at("2026-01-01T12:00:00Z");
-        let cases: Vec<(&str, Stage, Vec<Signal>, Option<&str>, GateVerdict)> = vec![
+        /// (what, stage, signals on the bump commit, bump time, expected verdict)
+        type Case = (&'static str, Stage, Vec<Signal>, Option<&'static str>, GateVerdict);
+        let cases: Vec<Case> = vec![
             ("no checks configured", stage(&[], None), vec![], None, GateVerdict::Verified),
             ("not reported yet", stage(&["e2e"], None), vec![], None, GateVerdict::Pending),
             ("in progress", stage(&["e2e"], None), vec![run("e2e", 1, InProgress, None)], None, GateVerdict::Pending),

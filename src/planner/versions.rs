@@ -157,15 +157,43 @@ mod tests {
         let digest_b: Digest = v("1.1.0", "b").digest;
         let tag = |t: &str| VersionArg::Tag(t.parse().unwrap());
         #[rustfmt::skip]
-        let cases: Vec<(&str, Vec<Version>, Option<VersionArg>, Result<Version, String>)> = vec![
+        /// (what, the stage's history newest first, argument, expected target or refusal)
+        type Case = (&'static str, Vec<Version>, Option<VersionArg>, Result<Version, String>);
+        let cases: Vec<Case> = vec![
             ("no history", vec![], None, Err("dev has no version history to roll back to".into())),
-            ("only one version", vec![v("1.0.0", "a")], None, Err(format!("dev never ran another version than {}", v("1.0.0", "a")))),
+            (
+                "only one version",
+                vec![v("1.0.0", "a")],
+                None,
+                Err(format!("dev never ran another version than {}", v("1.0.0", "a"))),
+            ),
             ("previous", history.clone(), None, Ok(v("1.1.0", "b"))),
             ("a tag it ran", history.clone(), Some(tag("1.0.0")), Ok(v("1.0.0", "a"))),
-            ("a tag it never ran", history.clone(), Some(tag("0.9.0")), Err("dev never ran 0.9.0; it can be rolled back to a version it ran before (`1.2.0`, `1.1.0`, `1.0.0`)".into())),
-            ("the current tag", history.clone(), Some(tag("1.2.0")), Err(format!("dev already runs {}", v("1.2.0", "c")))),
+            (
+                "a tag it never ran",
+                history.clone(),
+                Some(tag("0.9.0")),
+                Err(
+                    "dev never ran 0.9.0; it can be rolled back to a version it ran before (`1.2.0`, `1.1.0`, `1.0.0`)"
+                        .into(),
+                ),
+            ),
+            (
+                "the current tag",
+                history.clone(),
+                Some(tag("1.2.0")),
+                Err(format!("dev already runs {}", v("1.2.0", "c"))),
+            ),
             ("a digest it ran", history.clone(), Some(VersionArg::Digest(digest_b.clone())), Ok(v("1.1.0", "b"))),
-            ("a pinned version it never ran", history.clone(), Some(VersionArg::Pinned(v("1.1.0", "d"))), Err(format!("dev never ran {}; it can be rolled back to a version it ran before (`1.2.0`, `1.1.0`, `1.0.0`)", v("1.1.0", "d")))),
+            (
+                "a pinned version it never ran",
+                history.clone(),
+                Some(VersionArg::Pinned(v("1.1.0", "d"))),
+                Err(format!(
+                    "dev never ran {}; it can be rolled back to a version it ran before (`1.2.0`, `1.1.0`, `1.0.0`)",
+                    v("1.1.0", "d")
+                )),
+            ),
         ];
         for (what, history, arg, want) in cases {
             assert_eq!(rollback_target(&dev, &history, arg.as_ref()), want, "{what}");
