@@ -227,13 +227,6 @@ pub struct CommentInfo {
     pub author: String,
 }
 
-/// A commit with the files it changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommitDetail {
-    pub info: CommitInfo,
-    pub files: Vec<ChangedFile>,
-}
-
 /// A commit of the default branch's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitInfo {

@@ -183,6 +183,15 @@ pub fn command_refusal(user: &str, text: &str) -> String {
     format!("@{user} 😕 {text}\n")
 }
 
+/// What a user sees instead of an internal error: a plain sentence and the delivery ID under
+/// which the operators find the error chain in baton's log.
+pub fn internal_error(delivery: &str) -> String {
+    format!(
+        "baton hit an internal error and did not finish this. Try again in a few minutes; if it keeps \
+         happening, ask baton's operators to look up delivery `{delivery}` in its log."
+    )
+}
+
 /// A reply to a comment whose command could not be parsed.
 pub fn command_error(user: &str, message: &str, usage: Option<&str>) -> String {
     let mut s = format!("@{user} 😕 {message}\n");

@@ -4,7 +4,7 @@
 //! `codeowners`). The 👀 reaction is the receipt: GitHub answers "already there" for a command
 //! that was handled before, so a redelivered or replayed comment never acts twice.
 
-use super::{Engine, Outcome, RepoPipeline};
+use super::{Engine, LoadError, Outcome, RepoPipeline};
 use crate::codeowners::{CodeOwners, Owner};
 use crate::commands::{self, Command, Parsed, VersionArg};
 use crate::event::{CommentAction, CommentEvent};
@@ -56,7 +56,10 @@ impl Engine {
         }
         let reply = match loaded {
             Ok(rp) => self.run_command(&rp, &command, &ev.author).await,
-            Err(e) => refused(format!("baton cannot read this repository's pipeline: {e:#}")),
+            Err(e @ (LoadError::NoPipeline { .. } | LoadError::Invalid { .. })) => {
+                refused(format!("baton cannot use this repository's pipeline: {e}"))
+            }
+            Err(e) => refused(super::user_facing("cannot read the pipeline for a command", &e.into())),
         };
         let (body, reaction) = match &reply {
             Reply::Done(text) => (render::command_reply(&ev.author, text), "rocket"),
@@ -127,7 +130,7 @@ impl Engine {
                 self.with_stage(rp, stage, user, |s| self.cmd_freeze(rp, s, user, None, false)).await
             }
         };
-        result.unwrap_or_else(|e| refused(format!("baton could not carry this out: {e:#}")))
+        result.unwrap_or_else(|e| refused(super::user_facing("command failed", &e)))
     }
 
     async fn with_stage<'a, F, Fut>(
@@ -367,6 +370,11 @@ fn outcome_reply(stage: &Stage, version: &Version, outcome: anyhow::Result<Outco
             Reply::Done(format!("{} moved to `{}` in {}", stage.name, version.tag, &sha[..sha.len().min(7)]))
         }
         Ok(Outcome::Noop(why)) => Reply::Done(format!("nothing to do: {why}")),
-        Err(e) => Reply::Refused(format!("{} was not moved to {}: {e:#}", stage.name, version.tag)),
+        Err(e) => Reply::Refused(format!(
+            "{} was not moved to {}: {}",
+            stage.name,
+            version.tag,
+            super::user_facing("promotion by command failed", &e)
+        )),
     }
 }

@@ -24,7 +24,6 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context as _};
 use tracing::Instrument;
 
 use crate::event::{Event, RegistryPush};
@@ -38,12 +37,39 @@ use crate::verify::Verifier;
 
 pub const PIPELINE_FILE: &str = ".baton.yaml";
 
-/// The repository has no pipeline file: baton has nothing to do there (not an error).
+tokio::task_local! {
+    /// The delivery ID of the job being handled: users are given it instead of an error chain,
+    /// operators find the chain under it in the log.
+    static DELIVERY: String;
+}
+
+/// The delivery ID of the job being handled (`-` outside a job, e.g. `baton reconcile`).
+pub(crate) fn delivery_id() -> String {
+    DELIVERY.try_with(Clone::clone).unwrap_or_else(|_| "-".to_string())
+}
+
+/// Logs an internal error with its whole chain (for operators) and returns the sentence a
+/// user sees instead (with the delivery ID).
+pub(crate) fn user_facing(what: &str, e: &anyhow::Error) -> String {
+    tracing::error!(error = format!("{e:#}"), "{what}");
+    crate::render::internal_error(&delivery_id())
+}
+
+/// Why a repository's pipeline could not be loaded. Callers branch on it: a repository
+/// without a pipeline is not an error (baton has nothing to do there), an invalid one is the
+/// user's to fix (its problems name lines), a GitHub failure is the operators'.
 #[derive(Debug, thiserror::Error)]
-#[error("{repo} has no {PIPELINE_FILE} on its default branch {branch}")]
-pub struct NoPipeline {
-    pub repo: RepoName,
-    pub branch: String,
+pub enum LoadError {
+    #[error("{repo} has no {PIPELINE_FILE} on its default branch {branch}")]
+    NoPipeline { repo: RepoName, branch: String },
+    #[error("{repo}: invalid {PIPELINE_FILE}:\n{problems}")]
+    Invalid { repo: RepoName, problems: String },
+    #[error("reading {what}")]
+    GitHub {
+        what: &'static str,
+        #[source]
+        source: GitHubError,
+    },
 }
 
 /// A repository's pipeline as read from its default branch.
@@ -132,21 +158,23 @@ impl Engine {
     }
 
     /// Reads (or returns the cached) `.baton.yaml` of `repo`'s default branch.
-    pub async fn load(&self, repo: &RepoName) -> anyhow::Result<RepoPipeline> {
+    pub async fn load(&self, repo: &RepoName) -> Result<RepoPipeline, LoadError> {
         if let Some((at, loaded)) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(repo) {
             if at.elapsed() < self.cache_ttl {
                 return Ok(loaded.clone());
             }
         }
-        let info = self.github.repo_info(repo).await.context("reading the repository")?;
+        let info =
+            self.github.repo_info(repo).await.map_err(|source| LoadError::GitHub { what: "the repository", source })?;
         let file = match self.github.file(repo, PIPELINE_FILE, &info.default_branch).await {
             Ok(f) => f,
             Err(GitHubError::NotFound(_)) => {
-                return Err(NoPipeline { repo: repo.clone(), branch: info.default_branch }.into())
+                return Err(LoadError::NoPipeline { repo: repo.clone(), branch: info.default_branch })
             }
-            Err(e) => return Err(e).context("reading .baton.yaml"),
+            Err(source) => return Err(LoadError::GitHub { what: PIPELINE_FILE, source }),
         };
-        let pipeline = pipeline::parse(&file.text).map_err(|e| anyhow!("{repo}: invalid {PIPELINE_FILE}:\n{e}"))?;
+        let pipeline = pipeline::parse(&file.text)
+            .map_err(|e| LoadError::Invalid { repo: repo.clone(), problems: e.to_string() })?;
         let loaded =
             RepoPipeline { repo: repo.clone(), default_branch: info.default_branch, pipeline: Arc::new(pipeline) };
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(repo.clone(), (Instant::now(), loaded.clone()));
@@ -265,20 +293,26 @@ impl JobHandler for Engine {
     fn handle(&self, job: Job) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         let span =
             tracing::info_span!("delivery", id = %job.delivery, event = job.event.kind(), repository = %job.repo);
+        let delivery = job.delivery.clone();
         Box::pin(
-            async move {
-                let started = Instant::now();
-                match self.handle_event(&job.repo, &job.event).await {
-                    Ok(()) => {}
-                    Err(e) if e.downcast_ref::<NoPipeline>().is_some() => tracing::debug!("{e}"),
-                    Err(e) => tracing::error!(error = format!("{e:#}"), "event handling failed"),
+            DELIVERY.scope(
+                delivery,
+                async move {
+                    let started = Instant::now();
+                    match self.handle_event(&job.repo, &job.event).await {
+                        Ok(()) => {}
+                        Err(e) if matches!(e.downcast_ref(), Some(LoadError::NoPipeline { .. })) => {
+                            tracing::debug!("{e}")
+                        }
+                        Err(e) => tracing::error!(error = format!("{e:#}"), "event handling failed"),
+                    }
+                    crate::metrics::get()
+                        .handling_seconds
+                        .get_or_create(&crate::metrics::EventLabels { event: job.event.kind().to_string() })
+                        .observe(started.elapsed().as_secs_f64());
                 }
-                crate::metrics::get()
-                    .handling_seconds
-                    .get_or_create(&crate::metrics::EventLabels { event: job.event.kind().to_string() })
-                    .observe(started.elapsed().as_secs_f64());
-            }
-            .instrument(span),
+                .instrument(span),
+            ),
         )
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use anyhow::Context as _;
 
-use super::{Engine, RepoPipeline};
+use super::{Engine, LoadError, RepoPipeline};
 use crate::github::{CheckRunWrite, CheckStatus, GitHubError};
 use crate::pipeline::{PointerSpec, Stage};
 use crate::planner::policy::{
@@ -50,29 +50,17 @@ impl Engine {
         // A PR that changes the pipeline file gets it checked, as `baton check-config` would.
         let touches_config = changed_paths.contains(super::PIPELINE_FILE);
         if touches_config {
-            match self.github.file(repo, super::PIPELINE_FILE, &pr.head_sha).await {
-                Ok(f) => match crate::pipeline::parse(&f.text) {
-                    Ok(p) => report.warnings.push(format!(
-                        "{} in this pull request is valid ({} artifacts, {} stages); it takes effect once merged",
-                        super::PIPELINE_FILE,
-                        p.artifacts.len(),
-                        p.stages.len()
-                    )),
-                    Err(e) => {
-                        report.fatal = Some(format!("{} in this pull request is invalid:\n{e}", super::PIPELINE_FILE))
-                    }
-                },
-                Err(GitHubError::NotFound(_)) => report.warnings.push(format!(
-                    "this pull request deletes {}: once merged, baton stops managing this repository",
-                    super::PIPELINE_FILE
-                )),
-                Err(e) => return Err(e.into()),
-            }
+            self.check_pipeline_change(repo, pr, &mut report).await?;
         }
         let loaded = match self.load(repo).await {
             Ok(l) => Some(l),
+            Err(e @ (LoadError::NoPipeline { .. } | LoadError::Invalid { .. })) if touches_config => {
+                report.warnings.push(format!("the default branch's pipeline cannot be used: {e}"));
+                None
+            }
             Err(e) if touches_config => {
-                report.warnings.push(format!("the default branch's pipeline cannot be used: {e:#}"));
+                let why = super::user_facing("cannot load the default branch's pipeline for baton/policy", &e.into());
+                report.warnings.push(format!("the default branch's pipeline cannot be used: {why}"));
                 None
             }
             Err(e) => {
@@ -92,27 +80,7 @@ impl Engine {
             return Ok(());
         }
 
-        // Reuse the check run of this head if one exists (re-runs, redeliveries).
-        let existing = self.github.check_runs(repo, &pr.head_sha, Some(CHECK_NAME)).await?;
-        let mut check = CheckRunWrite {
-            name: CHECK_NAME.to_string(),
-            head_sha: pr.head_sha.clone(),
-            status: CheckStatus::InProgress,
-            conclusion: None,
-            title: "Checking pointer changes".to_string(),
-            summary: format!("Checking {} pointer change(s)…", targets.len()),
-            text: None,
-            actions: vec![],
-        };
-        let slug = self.github.app_slug().await;
-        let id = match existing.iter().find(|c| slug.is_none() || c.app_slug == slug) {
-            Some(c) => {
-                self.github.update_check_run(repo, c.id, &check).await?;
-                c.id
-            }
-            None => self.github.create_check_run(repo, &check).await?,
-        };
-
+        let (mut check, id) = self.start_policy_check(repo, pr, targets.len()).await?;
         if let (Some(loaded), None) = (&loaded, &report.fatal) {
             self.policy_rows(loaded, pr, &targets, &changed, &mut report).await?;
         }
@@ -126,6 +94,61 @@ impl Engine {
             if report.conclusion() == crate::github::Conclusion::Success { "policy_passed" } else { "policy_failed" },
         );
         Ok(())
+    }
+
+    /// Notes (or a fatal problem) about a `.baton.yaml` the pull request changes.
+    async fn check_pipeline_change(
+        &self,
+        repo: &RepoName,
+        pr: &PolicyTarget,
+        report: &mut Report,
+    ) -> anyhow::Result<()> {
+        let file = super::PIPELINE_FILE;
+        match self.github.file(repo, file, &pr.head_sha).await {
+            Ok(f) => match crate::pipeline::parse(&f.text) {
+                Ok(p) => report.warnings.push(format!(
+                    "{file} in this pull request is valid ({} artifacts, {} stages); it takes effect once merged",
+                    p.artifacts.len(),
+                    p.stages.len()
+                )),
+                Err(e) => report.fatal = Some(format!("{file} in this pull request is invalid:\n{e}")),
+            },
+            Err(GitHubError::NotFound(_)) => report
+                .warnings
+                .push(format!("this pull request deletes {file}: once merged, baton stops managing this repository")),
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
+    /// Posts `baton/policy` as in progress, reusing this head's check run if one exists
+    /// (re-runs, redeliveries). Returns the check (to complete) and its id.
+    async fn start_policy_check(
+        &self,
+        repo: &RepoName,
+        pr: &PolicyTarget,
+        changes: usize,
+    ) -> anyhow::Result<(CheckRunWrite, u64)> {
+        let existing = self.github.check_runs(repo, &pr.head_sha, Some(CHECK_NAME)).await?;
+        let check = CheckRunWrite {
+            name: CHECK_NAME.to_string(),
+            head_sha: pr.head_sha.clone(),
+            status: CheckStatus::InProgress,
+            conclusion: None,
+            title: "Checking pointer changes".to_string(),
+            summary: format!("Checking {changes} pointer change(s)…"),
+            text: None,
+            actions: vec![],
+        };
+        let slug = self.github.app_slug().await;
+        let id = match existing.iter().find(|c| slug.is_none() || c.app_slug == slug) {
+            Some(c) => {
+                self.github.update_check_run(repo, c.id, &check).await?;
+                c.id
+            }
+            None => self.github.create_check_run(repo, &check).await?,
+        };
+        Ok((check, id))
     }
 
     async fn policy_rows(
@@ -240,7 +263,7 @@ impl Engine {
         if rollback {
             return match self.commits_running(rp, sp, version, 50).await {
                 Ok(shas) => UpstreamFact::RollbackRanBefore(!shas.is_empty()),
-                Err(e) => UpstreamFact::Unknown(format!("{e:#}")),
+                Err(e) => UpstreamFact::Unknown(super::user_facing("cannot read a stage's history", &e)),
             };
         }
         let Some(from) = sp.stage.from.as_ref().and_then(|f| rp.pipeline.stage(f)) else {
@@ -252,7 +275,7 @@ impl Engine {
         match self.verified_in(rp, &upstream, version).await {
             Ok(Some(sha)) => UpstreamFact::VerifiedIn { from: from.name.clone(), sha },
             Ok(None) => UpstreamFact::NotVerified { from: from.name.clone() },
-            Err(e) => UpstreamFact::Unknown(format!("{e:#}")),
+            Err(e) => UpstreamFact::Unknown(super::user_facing("cannot tell where a version is verified", &e)),
         }
     }
 

@@ -469,19 +469,6 @@ impl GitHub for AppClient {
         .map(|_| ())
     }
 
-    async fn remove_label(&self, repo: &RepoName, number: u64, label: &str) -> Result<()> {
-        let path = format!("{}/issues/{number}/labels/{}", repo_path(repo), encode_path(label, false));
-        match self.call(repo, Method::DELETE, &path, None).await {
-            Ok(_) | Err(GitHubError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn get_pull(&self, repo: &RepoName, number: u64) -> Result<PullRequest> {
-        let v = self.call(repo, Method::GET, &format!("{}/pulls/{number}", repo_path(repo)), None).await?;
-        pull_from_json(&v)
-    }
-
     async fn pull_files(&self, repo: &RepoName, number: u64) -> Result<Vec<ChangedFile>> {
         let mut out = Vec::new();
         // GitHub lists at most 3000 files; 30 pages of 100.
@@ -516,26 +503,10 @@ impl GitHub for AppClient {
         str_field(&v, "/sha")
     }
 
-    async fn close_pull(&self, repo: &RepoName, number: u64) -> Result<()> {
-        self.call(repo, Method::PATCH, &format!("{}/pulls/{number}", repo_path(repo)), Some(json!({"state": "closed"})))
-            .await
-            .map(|_| ())
-    }
-
     async fn commit_pulls(&self, repo: &RepoName, sha: &str) -> Result<Vec<PullRequest>> {
         let path = format!("{}/commits/{}/pulls", repo_path(repo), encode_path(sha, false));
         let v = self.call(repo, Method::GET, &path, None).await?;
         v.as_array().map(|a| a.iter().map(pull_from_json).collect()).unwrap_or_else(|| Ok(vec![]))
-    }
-
-    async fn commit_detail(&self, repo: &RepoName, sha: &str) -> Result<CommitDetail> {
-        let path = format!("{}/commits/{}", repo_path(repo), encode_path(sha, false));
-        let v = self.call(repo, Method::GET, &path, None).await?;
-        let info = commit_info(&v).ok_or_else(|| GitHubError::Other(format!("{path}: not a commit")))?;
-        Ok(CommitDetail {
-            info,
-            files: v["files"].as_array().map(|a| a.iter().filter_map(changed_file).collect()).unwrap_or_default(),
-        })
     }
 
     async fn path_history(&self, repo: &RepoName, branch: &str, path: &str, limit: u32) -> Result<Vec<CommitInfo>> {
@@ -664,17 +635,6 @@ impl GitHub for AppClient {
             }
         }
         Ok(out)
-    }
-
-    async fn update_comment(&self, repo: &RepoName, id: u64, body: &str) -> Result<()> {
-        self.call(
-            repo,
-            Method::PATCH,
-            &format!("{}/issues/comments/{id}", repo_path(repo)),
-            Some(json!({"body": body})),
-        )
-        .await
-        .map(|_| ())
     }
 
     async fn react(&self, repo: &RepoName, comment_id: u64, content: &str) -> Result<bool> {
@@ -812,18 +772,6 @@ impl GitHub for AppClient {
             .await?;
         str_field(&v, "/commit/sha")
     }
-}
-
-fn commit_info(c: &Value) -> Option<CommitInfo> {
-    Some(CommitInfo {
-        sha: c["sha"].as_str()?.to_string(),
-        message: c.pointer("/commit/message").and_then(Value::as_str).unwrap_or_default().to_string(),
-        date: c.pointer("/commit/committer/date").and_then(Value::as_str).map(str::to_string),
-        parents: c["parents"]
-            .as_array()
-            .map(|p| p.iter().filter_map(|x| x["sha"].as_str().map(str::to_string)).collect())
-            .unwrap_or_default(),
-    })
 }
 
 fn changed_file(f: &Value) -> Option<ChangedFile> {

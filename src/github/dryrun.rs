@@ -19,9 +19,6 @@ const PLACEHOLDER_SHA: &str = "0000000000000000000000000000000000000000";
 
 #[async_trait]
 impl<G: GitHub> GitHub for DryRun<G> {
-    fn writes_enabled(&self) -> bool {
-        false
-    }
     async fn app_slug(&self) -> Option<String> {
         self.inner.app_slug().await
     }
@@ -77,13 +74,6 @@ impl<G: GitHub> GitHub for DryRun<G> {
         Ok(())
     }
 
-    async fn remove_label(&self, repo: &RepoName, number: u64, label: &str) -> Result<()> {
-        tracing::warn!(repository = %repo, number, label, "dry-run: would remove a label");
-        Ok(())
-    }
-    async fn get_pull(&self, repo: &RepoName, number: u64) -> Result<PullRequest> {
-        self.inner.get_pull(repo, number).await
-    }
     async fn pull_files(&self, repo: &RepoName, number: u64) -> Result<Vec<ChangedFile>> {
         self.inner.pull_files(repo, number).await
     }
@@ -94,15 +84,8 @@ impl<G: GitHub> GitHub for DryRun<G> {
     async fn open_pulls(&self, repo: &RepoName) -> Result<Vec<PullRequest>> {
         self.inner.open_pulls(repo).await
     }
-    async fn close_pull(&self, repo: &RepoName, number: u64) -> Result<()> {
-        tracing::warn!(repository = %repo, number, "dry-run: would close a pull request");
-        Ok(())
-    }
     async fn commit_pulls(&self, repo: &RepoName, sha: &str) -> Result<Vec<PullRequest>> {
         self.inner.commit_pulls(repo, sha).await
-    }
-    async fn commit_detail(&self, repo: &RepoName, sha: &str) -> Result<CommitDetail> {
-        self.inner.commit_detail(repo, sha).await
     }
     async fn path_history(&self, repo: &RepoName, branch: &str, path: &str, limit: u32) -> Result<Vec<CommitInfo>> {
         self.inner.path_history(repo, branch, path, limit).await
@@ -127,10 +110,6 @@ impl<G: GitHub> GitHub for DryRun<G> {
     }
     async fn comments(&self, repo: &RepoName, number: u64) -> Result<Vec<CommentInfo>> {
         self.inner.comments(repo, number).await
-    }
-    async fn update_comment(&self, repo: &RepoName, id: u64, body: &str) -> Result<()> {
-        tracing::warn!(repository = %repo, id, body, "dry-run: would edit a comment");
-        Ok(())
     }
     async fn react(&self, repo: &RepoName, comment_id: u64, content: &str) -> Result<bool> {
         tracing::warn!(repository = %repo, comment_id, content, "dry-run: would react");

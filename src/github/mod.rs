@@ -55,10 +55,6 @@ impl RepoFiles for FilesOf {
 /// wrapper and the octocrab client all implement exactly this.
 #[async_trait]
 pub trait GitHub: Send + Sync {
-    /// Whether writes are really made (false in dry-run mode).
-    fn writes_enabled(&self) -> bool {
-        true
-    }
     /// The App's slug (its check runs are the ones baton may update); None when unknown.
     async fn app_slug(&self) -> Option<String> {
         None
@@ -86,18 +82,13 @@ pub trait GitHub: Send + Sync {
     async fn update_pull(&self, repo: &RepoName, number: u64, title: &str, body: &str) -> Result<()>;
     /// Adds labels to an issue or pull request (existing ones are kept).
     async fn add_labels(&self, repo: &RepoName, number: u64, labels: &[String]) -> Result<()>;
-    async fn remove_label(&self, repo: &RepoName, number: u64, label: &str) -> Result<()>;
-    async fn get_pull(&self, repo: &RepoName, number: u64) -> Result<PullRequest>;
     async fn pull_files(&self, repo: &RepoName, number: u64) -> Result<Vec<ChangedFile>>;
     /// Squash-merges with the expected head sha (`Conflict` if the head moved or it cannot
     /// merge); `message` is the squash commit's message (title line, blank line, body).
     async fn merge_pull(&self, repo: &RepoName, number: u64, head_sha: &str, message: &str) -> Result<String>;
     async fn open_pulls(&self, repo: &RepoName) -> Result<Vec<PullRequest>>;
-    async fn close_pull(&self, repo: &RepoName, number: u64) -> Result<()>;
     /// Pull requests that contain a commit (for bump commits: the PR that merged it).
     async fn commit_pulls(&self, repo: &RepoName, sha: &str) -> Result<Vec<PullRequest>>;
-    /// A commit with its parents and the files it changed relative to its first parent.
-    async fn commit_detail(&self, repo: &RepoName, sha: &str) -> Result<CommitDetail>;
     /// The history of `path` on `branch`, newest first (at most `limit` commits).
     async fn path_history(&self, repo: &RepoName, branch: &str, path: &str, limit: u32) -> Result<Vec<CommitInfo>>;
     async fn create_check_run(&self, repo: &RepoName, check: &CheckRunWrite) -> Result<u64>;
@@ -108,7 +99,6 @@ pub trait GitHub: Send + Sync {
     async fn statuses(&self, repo: &RepoName, sha: &str) -> Result<Vec<StatusInfo>>;
     async fn create_comment(&self, repo: &RepoName, number: u64, body: &str) -> Result<u64>;
     async fn comments(&self, repo: &RepoName, number: u64) -> Result<Vec<CommentInfo>>;
-    async fn update_comment(&self, repo: &RepoName, id: u64, body: &str) -> Result<()>;
     /// Reacts to an issue comment (`eyes`, `rocket`, `confused`, …). Returns false when this
     /// App had already reacted so (the reaction is then a receipt that a command was handled).
     async fn react(&self, repo: &RepoName, comment_id: u64, content: &str) -> Result<bool>;

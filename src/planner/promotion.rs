@@ -221,3 +221,181 @@ pub fn plan_promotion(snapshot: &Snapshot, offer: &Offer) -> Result<Decision, Pl
         marker,
     })))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Digest, Tag};
+
+    fn pipeline(write: &str) -> crate::pipeline::Pipeline {
+        let yaml = format!(
+            "artifacts:\n  app:\n    image: r.io/app\n    tags: '.*'\n    verify:\n      - key: k.pub\nstages:\n  - name: dev\n    write: {write}\n    pointers:\n      - {{ file: a.yaml, format: helm-values, artifact: app }}\n"
+        );
+        crate::pipeline::parse(&yaml).expect("pipeline")
+    }
+
+    fn digest(c: char) -> Digest {
+        format!("sha256:{}", c.to_string().repeat(64)).parse().unwrap()
+    }
+
+    fn v(tag: &str, c: char) -> Version {
+        Version { tag: tag.parse::<Tag>().unwrap(), digest: digest(c) }
+    }
+
+    fn file(v: &Version) -> FileContent {
+        FileContent {
+            path: "a.yaml".into(),
+            sha: "blob".into(),
+            text: format!("image:\n  repository: r.io/app\n  tag: \"{}\"\n  digest: {}\n", v.tag, v.digest),
+        }
+    }
+
+    fn offer(v: Version, intent: Intent) -> Offer {
+        Offer {
+            version: v,
+            annotations: BTreeMap::new(),
+            verified_by: Some("key k.pub".into()),
+            verified_in: None,
+            intent,
+        }
+    }
+
+    fn pr_proposing(marker: &Marker) -> PullRequest {
+        PullRequest {
+            number: 7,
+            title: String::new(),
+            body: render::body(&render::PromotionText {
+                marker,
+                image: "r.io/app",
+                annotations: &BTreeMap::new(),
+                files: &[],
+                verified_by: None,
+            }),
+            head_ref: "baton/dev/app".into(),
+            head_sha: "h".into(),
+            base_ref: "main".into(),
+            state: "open".into(),
+            labels: vec![],
+            html_url: String::new(),
+            author: "baton[bot]".into(),
+        }
+    }
+
+    fn marker(v: &Version, rollback: bool) -> Marker {
+        Marker {
+            stage: "dev".parse().unwrap(),
+            artifact: "app".parse().unwrap(),
+            tag: v.tag.clone(),
+            digest: v.digest.clone(),
+            from_tag: Some("1.0.0".into()),
+            from_digest: Some(digest('a').to_string()),
+            verified_in: None,
+            approved_by: vec![],
+            rollback,
+        }
+    }
+
+    /// What a decision is, for the table: the no-op's reason, or the written PR's title.
+    fn outcome(d: Result<Decision, PlanError>) -> String {
+        match d {
+            Ok(Decision::Noop(why)) => format!("noop: {why}"),
+            Ok(Decision::Write(p)) => {
+                format!("write: {} (existing PR {:?}, labels {:?})", p.title, p.existing_pr, p.labels)
+            }
+            Err(e) => format!("error: {e}"),
+        }
+    }
+
+    #[test]
+    fn plan_promotion_table() {
+        let prs = pipeline("pull-request");
+        let (stage, artifact) = (&prs.stages[0], &prs.artifacts.values().next().unwrap().clone());
+        let running = v("1.0.0", 'a');
+        let current = file(&running);
+        let newer = v("1.1.0", 'b');
+        let routine = Intent::Routine;
+        let rollback = Intent::Rollback { by: "alice".into() };
+        let rebuild = Intent::Rebuild { approved_by: vec![], rollback: false };
+        let same_pr = pr_proposing(&marker(&newer, false));
+        let newer_pr = pr_proposing(&marker(&v("1.2.0", 'c'), false));
+        #[rustfmt::skip]
+        let cases: Vec<(&str, Offer, Option<&PullRequest>, &str)> = vec![
+            ("already runs it", offer(running.clone(), routine.clone()), None, "noop: dev already runs 1.0.0@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+            ("older", offer(v("0.9.0", 'c'), routine.clone()), None, "noop: 0.9.0 is older than 1.0.0 which dev runs"),
+            ("re-pushed tag", offer(v("1.0.0", 'd'), routine.clone()), None, "noop: dev already runs tag 1.0.0 (pinned to sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa); a re-pushed tag is not a new version"),
+            ("newer", offer(newer.clone(), routine.clone()), None, "write: promote app 1.1.0 to dev (existing PR None, labels [\"baton\", \"baton:dev\"])"),
+            ("rollback to an older one", offer(v("0.9.0", 'c'), rollback.clone()), None, "write: rollback app to 0.9.0 in dev (existing PR None, labels [\"baton\", \"baton:dev\", \"baton:rollback\"])"),
+            ("the open PR proposes it", offer(newer.clone(), routine.clone()), Some(&same_pr), "noop: pull request #7 already proposes 1.1.0@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"),
+            ("the open PR proposes a newer one", offer(newer.clone(), routine.clone()), Some(&newer_pr), "noop: pull request #7 already proposes the newer 1.2.0"),
+            ("a rebuild rewrites the open PR", offer(newer.clone(), rebuild.clone()), Some(&same_pr), "write: promote app 1.1.0 to dev (existing PR Some(7), labels [\"baton\", \"baton:dev\"])"),
+            ("an approval updates the open PR", offer(newer.clone(), Intent::Promote { by: "alice".into(), pinned: false }), Some(&same_pr), "write: promote app 1.1.0 to dev (existing PR Some(7), labels [\"baton\", \"baton:dev\"])"),
+        ];
+        for (what, offer, open_pr, want) in cases {
+            let snapshot = Snapshot {
+                stage,
+                artifact,
+                default_branch: "main",
+                default_head: "head",
+                pointers: vec![(&stage.pointers[0], &current)],
+                open_pr,
+            };
+            assert_eq!(outcome(plan_promotion(&snapshot, &offer)), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_plan_edits_the_pointer_and_keys_its_branch() {
+        let prs = pipeline("commit");
+        let (stage, artifact) = (&prs.stages[0], prs.artifacts.values().next().unwrap());
+        let current = file(&v("1.0.0", 'a'));
+        let snapshot = Snapshot {
+            stage,
+            artifact,
+            default_branch: "main",
+            default_head: "head",
+            pointers: vec![(&stage.pointers[0], &current)],
+            open_pr: None,
+        };
+        let Decision::Write(plan) = plan_promotion(&snapshot, &offer(v("1.1.0", 'b'), Intent::Routine)).unwrap() else {
+            panic!("expected a write")
+        };
+        assert_eq!(plan.mode, WriteMode::Commit);
+        assert_eq!((plan.branch.as_str(), plan.base.as_str(), plan.parent.as_str()), ("baton/dev/app", "main", "head"));
+        assert_eq!(plan.files, vec![FileWrite { path: "a.yaml".into(), content: file(&v("1.1.0", 'b')).text }]);
+    }
+
+    #[test]
+    fn a_stage_without_a_pointer_is_an_error() {
+        let prs = pipeline("pull-request");
+        let snapshot = Snapshot {
+            stage: &prs.stages[0],
+            artifact: prs.artifacts.values().next().unwrap(),
+            default_branch: "main",
+            default_head: "head",
+            pointers: vec![],
+            open_pr: None,
+        };
+        let err = plan_promotion(&snapshot, &offer(v("1.1.0", 'b'), Intent::Routine)).unwrap_err();
+        assert_eq!(err.reason, "the stage has no pointer for this artifact");
+    }
+
+    #[test]
+    fn intents_table() {
+        let by = || "alice".to_string();
+        #[rustfmt::skip]
+        let cases = [
+            (Intent::Routine, false, vec![], false, false),
+            (Intent::Promote { by: by(), pinned: false }, false, vec![by()], false, false),
+            (Intent::Promote { by: by(), pinned: true }, false, vec![by()], true, false),
+            (Intent::Rollback { by: by() }, true, vec![by()], true, false),
+            (Intent::Rebuild { approved_by: vec![by()], rollback: true }, true, vec![by()], true, true),
+            (Intent::Rebuild { approved_by: vec![], rollback: false }, false, vec![], true, true),
+        ];
+        for (intent, rollback, approved, bring_back, rewrite) in cases {
+            assert_eq!(intent.is_rollback(), rollback, "{intent:?}");
+            assert_eq!(intent.approved_by(), approved, "{intent:?}");
+            assert_eq!(intent.may_bring_back_rejected(), bring_back, "{intent:?}");
+            assert_eq!(intent.rewrites_open_pr(), rewrite, "{intent:?}");
+        }
+    }
+}

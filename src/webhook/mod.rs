@@ -8,7 +8,7 @@ pub mod signature;
 use crate::event::Event;
 
 /// The outcome of parsing a delivery.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum Received {
     Event(Box<Event>),
     /// Acknowledged and ignored, with the reason (logged at debug).

@@ -173,13 +173,23 @@ async fn promoting_an_unverified_version_is_refused_with_where_it_is_verified() 
     w.until("a staging PR for 0.6.0", |gh| gh.pulls(REPO).iter().any(|p| p.title == "promote myapp 0.6.0 to staging"))
         .await;
     let issue = w.gh.create_issue(REPO, "alice", "releases", "").await;
-    let (reply, _) = say(&w, issue, "carol", &format!("/promote prod 0.6.0@{digest}")).await;
-    if !reply.contains("is verified in `dev`") {
-        // staging may have verified it meanwhile only if its check ran; it did not.
-        panic!("{reply}");
-    }
-    let (reply, _) = say(&w, issue, "carol", "/promote prod 9.9.9").await;
-    assert!(reply.contains("9.9.9"), "{reply}");
+    let (reply, reactions) = say(&w, issue, "carol", &format!("/promote prod 0.6.0@{digest}")).await;
+    // Staging's check never ran, so the version is verified in dev only.
+    assert_eq!(
+        reply,
+        format!(
+            "@carol 😕 prod can only receive what staging verified, and 0.6.0@{digest} is not verified there \
+             (it is verified in `dev`)\n"
+        )
+    );
+    assert_eq!(reactions, ["eyes", "confused"]);
+    // A tag the registry does not have is refused with the registry's answer, not promoted.
+    let (reply, reactions) = say(&w, issue, "carol", "/promote prod 9.9.9").await;
+    assert_eq!(
+        reply,
+        format!("@carol 😕 {}/deployments/myapp:9.9.9 was not found in the registry\n", w.registry.host())
+    );
+    assert_eq!(reactions, ["eyes", "confused"]);
     w.assert_no_violations();
 }
 
