@@ -70,6 +70,21 @@ impl Queue {
     pub fn depth(&self) -> usize {
         self.depth.load(Ordering::SeqCst)
     }
+
+    /// A read-only view of [`Queue::depth`] that does not keep the dispatcher alive.
+    pub fn depth_gauge(&self) -> DepthGauge {
+        DepthGauge(self.depth.clone())
+    }
+}
+
+/// Jobs accepted and not yet finished, readable without holding the queue.
+#[derive(Clone)]
+pub struct DepthGauge(Arc<AtomicUsize>);
+
+impl DepthGauge {
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 /// Starts the dispatcher; returns the queue and the dispatcher's task, which ends once every

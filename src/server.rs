@@ -212,11 +212,18 @@ async fn metrics(State(st): State<Arc<AppState>>) -> Response {
 /// A running server: its address, and a handle to stop it gracefully.
 pub struct Running {
     pub addr: SocketAddr,
+    depth: queue::DepthGauge,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
+    /// Jobs this server accepted and has not finished (what a graceful stop drains). Zero, once
+    /// every delivery sent to it was answered, means it has finished reacting to them.
+    pub fn queue_depth(&self) -> usize {
+        self.depth.get()
+    }
+
     /// Stops accepting, drains the queue (bounded by `grace`), and waits.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -235,6 +242,7 @@ pub fn spawn(
     let addr = listener.local_addr()?;
     let (queue, dispatcher) = queue::start(settings.server.queue_capacity, settings.server.concurrency, engine.clone());
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
+    let depth = queue.depth_gauge();
     let state = Arc::new(AppState {
         dedup: DeliveryDedup::new(Duration::from_secs(settings.server.dedup_window_secs), 100_000),
         settings,
@@ -273,5 +281,5 @@ pub fn spawn(
             tracing::warn!(grace_secs = grace.as_secs(), "queue not drained within the grace period");
         }
     });
-    Ok(Running { addr, shutdown: Some(tx), task })
+    Ok(Running { addr, depth, shutdown: Some(tx), task })
 }

@@ -4,7 +4,6 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::time::Duration;
 
 use support::world::*;
 
@@ -22,8 +21,7 @@ async fn metrics_count_what_happened() {
     // A forged delivery and an unknown event.
     assert_eq!(w.baton.post_github("push", "m-1", b"{}", Some("wrong")).await.status(), 401);
     assert_eq!(w.baton.post_github("sponsorship", "m-2", br#"{"action":"created"}"#, Some(SECRET)).await.status(), 200);
-    w.gh.settle(Duration::from_millis(300), Duration::from_secs(10)).await;
-    w.baton.wait_idle().await;
+    w.settle().await;
 
     let text = reqwest::get(format!("{}/metrics", w.baton.url)).await.unwrap().text().await.unwrap();
     assert!(text.ends_with("# EOF\n"), "OpenMetrics text ends with # EOF");

@@ -1,7 +1,6 @@
 //! Comment commands end to end (DESIGN §7): authorization, receipts, replies, and the
 //! emergency procedures — roll back without re-promotion, freeze, unfreeze.
 
-use std::time::Duration;
 
 use baton::pointer::Format;
 
@@ -74,11 +73,6 @@ async fn say(w: &World, issue: u64, who: &str, body: &str) -> (String, Vec<Strin
     (reply, w.gh.reactions(REPO, id))
 }
 
-async fn quiet(w: &World) {
-    w.gh.settle(Duration::from_millis(300), Duration::from_secs(20)).await;
-    w.baton.wait_idle().await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_prod_needs_write_permission_and_an_approver() {
     let w = world().await;
@@ -120,7 +114,7 @@ async fn ignored_comments_and_receipts() {
     // An edited comment that now holds a command.
     let id = w.gh.comment(REPO, issue, "carol", "hello").await;
     w.gh.edit_comment(id, "carol", "/status").await;
-    quiet(&w).await;
+    w.settle().await;
     assert_eq!(w.gh.comments(REPO, issue).len(), 4, "baton said nothing");
 
     // A command, then its delivery replayed: one answer.
@@ -145,7 +139,7 @@ async fn ignored_comments_and_receipts() {
     w.gh.redeliver(&delivery.id);
     let body = serde_json::to_vec(&delivery.payload).unwrap();
     assert_eq!(w.baton.post_github("issue_comment", "another-delivery-id", &body, Some(SECRET)).await.status(), 202);
-    quiet(&w).await;
+    w.settle().await;
     let answers: Vec<_> = w.gh.comments(REPO, issue).into_iter().filter(|c| c.author == "baton[bot]").collect();
     assert_eq!(answers.len(), 1, "{answers:#?}");
 
@@ -211,7 +205,7 @@ async fn rollback_is_not_undone_by_auto_promotion_and_newer_versions_flow() {
     // dev still runs the verified 0.5.2: re-evaluations must not bring it back to staging.
     let repo: baton::types::RepoName = REPO.parse().unwrap();
     w.baton.engine.reconcile(&repo).await.unwrap();
-    quiet(&w).await;
+    w.settle().await;
     assert!(w.running(STAGING, Format::HelmValues).starts_with("0.5.1@"));
     assert!(w.open_pr("staging").is_none(), "no PR re-proposing 0.5.2");
 
@@ -278,7 +272,7 @@ async fn the_promote_button_acts_as_promote_by_the_clicker() {
     assert_eq!(check.actions.iter().map(|a| a.label.as_str()).collect::<Vec<_>>(), ["Promote to prod"]);
     // Clicked by someone who is not an approver: refused.
     w.gh.request_action(REPO, check.id, &check.actions[0].identifier, "bob").await;
-    quiet(&w).await;
+    w.settle().await;
     assert!(w.open_pr("prod").is_none() && !w.gh.pulls(REPO).iter().any(|p| p.title.contains("to prod")));
     // By an approver: the prod PR opens and merges.
     w.gh.request_action(REPO, check.id, &check.actions[0].identifier, "carol").await;

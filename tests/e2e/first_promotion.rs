@@ -53,7 +53,7 @@ async fn a_push_opens_one_digest_pinned_pr_and_updates_it_in_place() {
     assert_eq!(w.baton.post_registry(&envelope).await.status(), 202);
     let again = push_envelope(&w.registry.host(), "deployments/myapp", "0.5.1", &digest).replace("r1", "r2");
     assert!(w.baton.post_registry(&again).await.status().is_success());
-    w.baton.wait_idle().await;
+    w.settle().await;
     assert_eq!(w.gh.pulls(REPO).len(), 1);
     assert_eq!(w.gh.branch_sha(REPO, "baton/dev/myapp").unwrap(), head, "a duplicate must not rewrite the branch");
 
@@ -68,8 +68,7 @@ async fn a_push_opens_one_digest_pinned_pr_and_updates_it_in_place() {
     // An older version is a no-op.
     let before = w.gh.branch_sha(REPO, "baton/dev/myapp");
     w.push("0.4.0").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    w.baton.wait_idle().await;
+    w.settle().await;
     assert_eq!(w.gh.branch_sha(REPO, "baton/dev/myapp"), before);
     assert_eq!(w.gh.pulls(REPO)[0].title, "promote myapp 0.5.2 to dev");
 
@@ -87,8 +86,7 @@ async fn two_instances_handling_the_same_push_open_one_pr() {
     let (a, b) = tokio::join!(w.baton.post_registry(&env), second.post_registry(&env));
     assert!(a.status().is_success() && b.status().is_success());
     w.until("a PR", |gh| !gh.pulls(REPO).is_empty()).await;
-    w.baton.wait_idle().await;
-    second.wait_idle().await;
+    w.settle_with(&[&second]).await;
     assert_eq!(open_pulls(&w).len(), 1, "{:#?}", w.gh.pulls(REPO));
     w.assert_no_violations();
 }
@@ -99,7 +97,7 @@ async fn github_502s_are_retried_and_the_pr_appears_once() {
     w.gh.fail_next("POST", "/repos/org/deploy/pulls", 502, 2);
     w.push("0.6.0").await;
     w.until("a PR despite two 502s", |gh| !gh.pulls(REPO).is_empty()).await;
-    w.baton.wait_idle().await;
+    w.settle().await;
     assert_eq!(w.gh.pulls(REPO).len(), 1);
     w.assert_no_violations();
 }
@@ -110,8 +108,7 @@ async fn pushes_nobody_configured_change_nothing() {
     w.registry.push_artifact("deployments/other", "1.0.0", b"x", &[]).await;
     // A tag that does not match the artifact's release pattern.
     w.registry.push_artifact("deployments/myapp", "latest", b"y", &[]).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    w.baton.wait_idle().await;
+    w.settle().await;
     assert!(w.gh.pulls(REPO).is_empty());
     w.assert_no_violations();
 }
@@ -133,11 +130,11 @@ async fn write_commit_stages_commit_to_the_default_branch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_calls_per_promotion() {
     let w = World::start_manual().await;
-    w.baton.wait_idle().await;
+    w.settle().await;
     w.gh.clear_requests();
     w.push("0.8.0").await;
     w.until("a labelled PR", |gh| gh.pulls(REPO).first().is_some_and(|p| p.labels.len() >= 2)).await;
-    w.baton.wait_idle().await;
+    w.settle().await;
     // The promotion proper: from the first request to the labels on the new PR (the policy
     // check and the rest that follow are other events' work).
     let sha = regex::Regex::new("[0-9a-f]{40}").unwrap();
@@ -167,7 +164,7 @@ async fn rate_limits_are_waited_out_as_github_documents() {
     w.push("0.6.1").await;
     w.until("a PR despite the rate limits", |gh| !gh.pulls(REPO).is_empty()).await;
     assert!(started.elapsed() >= Duration::from_secs(1), "baton waited for the limits to reset");
-    w.baton.wait_idle().await;
+    w.settle().await;
     assert_eq!(w.gh.pulls(REPO).len(), 1);
     assert_eq!(w.gh.count_requests("POST", "/repos/org/deploy/pulls"), 2);
     w.assert_no_violations();
@@ -211,7 +208,7 @@ async fn repositories_come_from_the_apps_installations_when_none_are_configured(
         gh.pulls(REPO).iter().any(|p| p.title == "promote myapp 3.0.0 to dev")
     })
     .await;
-    discovering.wait_idle().await;
+    w.settle_with(&[&discovering]).await;
     assert_eq!(w.gh.pulls(REPO).iter().filter(|p| p.title == "promote myapp 3.0.0 to dev").count(), 1);
     w.assert_no_violations();
 }

@@ -1,6 +1,5 @@
 //! `baton/policy` on pull requests, whoever opened them (DESIGN §6).
 
-use std::time::Duration;
 
 use crate::support::world::*;
 
@@ -29,8 +28,7 @@ async fn a_mutable_tag_without_digest_fails() {
 async fn a_pr_touching_no_pointer_gets_no_check() {
     let w = World::start_manual().await;
     let (_, sha) = w.human_pr("human/docs", &[("README.md", Some("hello\n"))]).await;
-    w.gh.settle(Duration::from_millis(300), Duration::from_secs(10)).await;
-    w.baton.wait_idle().await;
+    w.settle().await;
     assert!(w.gh.check_run(REPO, &sha, "baton/policy").is_none());
     w.assert_no_violations();
 }

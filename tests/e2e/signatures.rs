@@ -1,7 +1,6 @@
 //! The promotion path enforces signatures (DESIGN §10.4): real cosign signatures made here,
 //! verified by baton against the key in the deployment repository.
 
-use std::time::Duration;
 
 use crate::support::signing::{payload, push_signatures, Key, SigLayer};
 use crate::support::world::*;
@@ -44,8 +43,7 @@ async fn only_signed_versions_are_promoted_and_rejections_are_explained() {
     .await;
     // The same push notified again: still one issue per version.
     w.baton.post_registry(&push_envelope(&w.registry.host(), IMAGE_REPO, "0.5.3", &unsigned)).await;
-    w.gh.settle(Duration::from_millis(500), Duration::from_secs(20)).await;
-    w.baton.wait_idle().await;
+    w.settle().await;
     let rejected: Vec<_> =
         w.gh.issues(REPO).into_iter().filter(|i| i.labels.iter().any(|l| l == "baton:rejected")).collect();
     assert_eq!(rejected.len(), 2, "{rejected:#?}");

@@ -74,8 +74,7 @@ async fn a_failed_verification_stops_the_line_and_comments() {
     w.until("a comment on the dev PR", |gh| !gh.comments(REPO, pr.number).is_empty()).await;
     // The same failure again (redelivered, or re-reported): still one comment, no promotion.
     w.gh.post_status(REPO, &dev_bump, "kustomization/myapp-dev", "failure").await;
-    w.gh.settle(Duration::from_millis(300), Duration::from_secs(10)).await;
-    w.baton.wait_idle().await;
+    w.settle().await;
     let comments = w.gh.comments(REPO, pr.number);
     assert_eq!(comments.len(), 1, "{comments:#?}");
     insta::assert_snapshot!(comments[0].body.replace(&dev_bump, "<sha>"));
@@ -110,8 +109,7 @@ async fn duplicate_and_out_of_order_events_and_non_bump_commits() {
         w.gh.post_status(REPO, &dev_bump, "kustomization/myapp-dev", "success").await;
     }
     merged(&w, "staging", "0.5.1").await;
-    w.gh.settle(Duration::from_millis(300), Duration::from_secs(10)).await;
-    w.baton.wait_idle().await;
+    w.settle().await;
     assert!(w.gh.check_runs(REPO, &other).iter().all(|c| !c.name.starts_with("baton/verified")));
     let records: Vec<_> =
         w.gh.check_runs(REPO, &dev_bump).into_iter().filter(|c| c.name == "baton/verified/dev").collect();
@@ -121,8 +119,7 @@ async fn duplicate_and_out_of_order_events_and_non_bump_commits() {
     for d in w.gh.deliveries() {
         w.gh.redeliver(&d.id);
     }
-    w.gh.settle(Duration::from_millis(300), Duration::from_secs(10)).await;
-    w.baton.wait_idle().await;
+    w.settle().await;
     assert_eq!(w.prs("staging").len(), 1);
     assert_eq!(w.prs("dev").len(), 1);
     w.assert_no_violations();
@@ -144,8 +141,7 @@ async fn soak_time_is_completed_by_reconcile() {
     merged(&w, "dev", "0.5.1").await;
     let dev_bump = bump(&w, "dev");
     w.gh.post_status(REPO, &dev_bump, "kustomization/myapp-dev", "success").await;
-    w.gh.settle(Duration::from_millis(300), Duration::from_secs(10)).await;
-    w.baton.wait_idle().await;
+    w.settle().await;
     assert_eq!(verified(&w, &dev_bump, "dev").as_deref(), Some("in_progress"), "soaking");
     assert!(w.prs("staging").is_empty(), "not promoted before the soak");
     let summary = w.gh.check_run(REPO, &dev_bump, "baton/verified/dev").unwrap().summary.unwrap();

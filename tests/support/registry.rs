@@ -25,6 +25,10 @@ pub const OCI_INDEX_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 pub struct TestRegistry {
     child: Child,
     port: u16,
+    /// Docker Distribution's debug listener (expvar counters of its notification endpoint).
+    debug_port: u16,
+    /// Whether a notification endpoint is configured.
+    notifying: bool,
     dir: tempfile::TempDir,
     http: reqwest::Client,
 }
@@ -50,7 +54,7 @@ fn yaml_str(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
 
-fn config_yaml(root: &Path, port: u16, notify: Option<&(String, String)>) -> String {
+fn config_yaml(root: &Path, port: u16, debug_port: u16, notify: Option<&(String, String)>) -> String {
     let mut yaml = format!(
         "version: 0.1
 log:
@@ -68,6 +72,8 @@ storage:
 http:
   addr: 127.0.0.1:{port}
   secret: baton-test-registry-secret
+  debug:
+    addr: 127.0.0.1:{debug_port}
 ",
         root = yaml_str(&root.display().to_string()),
     );
@@ -104,10 +110,11 @@ impl TestRegistry {
         for _ in 0..5 {
             let dir = tempfile::tempdir().expect("temp dir");
             let port = free_port();
+            let debug_port = free_port();
             let storage = dir.path().join("storage");
             std::fs::create_dir_all(&storage).unwrap();
             let config = dir.path().join("config.yml");
-            std::fs::write(&config, config_yaml(&storage, port, notify.as_ref())).unwrap();
+            std::fs::write(&config, config_yaml(&storage, port, debug_port, notify.as_ref())).unwrap();
             let log_path = dir.path().join("registry.log");
             let log = std::fs::File::create(&log_path).unwrap();
             let child = Command::new(REGISTRY_BIN)
@@ -120,7 +127,8 @@ impl TestRegistry {
                 .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {REGISTRY_BIN}: {e}"));
-            let mut reg = TestRegistry { child, port, dir, http: http.clone() };
+            let notifying = notify.is_some();
+            let mut reg = TestRegistry { child, port, debug_port, notifying, dir, http: http.clone() };
             let deadline = Instant::now() + Duration::from_secs(15);
             loop {
                 if let Ok(Some(_status)) = reg.child.try_wait() {
@@ -139,6 +147,19 @@ impl TestRegistry {
             }
         }
         panic!("docker-registry did not start; last log:\n{last_log}");
+    }
+
+    /// The registry's own counters for its notification endpoint (Docker Distribution's
+    /// expvar `registry.notifications.endpoints[].Metrics` on the debug address): events queued
+    /// so far, and events still pending delivery. `(0, 0)` without a notification endpoint.
+    pub async fn notifications(&self) -> (u64, u64) {
+        let url = format!("http://127.0.0.1:{}/debug/vars", self.debug_port);
+        let vars: serde_json::Value = self.http.get(url).send().await.unwrap().json().await.unwrap();
+        let Some(endpoints) = vars.pointer("/registry/notifications/endpoints").and_then(|e| e.as_array()) else {
+            return (0, 0);
+        };
+        let sum = |k: &str| endpoints.iter().filter_map(|e| e["Metrics"][k].as_u64()).sum::<u64>();
+        (sum("Events"), sum("Pending"))
     }
 
     /// `127.0.0.1:PORT`.
@@ -222,7 +243,25 @@ impl TestRegistry {
         let (manifest, config) = self.artifact_manifest(content, annotations);
         self.push_blob(repo, config).await;
         self.push_blob(repo, content).await;
-        self.push_manifest(repo, tag, OCI_MANIFEST_TYPE, &manifest).await
+        let (before, _) = self.notifications().await;
+        let digest = self.push_manifest(repo, tag, OCI_MANIFEST_TYPE, &manifest).await;
+        self.wait_notification_queued(before).await;
+        digest
+    }
+
+    /// With a notification endpoint: waits until the registry has queued the event of the push
+    /// just made (its event counter passed `before`), so that a settle sees it as pending.
+    async fn wait_notification_queued(&self, before: u64) {
+        if !self.notifying {
+            return;
+        }
+        for _ in 0..1000 {
+            if self.notifications().await.0 > before {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("the registry queued no notification for a push within 5s");
     }
 
     /// Deletes a manifest by digest (storage.delete is enabled).

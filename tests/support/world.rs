@@ -101,17 +101,21 @@ impl Baton {
         }
     }
 
-    /// Waits until baton's queue is empty (all accepted deliveries handled).
+    /// Jobs this baton accepted and has not finished.
+    pub fn queue_depth(&self) -> usize {
+        self.running.as_ref().map_or(0, |r| r.queue_depth())
+    }
+
+    /// Waits until this baton has finished every job it accepted. Only meaningful once the
+    /// deliveries that matter were answered (use [`World::settle`] in scenarios).
     pub async fn wait_idle(&self) {
-        let client = reqwest::Client::new();
-        for _ in 0..500 {
-            let text = client.get(format!("{}/metrics", self.url)).send().await.unwrap().text().await.unwrap();
-            if text.lines().any(|l| l == "baton_queue_depth 0") {
+        for _ in 0..1500 {
+            if self.queue_depth() == 0 {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("baton did not become idle within 10s");
+        panic!("baton did not become idle within 30s");
     }
 
     pub async fn post_registry(&self, body: &str) -> reqwest::Response {
@@ -296,6 +300,36 @@ impl World {
                 ],
             )
             .await
+    }
+
+    /// Waits until everything sent has been handled: the registry delivered every notification,
+    /// the fake GitHub has every webhook answered, and every baton (this world's and `others`)
+    /// finished every job it accepted — checked in that order, then the registry's and the
+    /// fake's counts are checked unchanged, so nothing is in flight between them. No quiet
+    /// period: it returns as soon as that state is reached (30 s at most).
+    pub async fn settle_with(&self, others: &[&Baton]) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let (events, pending) = self.registry.notifications().await;
+            let sent = self.gh.deliveries().len();
+            if pending == 0 && self.gh.wait_deliveries_idle(Duration::ZERO).await {
+                let idle = self.baton.queue_depth() == 0 && others.iter().all(|b| b.queue_depth() == 0);
+                if idle
+                    && self.gh.wait_deliveries_idle(Duration::ZERO).await
+                    && self.gh.deliveries().len() == sent
+                    && self.registry.notifications().await == (events, 0)
+                {
+                    return;
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the world did not settle within 30s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// [`World::settle_with`] this world's baton alone.
+    pub async fn settle(&self) {
+        self.settle_with(&[]).await
     }
 
     /// Waits for `cond` on the fake GitHub (30 s).

@@ -813,27 +813,6 @@ impl FakeGitHub {
         }
     }
 
-    /// Waits until no webhook is pending and no API request arrived for `quiet` (baton has
-    /// finished reacting, including to the webhooks its own writes caused). False on timeout.
-    pub async fn settle(&self, quiet: Duration, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let pending = self.inner.shared.dispatcher.lock().unwrap().pending.clone();
-        let mut last = (usize::MAX, tokio::time::Instant::now());
-        loop {
-            let n = self.with(|s| s.requests.len()) + self.deliveries().len();
-            let now = tokio::time::Instant::now();
-            if n != last.0 || pending.load(Ordering::SeqCst) != 0 {
-                last = (n, now);
-            } else if now.duration_since(last.1) >= quiet {
-                return true;
-            }
-            if now >= deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
     /// Polls `cond` every 20 ms until it holds (true) or `timeout` passes (false).
     pub async fn wait_until(&self, timeout: Duration, cond: impl Fn(&FakeGitHub) -> bool) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
