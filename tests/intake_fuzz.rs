@@ -1,4 +1,4 @@
-//! DESIGN §10.7: no panics on any input. Property tests over the webhook intake's parsers: any
+//! No panics on any input. Property tests over the webhook intake's parsers: any
 //! bytes, and mutations of real payloads, under every event name baton handles.
 
 use proptest::prelude::*;

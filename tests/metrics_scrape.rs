@@ -4,7 +4,6 @@
 #[path = "support/mod.rs"]
 mod support;
 
-
 use support::world::*;
 
 fn value(text: &str, series: &str) -> f64 {

@@ -1,4 +1,4 @@
-//! `baton check-config` as a binary (DESIGN §9): exit 0 for a valid file, 2 for an invalid or
+//! `baton check-config` as a binary: exit 0 for a valid file, 2 for an invalid or
 //! unreadable one, problems on stderr as `FILE:line N: message`.
 
 use std::process::Command;

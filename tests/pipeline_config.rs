@@ -1,4 +1,4 @@
-//! `.baton.yaml` parsing (DESIGN §3): the commented example parses into the expected pipeline;
+//! `.baton.yaml` parsing: the commented example parses into the expected pipeline;
 //! every kind of problem names the right line; garbage never panics.
 
 use std::path::Path;
@@ -29,7 +29,7 @@ fn problems(text: &str) -> String {
     }
 }
 
-/// The example of DESIGN §3, verbatim.
+/// The pipeline example of the project brief, verbatim.
 const DESIGN_EXAMPLE: &str = r#"artifacts:
   myapp:
     image: registry.internal/deployments/myapp   # OCI repository, no tag

@@ -1,6 +1,5 @@
-//! Comment commands end to end (DESIGN §7): authorization, receipts, replies, and the
+//! Comment commands end to end: authorization, receipts, replies, and the
 //! emergency procedures — roll back without re-promotion, freeze, unfreeze.
-
 
 use baton::pointer::Format;
 

@@ -1,4 +1,4 @@
-//! Webhook intake (DESIGN §10.1, §10.2): signatures, rotation, size limit, unknown events,
+//! Webhook intake: signatures, rotation, size limit, unknown events,
 //! malformed payloads, and every example payload GitHub publishes.
 
 use std::collections::BTreeMap;

@@ -1,5 +1,4 @@
-//! `baton/policy` on pull requests, whoever opened them (DESIGN §6).
-
+//! `baton/policy` on pull requests, whoever opened them.
 
 use crate::support::world::*;
 

@@ -1,6 +1,5 @@
-//! The promotion path enforces signatures (DESIGN §10.4): real cosign signatures made here,
+//! The promotion path enforces signatures: real cosign signatures made here,
 //! verified by baton against the key in the deployment repository.
-
 
 use crate::support::signing::{payload, push_signatures, Key, SigLayer};
 use crate::support::world::*;

@@ -1,5 +1,5 @@
 //! Stage-to-stage promotion: verification gates, `baton/verified/<stage>` records,
-//! auto-promotion, auto-merge, soak, fan-out and `reconcile` (DESIGN §2, §5, §6, §8).
+//! auto-promotion, auto-merge, soak, fan-out and `reconcile`.
 
 use std::time::Duration;
 
