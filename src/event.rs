@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::forge::{Conclusion, StatusState};
 use crate::types::{RepoName, Tag};
 
 /// One unit of work for the engine.
@@ -101,7 +102,7 @@ pub struct CheckRunEvent {
     pub name: String,
     pub head_sha: String,
     pub app_slug: Option<String>,
-    pub conclusion: Option<String>,
+    pub conclusion: Option<Conclusion>,
     pub sender: String,
     /// The branch of the check suite (None for commits no branch points at).
     pub head_branch: Option<String>,
@@ -113,7 +114,7 @@ pub struct CheckSuiteEvent {
     pub action: String,
     pub head_sha: String,
     pub head_branch: Option<String>,
-    pub conclusion: Option<String>,
+    pub conclusion: Option<Conclusion>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -121,7 +122,7 @@ pub struct StatusEvent {
     pub repo: RepoName,
     pub sha: String,
     pub context: String,
-    pub state: String,
+    pub state: StatusState,
     pub branches: Vec<String>,
 }
 

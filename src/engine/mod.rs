@@ -189,7 +189,7 @@ impl Engine {
             Event::CheckSuite(cs) => {
                 self.on_checks_changed(repo, &cs.head_sha, cs.head_branch.as_deref().map(|b| vec![b])).await
             }
-            Event::Status(st) if st.state != "pending" => {
+            Event::Status(st) if st.state != crate::forge::StatusState::Pending => {
                 let branches: Vec<&str> = st.branches.iter().map(String::as_str).collect();
                 self.on_checks_changed(repo, &st.sha, (!branches.is_empty()).then_some(branches)).await
             }

@@ -2,6 +2,7 @@
 //! whose payload lacks them is malformed (400 with the reason), an event or action baton does
 //! not handle is ignored (2xx).
 
+use crate::forge::{Conclusion, StatusState};
 use serde::Deserialize;
 
 use super::Received;
@@ -272,7 +273,7 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Received, String> {
                 name: p.check_run.name,
                 head_sha: p.check_run.head_sha,
                 app_slug: p.check_run.app.and_then(|a| a.slug),
-                conclusion: p.check_run.conclusion,
+                conclusion: p.check_run.conclusion.as_deref().and_then(Conclusion::from_api),
                 sender: p.sender.login,
                 head_branch: p.check_run.check_suite.and_then(|s| s.head_branch),
             }))))
@@ -287,16 +288,19 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Received, String> {
                 action: p.action,
                 head_sha: p.check_suite.head_sha,
                 head_branch: p.check_suite.head_branch,
-                conclusion: p.check_suite.conclusion,
+                conclusion: p.check_suite.conclusion.as_deref().and_then(Conclusion::from_api),
             }))))
         }
         "status" => {
             let p: StatusPayload = parse(event, body)?;
+            let Some(state) = StatusState::from_api(&p.state) else {
+                return ignored(format!("status state {}", p.state));
+            };
             Ok(Received::Event(Box::new(Event::Status(StatusEvent {
                 repo: repo(&p.repository)?,
                 sha: p.sha,
                 context: p.context,
-                state: p.state,
+                state,
                 branches: p.branches.into_iter().map(|b| b.name).collect(),
             }))))
         }
