@@ -519,4 +519,97 @@ mod tests {
         assert_eq!(r.conclusion(), Conclusion::Failure);
         insta::assert_snapshot!(format!("{}\n\n{}", r.title(), r.summary()));
     }
+
+    fn pipeline() -> crate::pipeline::Pipeline {
+        let yaml = "artifacts:\n  app:\n    image: r.io/app\n    tags: '.*'\n    verify:\n      - key: k.pub\nstages:\n  - name: dev\n    pointers:\n      - { file: dev.yaml, format: helm-values, artifact: app }\n  - name: prod\n    from: dev\n    freeze: { file: FREEZE }\n    pointers:\n      - { file: prod.yaml, format: helm-values, artifact: app }\n";
+        crate::pipeline::parse(yaml).expect("pipeline")
+    }
+
+    fn cur(tag: Option<&str>, digest: Option<&str>) -> Current {
+        Current { tag: tag.map(str::to_string), digest: digest.map(str::to_string) }
+    }
+
+    fn pinned(upstream: UpstreamFact, freeze: FreezeFact) -> PinnedFacts {
+        PinnedFacts {
+            registry: Ok(digest().parse().unwrap()),
+            signature: SignatureFact::Verified("key k.pub".into()),
+            upstream,
+            freeze,
+        }
+    }
+
+    /// One row as text: each rule's verdict, in table order.
+    fn verdicts(row: Option<Row>) -> String {
+        let Some(row) = row else { return "unchanged".into() };
+        row.verdicts
+            .iter()
+            .map(|(rule, v)| match v {
+                Verdict::Pass(_) => format!("{}:pass", rule.header()),
+                Verdict::Fail { what, .. } => format!("{}:fail({what})", rule.header()),
+                Verdict::Skip(why) => format!("{}:skip({why})", rule.header()),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn evaluate_pointer_table() {
+        let p = pipeline();
+        let (dev, prod) = (&p.stages[0], &p.stages[1]);
+        let artifact = p.artifacts.values().next().unwrap();
+        let d = digest();
+        let old = Some(cur(Some("1.0.0"), Some(&format!("sha256:{}", "cd".repeat(32)))));
+        let new = NewPointer::Read(cur(Some("1.1.0"), Some(&d)));
+        let verified = UpstreamFact::VerifiedIn { from: "dev".parse().unwrap(), sha: "0123456789".into() };
+        let frozen = FreezeFact::Frozen { file: "FREEZE".into(), first_line: "frozen by alice ".into() };
+        let re_pushed = PinnedFacts {
+            registry: Ok(format!("sha256:{}", "ef".repeat(32)).parse().unwrap()),
+            ..pinned(verified.clone(), FreezeFact::NotFrozen)
+        };
+        let unsigned = PinnedFacts {
+            signature: SignatureFact::NotSigned("no signature found".into()),
+            ..pinned(UpstreamFact::FirstStage, FreezeFact::NotFrozen)
+        };
+        #[rustfmt::skip]
+        /// (what, stage, old pointer, new pointer, rollback label, pinned facts, expected verdicts)
+        type Case<'a> = (&'a str, &'a Stage, Option<Current>, NewPointer, bool, Option<PinnedFacts>, &'a str);
+        let cases: Vec<Case> = vec![
+            ("unchanged version", dev, old.clone(), NewPointer::Read(old.clone().unwrap()), false, None, "unchanged"),
+            ("unparseable", dev, old.clone(), NewPointer::Unparseable("no image mapping".into()), false, None, "parses:fail(no image mapping)"),
+            ("deleted", dev, old.clone(), NewPointer::Deleted, false, None, "parses:fail(the pointer file is deleted)"),
+            ("unreadable", dev, old.clone(), NewPointer::Unreadable("502".into()), false, None, "parses:fail(cannot read the file: 502)"),
+            ("tag only", dev, old.clone(), NewPointer::Read(cur(Some("1.1.0"), None)), false, None, "parses:pass digest-pinned:fail(no digest: a tag alone can be re-pushed)"),
+            ("digest only", dev, old.clone(), NewPointer::Read(cur(None, Some(&d))), false, None, "parses:pass digest-pinned:fail(a digest without a tag)"),
+            ("first stage, all good", dev, old.clone(), new.clone(), false, Some(pinned(UpstreamFact::FirstStage, FreezeFact::NotFrozen)), "parses:pass digest-pinned:pass tag → digest:pass signature:pass verified upstream:skip(first stage) not frozen:pass"),
+            ("unsigned", dev, old.clone(), new.clone(), false, Some(unsigned), "parses:pass digest-pinned:pass tag → digest:pass signature:fail(no signature found) verified upstream:skip(first stage) not frozen:pass"),
+            ("re-pushed tag", prod, old.clone(), new.clone(), false, Some(re_pushed), "parses:pass digest-pinned:pass tag → digest:fail(1.1.0 now resolves to sha256:efefefefefef in the registry (the tag was re-pushed)) signature:pass verified upstream:pass not frozen:pass"),
+            ("not verified upstream", prod, old.clone(), new.clone(), false, Some(pinned(UpstreamFact::NotVerified { from: "dev".parse().unwrap() }, FreezeFact::NotFrozen)), "parses:pass digest-pinned:pass tag → digest:pass signature:pass verified upstream:fail(1.1.0@sha256:abababababab is not verified in dev) not frozen:pass"),
+            ("frozen", prod, old.clone(), new.clone(), false, Some(pinned(verified.clone(), frozen.clone())), "parses:pass digest-pinned:pass tag → digest:pass signature:pass verified upstream:pass not frozen:fail(prod is frozen (FREEZE: frozen by alice))"),
+            ("rollback through a freeze", prod, old.clone(), new.clone(), true, Some(pinned(UpstreamFact::RollbackRanBefore(true), frozen.clone())), "parses:pass digest-pinned:pass tag → digest:pass signature:pass verified upstream:pass not frozen:skip(prod is frozen; rollbacks are exempt)"),
+            ("rollback to a version never run", prod, old.clone(), new.clone(), true, Some(pinned(UpstreamFact::RollbackRanBefore(false), FreezeFact::NotFrozen)), "parses:pass digest-pinned:pass tag → digest:pass signature:pass verified upstream:fail(prod never ran 1.1.0 (in its recent history)) not frozen:pass"),
+            ("history unknown", prod, old.clone(), new.clone(), false, Some(pinned(UpstreamFact::Unknown("internal error".into()), FreezeFact::Unreadable { file: "FREEZE".into(), reason: "502".into() })), "parses:pass digest-pinned:pass tag → digest:pass signature:pass verified upstream:fail(cannot tell where it is verified: internal error) not frozen:fail(cannot read the freeze file FREEZE: 502)"),
+        ];
+        for (what, stage, old, new, rollback, pinned, want) in cases {
+            let spec = &stage.pointers[0];
+            let facts = PointerFacts { stage, spec, artifact, old, new, rollback, pinned };
+            assert_eq!(verdicts(evaluate_pointer(&facts)), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn every_failure_says_what_to_do() {
+        let p = pipeline();
+        let prod = &p.stages[1];
+        let facts = PointerFacts {
+            stage: prod,
+            spec: &prod.pointers[0],
+            artifact: p.artifacts.values().next().unwrap(),
+            old: None,
+            new: NewPointer::Read(cur(Some("1.1.0"), None)),
+            rollback: false,
+            pinned: None,
+        };
+        let row = evaluate_pointer(&facts).unwrap();
+        insta::assert_snapshot!(Report { rows: vec![row], warnings: vec![], fatal: None }.summary());
+    }
 }
