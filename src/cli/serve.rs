@@ -124,9 +124,6 @@ pub fn reconcile(config: Option<&Path>) -> ExitCode {
             let result = tracing::Instrument::instrument(engine.reconcile(repo), span).await;
             match result {
                 Ok(()) => {}
-                Err(e) if matches!(e.downcast_ref(), Some(crate::engine::LoadError::NoPipeline { .. })) => {
-                    tracing::debug!("{e}")
-                }
                 Err(e) => {
                     failed += 1;
                     tracing::error!(repository = %repo, error = format!("{e:#}"), "reconcile failed");

@@ -80,7 +80,7 @@ impl Engine {
         identifier: &str,
         user: &str,
     ) -> anyhow::Result<()> {
-        let loaded = self.load(repo).await?;
+        let Some(loaded) = self.pipeline(repo).await? else { return Ok(()) };
         let Some(stage) = loaded.pipeline.stages.iter().find(|s| render::promote_action_id(&s.name) == identifier)
         else {
             return Ok(());

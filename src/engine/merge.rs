@@ -13,7 +13,7 @@ impl Engine {
     /// are green, with the expected head SHA (a moved head means re-check, not merge).
     /// Returns whether a PR was merged.
     pub async fn try_auto_merge(&self, repo: &RepoName, sha: &str) -> anyhow::Result<bool> {
-        let rp = self.load(repo).await?;
+        let Some(rp) = self.pipeline(repo).await? else { return Ok(false) };
         let pulls = self.github.commit_pulls(repo, sha).await?;
         let me = self.github.app_slug().await.map(|slug| format!("{slug}[bot]"));
         let mut merged_any = false;

@@ -181,6 +181,19 @@ impl Engine {
         Ok(loaded)
     }
 
+    /// The repository's pipeline for handling an event: `None` (logged at debug) when it has no
+    /// `.baton.yaml`, which is not an error — baton has nothing to do there.
+    pub async fn pipeline(&self, repo: &RepoName) -> Result<Option<RepoPipeline>, LoadError> {
+        match self.load(repo).await {
+            Ok(rp) => Ok(Some(rp)),
+            Err(e @ LoadError::NoPipeline { .. }) => {
+                tracing::debug!("{e}: nothing to do");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn handle_event(&self, repo: &RepoName, event: &Event) -> anyhow::Result<()> {
         match event {
             Event::RegistryPush(push) => self.on_registry_push(repo, push).await,
@@ -195,7 +208,7 @@ impl Engine {
             }
             Event::IssueComment(c) => self.on_comment(repo, c).await,
             Event::Push(p) => {
-                let rp = self.load(repo).await?;
+                let Some(rp) = self.pipeline(repo).await? else { return Ok(()) };
                 if p.git_ref == format!("refs/heads/{}", rp.default_branch) {
                     self.evaluate_stages(repo, Some(&p.after)).await?;
                 }
@@ -219,10 +232,13 @@ impl Engine {
             return Ok(());
         }
         let rollback_label = pr.label.as_deref() == Some(ROLLBACK_LABEL);
-        if (matches!(pr.action, PrAction::Opened | PrAction::Synchronize | PrAction::Reopened)
-            || (matches!(pr.action, PrAction::Labeled | PrAction::Unlabeled) && rollback_label))
-            && pr.base_ref == self.load(repo).await?.default_branch
-        {
+        let relevant = matches!(pr.action, PrAction::Opened | PrAction::Synchronize | PrAction::Reopened)
+            || (matches!(pr.action, PrAction::Labeled | PrAction::Unlabeled) && rollback_label);
+        if !relevant {
+            return Ok(());
+        }
+        let Some(rp) = self.pipeline(repo).await? else { return Ok(()) };
+        if pr.base_ref == rp.default_branch {
             self.run_policy(repo, &policy::PolicyTarget::from(pr)).await?;
         }
         Ok(())
@@ -255,7 +271,8 @@ impl Engine {
     /// unknown). Bump commits live on the default branch and may now be verified; other commits
     /// may be the heads of baton's PRs, which may now merge.
     async fn on_checks_changed(&self, repo: &RepoName, sha: &str, branches: Option<Vec<&str>>) -> anyhow::Result<()> {
-        let default_branch = self.load(repo).await?.default_branch;
+        let Some(rp) = self.pipeline(repo).await? else { return Ok(()) };
+        let default_branch = rp.default_branch;
         let on_default = branches.as_ref().is_none_or(|b| b.contains(&default_branch.as_str()));
         let elsewhere = branches.as_ref().is_none_or(|b| b.iter().any(|x| *x != default_branch));
         if on_default {
@@ -301,9 +318,6 @@ impl JobHandler for Engine {
                     let started = Instant::now();
                     match self.handle_event(&job.repo, &job.event).await {
                         Ok(()) => {}
-                        Err(e) if matches!(e.downcast_ref(), Some(LoadError::NoPipeline { .. })) => {
-                            tracing::debug!("{e}")
-                        }
                         Err(e) => tracing::error!(error = format!("{e:#}"), "event handling failed"),
                     }
                     crate::metrics::get()

@@ -18,7 +18,7 @@ use crate::verify::{Verified, VerifyContext, VerifyError};
 
 impl Engine {
     pub(crate) async fn on_registry_push(&self, repo: &RepoName, push: &RegistryPush) -> anyhow::Result<()> {
-        let rp = self.load(repo).await?;
+        let Some(rp) = self.pipeline(repo).await? else { return Ok(()) };
         let artifacts: Vec<&Artifact> = rp
             .pipeline
             .artifacts

@@ -13,7 +13,7 @@ use super::Engine;
 
 impl Engine {
     pub async fn reconcile(&self, repo: &RepoName) -> anyhow::Result<()> {
-        let loaded = self.load(repo).await?;
+        let Some(loaded) = self.pipeline(repo).await? else { return Ok(()) };
         // 1. Missed registry pushes: the newest release tag of every artifact.
         for artifact in loaded.pipeline.artifacts.values() {
             let tags = match self.registry.list_tags(&artifact.image).await {

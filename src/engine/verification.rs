@@ -17,7 +17,7 @@ impl Engine {
     /// Re-evaluates every stage whose bump commit is `sha` (or every stage, for `None`):
     /// records verification, comments on failure, promotes downstream.
     pub async fn evaluate_stages(&self, repo: &RepoName, sha: Option<&str>) -> anyhow::Result<()> {
-        let rp = self.load(repo).await?;
+        let Some(rp) = self.pipeline(repo).await? else { return Ok(()) };
         for sp in StagePointer::all(&rp.pipeline) {
             let Some(bump) = self.current_bump(&rp, &sp).await? else { continue };
             if sha.is_some_and(|s| s != bump.sha) {
