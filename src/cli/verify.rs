@@ -1,21 +1,46 @@
 //! `baton verify REF [--key FILE] [--certificate-identity-regexp RE --certificate-oidc-issuer URL]
-//! [--trusted-root FILE] [--allow-http-registry]`.
+//! [--trusted-root FILE] [--allow-http-registry] [--config FILE] [--registry-username USER
+//! (--registry-password-stdin | BATON_REGISTRY_PASSWORD) | --registry-token TOKEN] [--timeout 30s]`.
 //!
 //! Prints the verified digest on stdout (and what verified it on stderr). Exit 0 verified, 1 not
-//! verified (the reason on stderr), 2 bad input.
+//! verified (the reason on stderr), 2 bad input. Reads the same registry settings as `serve`
+//! (defaults, `--config FILE`, `BATON_REGISTRY__*`), so it answers "does baton accept this
+//! artifact?" as the server would.
 
+use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use crate::registry::{OciRegistry, RegistrySettings};
+use crate::registry::credentials::docker_config_path;
+use crate::registry::{
+    Caller, ClientOptions, Credential, CredentialChain, FlagCredential, FlagKind, OciRegistry, RegistrySettings,
+};
 use crate::types::{Digest, ImageName, Tag};
 use crate::verify::check::{verify_digest, Policy};
 use crate::verify::trust::TrustedRoot;
 use crate::verify::VerifyError;
 
+/// The environment variable holding the password for `--registry-username`.
+pub const PASSWORD_ENV: &str = "BATON_REGISTRY_PASSWORD";
+
+/// `--help`: where credentials are looked for.
+pub const CREDENTIALS_HELP: &str = "\
+Registry credentials are looked for in this order; the first source with an entry for the
+registry's host wins:
+  1. --registry-username with --registry-password-stdin or BATON_REGISTRY_PASSWORD, or
+     --registry-token (for the host of REF only);
+  2. registry.auth_file (a Docker config.json) from --config FILE or BATON_REGISTRY__AUTH_FILE;
+  3. Docker's config.json: $DOCKER_CONFIG/config.json, else ~/.docker/config.json (`auths`,
+     `credHelpers` and `credsStore`, running docker-credential-<name> get as Docker does);
+  4. none (anonymous).
+Credentials are sent only to the registry itself or to its token service when that is on a
+host in registry.hosts (or Docker Hub's auth.docker.io). They are never logged.";
+
 #[derive(Debug, Args)]
+#[command(after_help = CREDENTIALS_HELP)]
 pub struct VerifyArgs {
     /// The artifact: `host[:port]/repository:tag`, `…@sha256:<hex>` or `…:tag@sha256:<hex>`.
     #[arg(value_name = "REF")]
@@ -36,6 +61,36 @@ pub struct VerifyArgs {
     /// Speak plain HTTP to the registry of REF.
     #[arg(long)]
     pub allow_http_registry: bool,
+    /// baton's settings file, as for `baton serve`: registry.hosts, registry.insecure_hosts,
+    /// registry.auth_file and registry.timeout_secs apply (BATON_REGISTRY__* too).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Registry user name; the password comes from --registry-password-stdin or the
+    /// BATON_REGISTRY_PASSWORD environment variable (never from the command line).
+    #[arg(long, value_name = "USER")]
+    pub registry_username: Option<String>,
+    /// Read the registry password for --registry-username from standard input.
+    #[arg(long, requires = "registry_username")]
+    pub registry_password_stdin: bool,
+    /// A registry token, sent to the registry as a bearer token.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "registry_username")]
+    pub registry_token: Option<String>,
+    /// The longest the whole command may take (e.g. 30s, 2m; a bare number is seconds).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+}
+
+/// `30s`, `2m`, `1m30s`, or a number of seconds; more than zero.
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let d = match s.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration (e.g. 30s, 2m): {e}"))?,
+    };
+    if d.is_zero() {
+        return Err("the timeout must be more than zero".into());
+    }
+    Ok(d)
 }
 
 /// A parsed REF.
@@ -78,6 +133,10 @@ fn not_verified(message: impl std::fmt::Display) -> ExitCode {
 
 /// Runs `baton verify`; returns the exit code.
 pub fn run(args: VerifyArgs) -> ExitCode {
+    // Logs only when asked for (RUST_LOG), on stderr; stdout carries the digest alone.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    }
     let r = match parse_ref(&args.reference) {
         Ok(r) => r,
         Err(e) => return bad_input(e),
@@ -113,13 +172,23 @@ pub fn run(args: VerifyArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return bad_input(format!("--trusted-root: {e}")),
     };
-    let host = r.image.host.clone();
-    let settings = RegistrySettings {
-        hosts: vec![host.clone()],
-        insecure_hosts: if args.allow_http_registry { vec![host] } else { vec![] },
-        ..RegistrySettings::default()
+    let started = Instant::now();
+    let flags = match flag_credential(&args, &r.image.host) {
+        Ok(f) => f,
+        Err(e) => return bad_input(e),
     };
-    let registry = match OciRegistry::new(&settings) {
+    let settings = match crate::settings::Settings::load(args.config.as_deref()) {
+        Ok(s) => s.registry,
+        Err(e) => return bad_input(e),
+    };
+    let settings = verify_registry_settings(settings, &r.image.host, args.allow_http_registry);
+    let docker = docker_config_path(|k| std::env::var(k).ok());
+    let chain = match CredentialChain::load(flags, settings.auth_file.as_deref(), docker.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return bad_input(e),
+    };
+    let options = ClientOptions { caller: Caller::Verify, overall: Some((started, args.timeout)) };
+    let registry = match OciRegistry::with_chain(&settings, chain, options) {
         Ok(r) => r,
         Err(e) => return bad_input(e),
     };
@@ -127,12 +196,91 @@ pub fn run(args: VerifyArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return not_verified(format!("cannot start the async runtime: {e}")),
     };
+    let timeout = args.timeout;
     runtime.block_on(async move {
-        let digest = match resolve(&registry, &r).await {
+        // Every registry operation stops at the deadline by itself (and says so); this bound is
+        // only a backstop for anything else (a hanging credential helper, …).
+        let backstop = timeout + Duration::from_secs(1);
+        match tokio::time::timeout(backstop, verify(&registry, &r, &policies, trust.as_ref())).await {
+            Ok(code) => code,
+            Err(_) => not_verified(format!(
+                "gave up after {:.1}s (--timeout {}s)",
+                started.elapsed().as_secs_f64(),
+                timeout.as_secs()
+            )),
+        }
+    })
+}
+
+/// The registry settings `verify` uses: those of serve; with no `registry.hosts`, the host of
+/// REF; `--allow-http-registry` adds REF's host to the plain-HTTP hosts.
+pub fn verify_registry_settings(mut s: RegistrySettings, host: &str, allow_http: bool) -> RegistrySettings {
+    if s.hosts.is_empty() {
+        s.hosts.push(host.to_string());
+    }
+    let listed = s.hosts.iter().any(|h| h.eq_ignore_ascii_case(host));
+    if allow_http && listed && !s.insecure_hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+        s.insecure_hosts.push(host.to_string());
+    }
+    s
+}
+
+/// The credential the flags give for REF's host, reading the password from stdin or the
+/// environment.
+fn flag_credential(args: &VerifyArgs, host: &str) -> Result<Option<FlagCredential>, String> {
+    if let Some(token) = &args.registry_token {
+        if token.is_empty() {
+            return Err("--registry-token is empty".into());
+        }
+        return Ok(Some(FlagCredential {
+            host: host.to_string(),
+            credential: Credential::Bearer(token.clone()),
+            kind: FlagKind::Token,
+        }));
+    }
+    let Some(username) = &args.registry_username else {
+        return Ok(None);
+    };
+    let (password, kind) = if args.registry_password_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("--registry-password-stdin: cannot read standard input: {e}"))?;
+        // As `docker login --password-stdin`: the trailing newline is not part of the password.
+        let trimmed = text.trim_end_matches(['\n', '\r']).to_string();
+        (trimmed, FlagKind::PasswordStdin)
+    } else {
+        match std::env::var(PASSWORD_ENV) {
+            Ok(p) => (p, FlagKind::PasswordEnv),
+            Err(_) => {
+                return Err(format!(
+                    "--registry-username needs a password: pipe it to --registry-password-stdin, or set {PASSWORD_ENV}"
+                ))
+            }
+        }
+    };
+    if password.is_empty() {
+        return Err(format!("the registry password for {username} is empty"));
+    }
+    Ok(Some(FlagCredential {
+        host: host.to_string(),
+        credential: Credential::Basic { username: username.clone(), password },
+        kind,
+    }))
+}
+
+async fn verify(
+    registry: &OciRegistry,
+    r: &ImageRef,
+    policies: &[Policy],
+    trust: Option<&TrustedRoot>,
+) -> ExitCode {
+    {
+        let digest = match resolve(registry, r).await {
             Ok(d) => d,
             Err(e) => return not_verified(e),
         };
-        match verify_digest(&registry, &r.image, &digest, &policies, trust.as_ref()).await {
+        match verify_digest(registry, &r.image, &digest, policies, trust).await {
             Ok(v) => {
                 println!("{digest}");
                 eprintln!("Verified {}@{digest} by {}", r.image, v.by);
@@ -141,7 +289,7 @@ pub fn run(args: VerifyArgs) -> ExitCode {
             Err(e @ VerifyError::NotSigned(_)) => not_verified(e),
             Err(VerifyError::Rejected(e) | VerifyError::Unavailable(e)) => not_verified(e),
         }
-    })
+    }
 }
 
 /// The digest to verify: the one of the tag (which must equal the given digest, if both are).

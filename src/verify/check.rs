@@ -143,11 +143,10 @@ impl Material {
 struct Io(String);
 
 fn io_or<T>(e: RegistryError, bad: impl FnOnce(String) -> T) -> Result<T, Io> {
-    match e {
-        RegistryError::Unreachable { .. } | RegistryError::Unauthorized { .. } | RegistryError::NotAllowed(_) => {
-            Err(Io(e.to_string()))
-        }
-        other => Ok(bad(other.to_string())),
+    if e.is_transient() {
+        Err(Io(e.to_string()))
+    } else {
+        Ok(bad(e.to_string()))
     }
 }
 

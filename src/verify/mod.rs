@@ -181,7 +181,20 @@ impl Verifier for CosignVerifier {
         let outcome = if policies.is_empty() {
             Err(VerifyError::Rejected(String::new()))
         } else {
-            verify_digest(&self.registry, &ctx.artifact.image, ctx.digest, &policies, trust).await
+            // One deadline for the whole verification (every signature source, retries included).
+            let started = std::time::Instant::now();
+            let deadline = self.registry.deadline();
+            let verification = verify_digest(&self.registry, &ctx.artifact.image, ctx.digest, &policies, trust);
+            match tokio::time::timeout(deadline, verification).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(VerifyError::Unavailable(format!(
+                    "{}@{}: reading its signatures from the registry took too long: gave up after {:.1}s (registry.deadline_secs is {}s)",
+                    ctx.artifact.image,
+                    ctx.digest,
+                    started.elapsed().as_secs_f64(),
+                    deadline.as_secs()
+                ))),
+            }
         };
         match outcome {
             Ok(v) => Ok(v),

@@ -6,13 +6,13 @@
 //! offers the raw reads that signature verification needs: [`OciRegistry::fetch_manifest`],
 //! [`OciRegistry::fetch_blob`] and [`OciRegistry::referrers`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::future::Future;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use base64::Engine as _;
 use futures::StreamExt as _;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
@@ -21,9 +21,64 @@ use oci_client::manifest::{
     OCI_IMAGE_MEDIA_TYPE,
 };
 use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
+use oci_client::{Client, Reference, RegistryOperation};
 
 use crate::types::{Digest, ImageName, Tag};
+
+pub mod auth;
+pub mod credentials;
+
+pub use credentials::{Credential, CredentialChain, CredentialSource, FlagCredential, FlagKind};
+
+/// Who is asking: the hints in messages name `baton verify`'s flags or `serve`'s settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Caller {
+    #[default]
+    Serve,
+    Verify,
+}
+
+impl Caller {
+    fn credentials_hint(self, host: &str) -> String {
+        match self {
+            Caller::Verify => format!(
+                "give them with --registry-username and --registry-password-stdin (or BATON_REGISTRY_PASSWORD), \
+                 or --registry-token, or registry.auth_file in --config, or `docker login {host}`"
+            ),
+            Caller::Serve => {
+                format!("put them for {host} in the Docker config.json that registry.auth_file names")
+            }
+        }
+    }
+
+    fn plain_http_hint(self) -> &'static str {
+        match self {
+            Caller::Verify => "if this registry speaks plain HTTP, add --allow-http-registry",
+            Caller::Serve => "if this registry speaks plain HTTP, list it in registry.insecure_hosts",
+        }
+    }
+}
+
+/// What bounded the time of a registry operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Limit {
+    /// Every attempt ran into `registry.timeout_secs`.
+    Request(Duration),
+    /// `registry.deadline_secs` (serve) or `--timeout` (verify): the whole operation.
+    Deadline { limit: Duration, caller: Caller },
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Limit::Request(d) => write!(f, "registry.timeout_secs is {}s per request", d.as_secs()),
+            Limit::Deadline { limit, caller: Caller::Verify } => write!(f, "--timeout {}s", limit.as_secs()),
+            Limit::Deadline { limit, caller: Caller::Serve } => {
+                write!(f, "registry.deadline_secs is {}s", limit.as_secs())
+            }
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -32,12 +87,53 @@ pub enum RegistryError {
     NotAllowed(String),
     #[error("{image}:{tag} was not found in the registry")]
     TagNotFound { image: String, tag: String },
-    #[error("registry {host} refused baton's credentials")]
-    Unauthorized { host: String },
+    /// An anonymous request was refused.
+    #[error("the registry {host} wants credentials to read {repository}: {}", caller.credentials_hint(host))]
+    CredentialsWanted { host: String, repository: String, caller: Caller },
+    /// Credentials were sent and refused (or do not grant reading the repository).
+    #[error("the registry refused the credentials for {host} from {from}")]
+    CredentialsRefused { host: String, from: CredentialSource },
+    /// The registry's token service is on a host baton does not send credentials to.
+    #[error("the registry {host} asks for a login at {realm}, which is neither in registry.hosts nor {host}'s documented auth host; baton did not send the credentials from {from} there (list that host in registry.hosts if it is {host}'s token service)")]
+    CredentialsWithheld { host: String, realm: String, from: CredentialSource },
+    /// The credential chain could not be read (a helper failed, …).
+    #[error("registry credentials for {host}: {reason}")]
+    Credentials { host: String, reason: String },
     #[error("registry {host} answered with something baton cannot use: {reason}")]
     Invalid { host: String, reason: String },
     #[error("registry {host} could not be reached: {reason}")]
     Unreachable { host: String, reason: String },
+    #[error("registry {host} did not answer in time: gave up after {:.1}s and {attempts} attempt{} ({limit})", spent.as_secs_f64(), if *attempts == 1 { "" } else { "s" })]
+    TimedOut { host: String, spent: Duration, attempts: u32, limit: Limit },
+}
+
+impl RegistryError {
+    /// Whether trying again later may help (the registry, its login or the network failed, as
+    /// opposed to an answer that will stay the same).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            RegistryError::Unreachable { .. }
+                | RegistryError::TimedOut { .. }
+                | RegistryError::CredentialsWanted { .. }
+                | RegistryError::CredentialsRefused { .. }
+                | RegistryError::CredentialsWithheld { .. }
+                | RegistryError::Credentials { .. }
+                | RegistryError::NotAllowed(_)
+        )
+    }
+
+    fn metric_label(&self) -> &'static str {
+        match self {
+            RegistryError::TagNotFound { .. } => "not_found",
+            RegistryError::CredentialsWanted { .. }
+            | RegistryError::CredentialsRefused { .. }
+            | RegistryError::CredentialsWithheld { .. }
+            | RegistryError::Credentials { .. } => "unauthorized",
+            RegistryError::Unreachable { .. } | RegistryError::TimedOut { .. } => "unreachable",
+            RegistryError::NotAllowed(_) | RegistryError::Invalid { .. } => "invalid",
+        }
+    }
 }
 
 /// What the registry says about one tag.
@@ -64,10 +160,31 @@ pub struct RegistrySettings {
     /// Hosts (a subset of `hosts`) spoken to over plain HTTP instead of HTTPS.
     pub insecure_hosts: Vec<String>,
     /// A Docker `config.json` (the format of a `kubernetes.io/dockerconfigjson` Secret) holding
-    /// credentials per registry host. Absent: anonymous access.
+    /// credentials per registry host. Absent: Docker's own config.json, else anonymous access.
     pub auth_file: Option<std::path::PathBuf>,
     /// Timeout of one registry request, in seconds.
     pub timeout_secs: u64,
+    /// Total time of one registry operation (a resolution, or a signature verification),
+    /// retries included, in seconds.
+    pub deadline_secs: u64,
+}
+
+impl RegistrySettings {
+    /// `timeout_secs`, or 30 s when 0.
+    pub fn request_timeout(&self) -> Duration {
+        match self.timeout_secs {
+            0 => DEFAULT_TIMEOUT,
+            s => Duration::from_secs(s),
+        }
+    }
+
+    /// `deadline_secs`, or 60 s when 0.
+    pub fn deadline(&self) -> Duration {
+        match self.deadline_secs {
+            0 => DEFAULT_DEADLINE,
+            s => Duration::from_secs(s),
+        }
+    }
 }
 
 /// The manifest media types baton asks for and accepts.
@@ -81,103 +198,19 @@ pub const MAX_BLOB_BYTES: usize = 4 * 1024 * 1024;
 
 /// Timeout of one request when the settings leave `timeout_secs` at 0.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Deadline of one operation when the settings leave `deadline_secs` at 0.
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 /// Attempts per registry operation (5xx answers and connection failures are retried).
 const ATTEMPTS: u32 = 3;
-/// Backoff before the second attempt; doubled for each further one.
+/// Backoff before the second attempt; doubled for each further one, with ±50 % jitter.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// Page size for tag listing, and the number of pages read at most.
 const TAG_PAGE: usize = 1000;
 const MAX_TAG_PAGES: usize = 100;
-
-// ---------------------------------------------------------------------------------------------
-// Credentials
-
-/// Credentials for one registry host. `Debug` never shows the secret.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Credential {
-    Basic {
-        username: String,
-        password: String,
-    },
-    /// A registry token (`registrytoken` in a Docker config), sent as a bearer token.
-    Bearer(String),
-}
-
-impl fmt::Debug for Credential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Credential::Basic { username, .. } => {
-                f.debug_struct("Basic").field("username", username).field("password", &"<redacted>").finish()
-            }
-            Credential::Bearer(_) => f.write_str("Bearer(<redacted>)"),
-        }
-    }
-}
-
-impl Credential {
-    fn to_auth(&self) -> RegistryAuth {
-        match self {
-            Credential::Basic { username, password } => RegistryAuth::Basic(username.clone(), password.clone()),
-            Credential::Bearer(token) => RegistryAuth::Bearer(token.clone()),
-        }
-    }
-}
-
-/// The host a Docker `config.json` `auths` key names: `https://host/v1/` → `host`, lowercased.
-fn auth_key_host(key: &str) -> String {
-    let rest = key.strip_prefix("https://").or_else(|| key.strip_prefix("http://")).unwrap_or(key);
-    let host = rest.split('/').next().unwrap_or("");
-    host.to_ascii_lowercase()
-}
-
-/// Parses a Docker `config.json` into credentials per host. Entries carrying neither `auth`,
-/// `username`/`password` nor `registrytoken` are skipped (an `identitytoken` alone is an OAuth
-/// refresh token baton cannot use). Errors never contain secret material.
-pub fn parse_docker_config(json: &[u8]) -> Result<BTreeMap<String, Credential>, String> {
-    #[derive(serde::Deserialize)]
-    struct File {
-        #[serde(default)]
-        auths: BTreeMap<String, Entry>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Entry {
-        auth: Option<String>,
-        username: Option<String>,
-        password: Option<String>,
-        registrytoken: Option<String>,
-    }
-    let file: File = serde_json::from_slice(json).map_err(|e| {
-        // serde_json's message names a position and the kind of error, never the content.
-        format!("the registry auth file is not a Docker config.json: {e}")
-    })?;
-    let mut out = BTreeMap::new();
-    for (key, entry) in file.auths {
-        let host = auth_key_host(&key);
-        if host.is_empty() {
-            return Err(format!("the registry auth file has an entry without a host: {key:?}"));
-        }
-        let credential = if let Some(auth) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(auth.trim())
-                .map_err(|_| format!("the registry auth file's \"auth\" for {host} is not base64"))?;
-            let decoded = String::from_utf8(decoded)
-                .map_err(|_| format!("the registry auth file's \"auth\" for {host} is not UTF-8"))?;
-            let (username, password) = decoded
-                .split_once(':')
-                .ok_or_else(|| format!("the registry auth file's \"auth\" for {host} is not base64(user:password)"))?;
-            Credential::Basic { username: username.to_string(), password: password.to_string() }
-        } else if let (Some(username), Some(password)) = (entry.username, entry.password) {
-            Credential::Basic { username, password }
-        } else if let Some(token) = entry.registrytoken.filter(|t| !t.is_empty()) {
-            Credential::Bearer(token)
-        } else {
-            tracing::warn!(host = %host, "registry auth file entry has no usable credentials; using anonymous access");
-            continue;
-        };
-        out.insert(host, credential);
-    }
-    Ok(out)
-}
+/// How long the answer of `GET /v2/` (which login a registry wants) is reused.
+const CHALLENGE_TTL: Duration = Duration::from_secs(600);
+/// A token is renewed this long before the token service says it expires.
+const TOKEN_MARGIN: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------------------------------------
 // Host allow-list
@@ -295,21 +328,62 @@ pub struct Referrer {
 // ---------------------------------------------------------------------------------------------
 // The client
 
-/// The real registry client: oci-client under an allow-list, per-host credentials, timeouts and
-/// bounded retries.
+/// How the client behaves beyond the settings.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// Whose hints the messages carry.
+    pub caller: Caller,
+    /// `baton verify --timeout`: (when the command started, how long it may take). Nothing runs
+    /// past that; each operation is also bounded by `registry.deadline_secs`.
+    pub overall: Option<(Instant, Duration)>,
+}
+
+/// How requests to one repository are authorized.
+#[derive(Clone)]
+struct Access {
+    auth: RegistryAuth,
+    /// Where the credentials came from; `None`: anonymous.
+    source: Option<CredentialSource>,
+    /// A bearer token from the token service runs out.
+    until: Option<Instant>,
+}
+
+/// The time budget of one operation, shared by its attempts.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    started: Instant,
+    ends: Instant,
+    limit: Limit,
+}
+
+impl Budget {
+    fn left(&self) -> Duration {
+        self.ends.saturating_duration_since(Instant::now())
+    }
+}
+
+/// The real registry client: oci-client under an allow-list, per-host credentials from the
+/// [`CredentialChain`], baton's own login handshake ([`auth`]), timeouts and bounded retries.
 pub struct OciRegistry {
     client: Client,
+    /// Baton's own HTTP client for `GET /v2/` and token requests.
+    http: reqwest13::Client,
     policy: HostPolicy,
-    credentials: BTreeMap<String, Credential>,
+    chain: CredentialChain,
     timeout: Duration,
+    deadline: Duration,
+    options: ClientOptions,
+    challenges: Mutex<HashMap<String, (Instant, auth::Challenge)>>,
+    access: Mutex<HashMap<(String, String), Access>>,
 }
 
 impl fmt::Debug for OciRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OciRegistry")
             .field("policy", &self.policy)
-            .field("credential_hosts", &self.credentials.keys().collect::<Vec<_>>())
+            .field("chain", &self.chain)
             .field("timeout", &self.timeout)
+            .field("deadline", &self.deadline)
             .finish()
     }
 }
@@ -336,34 +410,58 @@ impl From<RegistryError> for Failure {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl OciRegistry {
-    /// Builds the client. Reads the auth file once; a missing or malformed auth file, or an
-    /// insecure host that is not also allowed, is an error.
+    /// Builds the client for `serve`/`reconcile`: credentials from `registry.auth_file`, then
+    /// Docker's config.json (`DOCKER_CONFIG` or `~/.docker`), then anonymous. A missing or
+    /// malformed auth file, or an insecure host that is not also allowed, is an error.
     pub fn new(settings: &RegistrySettings) -> Result<OciRegistry, String> {
+        let docker = credentials::docker_config_path(|k| std::env::var(k).ok());
+        let chain = CredentialChain::load(None, settings.auth_file.as_deref(), docker.as_deref())?;
+        OciRegistry::with_chain(settings, chain, ClientOptions::default())
+    }
+
+    /// Builds the client with an explicit credential chain.
+    pub fn with_chain(
+        settings: &RegistrySettings,
+        chain: CredentialChain,
+        options: ClientOptions,
+    ) -> Result<OciRegistry, String> {
         let policy = HostPolicy::new(settings)?;
-        let credentials = match &settings.auth_file {
-            None => BTreeMap::new(),
-            Some(path) => {
-                let bytes = std::fs::read(path)
-                    .map_err(|e| format!("cannot read the registry auth file {}: {e}", path.display()))?;
-                parse_docker_config(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
-            }
-        };
-        let timeout = match settings.timeout_secs {
-            0 => DEFAULT_TIMEOUT,
-            s => Duration::from_secs(s),
-        };
+        let timeout = settings.request_timeout();
         let config = ClientConfig {
             protocol: ClientProtocol::HttpsExcept(policy.insecure.clone()),
             read_timeout: Some(timeout),
             connect_timeout: Some(timeout),
             // Baton never picks a platform out of an index: the index digest is the version.
             platform_resolver: None,
-            user_agent: concat!("baton/", env!("CARGO_PKG_VERSION")),
+            user_agent: USER_AGENT,
             ..ClientConfig::default()
         };
         let client = Client::try_from(config).map_err(|e| format!("cannot build the registry HTTP client: {e}"))?;
-        Ok(OciRegistry { client, policy, credentials, timeout })
+        let http = reqwest13::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(timeout)
+            .read_timeout(timeout)
+            // A token realm is where the registry says; never follow a redirect elsewhere.
+            .redirect(reqwest13::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("cannot build the registry HTTP client: {e}"))?;
+        tracing::debug!(sources = ?chain.sources(), "registry credential sources");
+        Ok(OciRegistry {
+            client,
+            http,
+            policy,
+            chain,
+            timeout,
+            deadline: settings.deadline(),
+            options,
+            challenges: Mutex::default(),
+            access: Mutex::default(),
+        })
     }
 
     /// The hosts this client may contact.
@@ -371,26 +469,229 @@ impl OciRegistry {
         &self.policy
     }
 
-    fn auth_for(&self, host: &str) -> RegistryAuth {
-        let host = host.to_ascii_lowercase();
-        let found = self.credentials.get(&host).or_else(|| {
-            // Docker Hub's credentials are stored under its index host.
-            (host == "docker.io" || host == "registry-1.docker.io")
-                .then(|| self.credentials.get("index.docker.io"))
-                .flatten()
-        });
-        found.map_or(RegistryAuth::Anonymous, Credential::to_auth)
+    /// `registry.deadline_secs`: the longest one resolution or verification may take.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
     }
 
-    /// Checks the host against the allow-list and returns (canonical host, auth).
-    fn admit(&self, image: &ImageName) -> Result<(String, RegistryAuth), RegistryError> {
+    /// Who the messages are written for.
+    pub fn caller(&self) -> Caller {
+        self.options.caller
+    }
+
+    /// A new budget for one operation: `registry.deadline_secs` from now, and never past
+    /// [`ClientOptions::overall`].
+    pub fn budget(&self) -> Budget {
+        let started = Instant::now();
+        let own = started + self.deadline;
+        match self.options.overall {
+            Some((start, limit)) if start + limit <= own => {
+                Budget { started: start, ends: start + limit, limit: Limit::Deadline { limit, caller: Caller::Verify } }
+            }
+            _ => Budget { started, ends: own, limit: Limit::Deadline { limit: self.deadline, caller: Caller::Serve } },
+        }
+    }
+
+    /// Checks the host against the allow-list and returns (canonical host, access).
+    async fn admit(&self, image: &ImageName, budget: &Budget) -> Result<(String, Access), RegistryError> {
         let host = self.policy.check(&image.host)?.to_string();
-        let auth = self.auth_for(&host);
-        Ok((host, auth))
+        let access = self.access_for(&host, &image.path, budget).await?;
+        Ok((host, access))
     }
 
-    /// Runs `op` with a per-attempt timeout, retrying connection failures and 5xx answers.
-    async fn attempt<T, F, Fut>(&self, host: &str, what: &str, op: F) -> Result<T, RegistryError>
+    /// How to authorize requests to `host`/`repository` (cached; tokens until they expire).
+    async fn access_for(&self, host: &str, repository: &str, budget: &Budget) -> Result<Access, RegistryError> {
+        let key = (host.to_string(), repository.to_string());
+        if let Some(a) = lock(&self.access).get(&key) {
+            if a.until.is_none_or(|u| Instant::now() < u) {
+                return Ok(a.clone());
+            }
+        }
+        let found = tokio::time::timeout(budget.left(), self.chain.lookup(host))
+            .await
+            .map_err(|_| self.timed_out(host, budget, 1, true))?
+            .map_err(|reason| RegistryError::Credentials { host: host.to_string(), reason })?;
+        let access = match found {
+            // A registry token is sent as is (as go-containerregistry does).
+            Some(credentials::Found { credential: Credential::Bearer(token), source }) => {
+                Access { auth: RegistryAuth::Bearer(token), source: Some(source), until: None }
+            }
+            found => match self.challenge(host, budget).await? {
+                auth::Challenge::Open => Access { auth: RegistryAuth::Anonymous, source: None, until: None },
+                auth::Challenge::Basic => match found {
+                    Some(credentials::Found { credential: Credential::Basic { username, password }, source }) => {
+                        Access { auth: RegistryAuth::Basic(username, password), source: Some(source), until: None }
+                    }
+                    _ => Access { auth: RegistryAuth::Anonymous, source: None, until: None },
+                },
+                auth::Challenge::Bearer { realm, service } => {
+                    self.token(host, repository, &realm, service.as_deref(), found, budget).await?
+                }
+            },
+        };
+        lock(&self.access).insert(key, access.clone());
+        Ok(access)
+    }
+
+    /// `GET /v2/`: which login the registry wants (cached per host).
+    async fn challenge(&self, host: &str, budget: &Budget) -> Result<auth::Challenge, RegistryError> {
+        if let Some((at, c)) = lock(&self.challenges).get(host) {
+            if at.elapsed() < CHALLENGE_TTL {
+                return Ok(c.clone());
+            }
+        }
+        let url = format!("{}://{host}/v2/", self.scheme(host));
+        let challenge = self
+            .attempt(host, "login", budget, || async {
+                let resp = self.http.get(&url).send().await.map_err(|e| self.transport_failure(host, &e))?;
+                let status = resp.status().as_u16();
+                let header =
+                    resp.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_string);
+                match (status, header) {
+                    (401, Some(h)) => Ok(auth::parse_challenge(&h)),
+                    (401, None) => Ok(auth::Challenge::Basic),
+                    (500..=599, _) => Err(Failure {
+                        error: RegistryError::Unreachable { host: host.to_string(), reason: format!("HTTP {status}") },
+                        retry: true,
+                    }),
+                    _ => Ok(auth::Challenge::Open),
+                }
+            })
+            .await?;
+        lock(&self.challenges).insert(host.to_string(), (Instant::now(), challenge.clone()));
+        Ok(challenge)
+    }
+
+    fn scheme(&self, host: &str) -> &'static str {
+        if self.policy.is_insecure(host) {
+            "http"
+        } else {
+            "https"
+        }
+    }
+
+    /// Asks the token service for a pull token for `repository` (module [`auth`]).
+    async fn token(
+        &self,
+        host: &str,
+        repository: &str,
+        realm: &str,
+        service: Option<&str>,
+        found: Option<credentials::Found>,
+        budget: &Budget,
+    ) -> Result<Access, RegistryError> {
+        let source = found.as_ref().map(|f| f.source.clone());
+        if let Some(source) = &source {
+            match auth::realm_trust(host, realm, &self.policy) {
+                auth::RealmTrust::Trusted => {}
+                auth::RealmTrust::ForeignHost(realm_host) | auth::RealmTrust::PlainHttp(realm_host) => {
+                    return Err(RegistryError::CredentialsWithheld {
+                        host: host.to_string(),
+                        realm: realm_host,
+                        from: source.clone(),
+                    })
+                }
+                auth::RealmTrust::Invalid(reason) => {
+                    return Err(RegistryError::Invalid { host: host.to_string(), reason })
+                }
+            }
+        } else if url::Url::parse(realm).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true) {
+            return Err(RegistryError::Invalid {
+                host: host.to_string(),
+                reason: format!("the token realm {realm:?} is not an http(s) URL"),
+            });
+        }
+        let scope = auth::pull_scope(repository);
+        let answer = self
+            .attempt(host, "token", budget, || async {
+                let request = match found.as_ref().map(|f| &f.credential) {
+                    Some(Credential::Identity(refresh)) => {
+                        let mut form = url::form_urlencoded::Serializer::new(String::new());
+                        form.append_pair("grant_type", "refresh_token");
+                        form.append_pair("refresh_token", refresh);
+                        form.append_pair("client_id", "baton");
+                        form.append_pair("scope", &scope);
+                        if let Some(s) = service {
+                            form.append_pair("service", s);
+                        }
+                        self.http
+                            .post(realm)
+                            .header("content-type", "application/x-www-form-urlencoded")
+                            .body(form.finish())
+                    }
+                    other => {
+                        let mut query = vec![("scope", scope.as_str())];
+                        if let Some(s) = service {
+                            query.push(("service", s));
+                        }
+                        let r = self.http.get(realm).query(&query);
+                        match other {
+                            Some(Credential::Basic { username, password }) => r.basic_auth(username, Some(password)),
+                            _ => r,
+                        }
+                    }
+                };
+                let resp = request.send().await.map_err(|e| self.transport_failure(host, &e))?;
+                let status = resp.status().as_u16();
+                match status {
+                    200 => {
+                        let body = resp.bytes().await.map_err(|e| self.transport_failure(host, &e))?;
+                        auth::parse_token_answer(&body)
+                            .map_err(|reason| Failure::from(RegistryError::Invalid { host: host.to_string(), reason }))
+                    }
+                    401 | 403 => Err(self.refused(host, repository, source.as_ref()).into()),
+                    429 | 500..=599 => Err(Failure {
+                        error: RegistryError::Unreachable {
+                            host: host.to_string(),
+                            reason: format!("the token service answered HTTP {status}"),
+                        },
+                        retry: true,
+                    }),
+                    _ => Err(RegistryError::Invalid {
+                        host: host.to_string(),
+                        reason: format!("the token service answered HTTP {status}"),
+                    }
+                    .into()),
+                }
+            })
+            .await?;
+        let until = Instant::now() + answer.expires_in.saturating_sub(TOKEN_MARGIN);
+        Ok(Access { auth: RegistryAuth::Bearer(answer.token), source, until: Some(until) })
+    }
+
+    /// A refusal: credentials wanted (none sent) or refused (naming their source).
+    fn refused(&self, host: &str, repository: &str, source: Option<&CredentialSource>) -> RegistryError {
+        match source {
+            None => RegistryError::CredentialsWanted {
+                host: host.to_string(),
+                repository: repository.to_string(),
+                caller: self.options.caller,
+            },
+            Some(source) => RegistryError::CredentialsRefused { host: host.to_string(), from: source.clone() },
+        }
+    }
+
+    /// Hands the access to oci-client for this reference: a bearer token is put into its token
+    /// cache (no request), so that oci-client never runs its own handshake with our credentials.
+    async fn prepare(&self, reference: &Reference, access: &Access) {
+        self.client.store_auth_if_needed(reference.resolve_registry(), &access.auth).await;
+        if let RegistryAuth::Bearer(_) = access.auth {
+            let _ = self.client.auth(reference, &access.auth, RegistryOperation::Pull).await;
+        }
+    }
+
+    fn timed_out(&self, host: &str, budget: &Budget, attempts: u32, deadline: bool) -> RegistryError {
+        RegistryError::TimedOut {
+            host: host.to_string(),
+            spent: budget.started.elapsed(),
+            attempts,
+            limit: if deadline { budget.limit.clone() } else { Limit::Request(self.timeout) },
+        }
+    }
+
+    /// Runs `op` with a per-attempt timeout within the operation's budget, retrying connection
+    /// failures and 5xx answers with jittered backoff.
+    async fn attempt<T, F, Fut>(&self, host: &str, what: &str, budget: &Budget, op: F) -> Result<T, RegistryError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
@@ -398,34 +699,47 @@ impl OciRegistry {
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
         loop {
-            let outcome = match tokio::time::timeout(self.timeout, op()).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(Failure {
-                    error: RegistryError::Unreachable {
-                        host: host.to_string(),
-                        reason: format!("no answer within {}s", self.timeout.as_secs()),
-                    },
-                    retry: true,
-                }),
+            let left = budget.left();
+            let outcome = if left.is_zero() {
+                Err(Failure { error: self.timed_out(host, budget, attempt - 1, true), retry: false })
+            } else {
+                let per_attempt = self.timeout.min(left);
+                match tokio::time::timeout(per_attempt, op()).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(Failure {
+                        error: self.timed_out(host, budget, attempt, per_attempt < self.timeout),
+                        retry: per_attempt >= self.timeout,
+                    }),
+                }
             };
             crate::metrics::registry_request(match &outcome {
                 Ok(_) => "ok",
-                Err(Failure { error: RegistryError::TagNotFound { .. }, .. }) => "not_found",
-                Err(Failure { error: RegistryError::Unauthorized { .. }, .. }) => "unauthorized",
-                Err(Failure { error: RegistryError::Unreachable { .. }, .. }) => "unreachable",
-                Err(_) => "invalid",
+                Err(f) => f.error.metric_label(),
             });
             match outcome {
                 Ok(v) => return Ok(v),
                 Err(f) if f.retry && attempt < ATTEMPTS => {
+                    let pause = backoff.mul_f64(0.5 + fastrand::f64());
+                    if pause >= budget.left() {
+                        tracing::debug!(host, what, attempt, error = %f.error, "registry request failed; no time left to retry");
+                        return Err(f.error);
+                    }
                     tracing::debug!(host, what, attempt, error = %f.error, "registry request failed; retrying");
-                    tokio::time::sleep(backoff).await;
+                    tokio::time::sleep(pause).await;
                     backoff *= 2;
                     attempt += 1;
                 }
                 Err(f) => {
                     tracing::debug!(host, what, attempt, error = %f.error, "registry request failed");
-                    return Err(f.error);
+                    return Err(match f.error {
+                        RegistryError::TimedOut { host, limit: Limit::Request(l), .. } => RegistryError::TimedOut {
+                            host,
+                            spent: budget.started.elapsed(),
+                            attempts: attempt,
+                            limit: Limit::Request(l),
+                        },
+                        e => e,
+                    });
                 }
             }
         }
@@ -436,7 +750,8 @@ impl OciRegistry {
     /// must the registry's `Docker-Content-Digest` header (checked by oci-client, and the digest
     /// it reports is compared again here).
     pub async fn fetch_manifest(&self, image: &ImageName, reference: &str) -> Result<Manifest, RegistryError> {
-        let (host, auth) = self.admit(image)?;
+        let budget = &self.budget();
+        let host = self.policy.check(&image.host)?.to_string();
         let by_digest = reference.starts_with("sha256:");
         let oci_ref = if by_digest {
             let digest: Digest =
@@ -447,12 +762,14 @@ impl OciRegistry {
                 reference.parse().map_err(|e| RegistryError::Invalid { host: host.clone(), reason: format!("{e}") })?;
             Reference::with_tag(host.clone(), image.path.clone(), tag.to_string())
         };
+        let (host, access) = self.admit(image, budget).await?;
         let (body, reported) = self
-            .attempt(&host, "manifest", || async {
+            .attempt(&host, "manifest", budget, || async {
+                self.prepare(&oci_ref, &access).await;
                 self.client
-                    .pull_manifest_raw(&oci_ref, &auth, &ACCEPTED_MANIFEST_TYPES)
+                    .pull_manifest_raw(&oci_ref, &access.auth, &ACCEPTED_MANIFEST_TYPES)
                     .await
-                    .map_err(|e| self.failure(&host, image, Target::Manifest(reference), e))
+                    .map_err(|e| self.failure(&host, image, Target::Manifest(reference), access.source.as_ref(), e))
             })
             .await?;
         let invalid = |reason: String| RegistryError::Invalid { host: host.clone(), reason };
@@ -477,23 +794,24 @@ impl OciRegistry {
 
     /// Reads one blob of at most [`MAX_BLOB_BYTES`], checking its sha256 against `digest`.
     pub async fn fetch_blob(&self, image: &ImageName, digest: &Digest) -> Result<Vec<u8>, RegistryError> {
-        let (host, auth) = self.admit(image)?;
+        let budget = self.budget();
+        let (host, access) = self.admit(image, &budget).await?;
         let oci_ref = Reference::with_digest(host.clone(), image.path.clone(), digest.to_string());
-        // pull_blob_stream takes no credentials: they must be in the client's store.
-        self.client.store_auth_if_needed(oci_ref.resolve_registry(), &auth).await;
         let descriptor = OciDescriptor { digest: digest.to_string(), ..OciDescriptor::default() };
         let too_big = || RegistryError::Invalid {
             host: host.clone(),
             reason: format!("blob {digest} of {image} is larger than {MAX_BLOB_BYTES} bytes"),
         };
         let bytes = self
-            .attempt(&host, "blob", || async {
+            .attempt(&host, "blob", &budget, || async {
+                // pull_blob_stream takes no credentials: they must be in the client's store.
+                self.prepare(&oci_ref, &access).await;
                 let target = Target::Blob(digest.as_str());
                 let mut stream = self
                     .client
                     .pull_blob_stream(&oci_ref, &descriptor)
                     .await
-                    .map_err(|e| self.failure(&host, image, target, e))?;
+                    .map_err(|e| self.failure(&host, image, target, access.source.as_ref(), e))?;
                 if stream.content_length.is_some_and(|l| l > MAX_BLOB_BYTES as u64) {
                     return Err(Failure::from(too_big()));
                 }
@@ -535,15 +853,15 @@ impl OciRegistry {
         digest: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<Vec<Referrer>, RegistryError> {
-        let (host, auth) = self.admit(image)?;
+        let budget = self.budget();
+        let (host, access) = self.admit(image, &budget).await?;
         let oci_ref = Reference::with_digest(host.clone(), image.path.clone(), digest.to_string());
-        self.client.store_auth_if_needed(oci_ref.resolve_registry(), &auth).await;
         let index = self
-            .attempt(&host, "referrers", || async {
-                self.client
-                    .pull_referrers(&oci_ref, None)
-                    .await
-                    .map_err(|e| self.failure(&host, image, Target::Manifest(digest.as_str()), e))
+            .attempt(&host, "referrers", &budget, || async {
+                self.prepare(&oci_ref, &access).await;
+                self.client.pull_referrers(&oci_ref, None).await.map_err(|e| {
+                    self.failure(&host, image, Target::Manifest(digest.as_str()), access.source.as_ref(), e)
+                })
             })
             .await?;
         let mut out = Vec::new();
@@ -566,8 +884,25 @@ impl OciRegistry {
         Ok(out)
     }
 
+    /// A transport error of baton's own requests (`GET /v2/`, token service).
+    fn transport_failure(&self, host: &str, e: &reqwest13::Error) -> Failure {
+        let mut reason = error_chain(e);
+        if !self.policy.is_insecure(host) && (e.is_connect() || e.is_request()) && looks_like_tls_failure(&reason) {
+            reason.push_str(&format!(" (the TLS handshake failed; {})", self.options.caller.plain_http_hint()));
+            return RegistryError::Unreachable { host: host.to_string(), reason }.into();
+        }
+        Failure { error: RegistryError::Unreachable { host: host.to_string(), reason }, retry: true }
+    }
+
     /// Maps an oci-client error to baton's, deciding whether to retry.
-    fn failure(&self, host: &str, image: &ImageName, target: Target<'_>, e: OciDistributionError) -> Failure {
+    fn failure(
+        &self,
+        host: &str,
+        image: &ImageName,
+        target: Target<'_>,
+        source: Option<&CredentialSource>,
+        e: OciDistributionError,
+    ) -> Failure {
         let not_found = || match target {
             Target::Manifest(reference) => {
                 RegistryError::TagNotFound { image: image.to_string(), tag: reference.to_string() }
@@ -581,7 +916,11 @@ impl OciRegistry {
                 reason: format!("repository {} does not exist", image.path),
             },
         };
-        let unauthorized = || RegistryError::Unauthorized { host: host.to_string() };
+        let unauthorized = || {
+            // The cached token or login may be what was refused: ask afresh next time.
+            lock(&self.access).remove(&(host.to_string(), image.path.clone()));
+            self.refused(host, &image.path, source)
+        };
         let invalid = |reason: String| RegistryError::Invalid { host: host.to_string(), reason };
         let unreachable = |reason: String| Failure {
             error: RegistryError::Unreachable { host: host.to_string(), reason },
@@ -629,9 +968,7 @@ impl OciRegistry {
                     && (e.is_connect() || e.is_request())
                     && looks_like_tls_failure(&reason)
                 {
-                    reason.push_str(
-                        " (the TLS handshake failed; if this registry speaks plain HTTP, list it in registry.insecure_hosts)",
-                    );
+                    reason.push_str(&format!(" (the TLS handshake failed; {})", self.options.caller.plain_http_hint()));
                     return RegistryError::Unreachable { host: host.to_string(), reason }.into();
                 }
                 if e.is_timeout() {
@@ -645,6 +982,8 @@ impl OciRegistry {
         }
     }
 }
+
+const USER_AGENT: &str = concat!("baton/", env!("CARGO_PKG_VERSION"));
 
 /// A message and its causes, joined: reqwest hides the interesting part in `source()`.
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -686,17 +1025,19 @@ impl Registry for OciRegistry {
     }
 
     async fn list_tags(&self, image: &ImageName) -> Result<Vec<Tag>, RegistryError> {
-        let (host, auth) = self.admit(image)?;
+        let budget = self.budget();
+        let (host, access) = self.admit(image, &budget).await?;
         let oci_ref = Reference::with_tag(host.clone(), image.path.clone(), "latest".to_string());
         let mut tags = Vec::new();
         let mut last: Option<String> = None;
         for _ in 0..MAX_TAG_PAGES {
             let page = self
-                .attempt(&host, "tags", || async {
+                .attempt(&host, "tags", &budget, || async {
+                    self.prepare(&oci_ref, &access).await;
                     self.client
-                        .list_tags(&oci_ref, &auth, Some(TAG_PAGE), last.as_deref())
+                        .list_tags(&oci_ref, &access.auth, Some(TAG_PAGE), last.as_deref())
                         .await
-                        .map_err(|e| self.failure(&host, image, Target::Repository, e))
+                        .map_err(|e| self.failure(&host, image, Target::Repository, access.source.as_ref(), e))
                 })
                 .await?;
             let n = page.tags.len();
@@ -732,51 +1073,13 @@ mod tests {
     }
 
     #[test]
-    fn docker_config_auth_field() {
-        let auth = base64::engine::general_purpose::STANDARD.encode("bob:s3cr:et");
-        let json = format!(
-            r#"{{"auths": {{"Registry.Example.com": {{"auth": "{auth}"}},
-                "https://index.docker.io/v1/": {{"username": "al", "password": "pw"}},
-                "ghcr.io": {{"registrytoken": "tok"}},
-                "quay.io": {{"identitytoken": "refresh"}}}},
-               "credsStore": "desktop"}}"#
-        );
-        let creds = parse_docker_config(json.as_bytes()).unwrap();
-        assert_eq!(
-            creds["registry.example.com"],
-            Credential::Basic { username: "bob".into(), password: "s3cr:et".into() }
-        );
-        assert_eq!(creds["index.docker.io"], Credential::Basic { username: "al".into(), password: "pw".into() });
-        assert_eq!(creds["ghcr.io"], Credential::Bearer("tok".into()));
-        assert!(!creds.contains_key("quay.io"));
-        assert_eq!(creds.len(), 3);
-    }
-
-    #[test]
-    fn docker_config_errors_hide_secrets() {
-        let err = parse_docker_config(br#"{"auths": {"h": {"auth": "!!not-base64-secret!!"}}}"#).unwrap_err();
-        assert!(!err.contains("secret"), "{err}");
-        let no_colon = base64::engine::general_purpose::STANDARD.encode("justasecret");
-        let err =
-            parse_docker_config(format!(r#"{{"auths": {{"h": {{"auth": "{no_colon}"}}}}}}"#).as_bytes()).unwrap_err();
-        assert!(!err.contains("justasecret"), "{err}");
-        assert!(parse_docker_config(b"not json").is_err());
-        assert!(parse_docker_config(b"{}").unwrap().is_empty());
-    }
-
-    #[test]
-    fn credentials_are_redacted_in_debug() {
-        let c = Credential::Basic { username: "bob".into(), password: "hunter2".into() };
-        assert!(!format!("{c:?}").contains("hunter2"));
-        assert!(!format!("{:?}", Credential::Bearer("tok123".into())).contains("tok123"));
+    fn client_debug_shows_no_secret() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");
         std::fs::write(&path, r#"{"auths": {"r.example": {"username": "u", "password": "hunter2"}}}"#).unwrap();
-        let reg =
-            OciRegistry::new(&RegistrySettings { auth_file: Some(path), ..settings(&["r.example"], &[]) }).unwrap();
+        let chain = CredentialChain::load(None, Some(&path), None).unwrap();
+        let reg = OciRegistry::with_chain(&settings(&["r.example"], &[]), chain, ClientOptions::default()).unwrap();
         assert!(!format!("{reg:?}").contains("hunter2"));
-        assert_eq!(reg.auth_for("R.example"), RegistryAuth::Basic("u".into(), "hunter2".into()));
-        assert_eq!(reg.auth_for("other.example"), RegistryAuth::Anonymous);
     }
 
     #[test]
