@@ -14,9 +14,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
-use baton::registry::{OciRegistry, Registry, RegistryError, RegistrySettings};
+use baton::registry::{
+    Caller, ClientOptions, CredentialChain, OciRegistry, Registry, RegistryError, RegistrySettings,
+};
 use baton::types::{Digest, ImageName, Tag};
-use registry::TestRegistry;
+use registry::{Login, TestRegistry, TokenServer};
 
 const REVISION: &str = "org.opencontainers.image.revision";
 const SOURCE: &str = "org.opencontainers.image.source";
@@ -27,7 +29,76 @@ fn settings(hosts: &[&str], insecure: &[&str]) -> RegistrySettings {
         insecure_hosts: insecure.iter().map(|s| s.to_string()).collect(),
         auth_file: None,
         timeout_secs: 5,
+        deadline_secs: 30,
     }
+}
+
+/// The client `serve` builds, with `registry.auth_file` = a Docker config holding `auths_json`
+/// (no Docker config of the machine's user is read).
+fn serve_client(settings: &RegistrySettings, dir: &std::path::Path, auths_json: Option<&str>) -> OciRegistry {
+    let auth_file = auths_json.map(|json| {
+        let path = dir.join(format!("auth-{}.json", Digest::of(json.as_bytes()).hex()));
+        std::fs::write(&path, json).unwrap();
+        path
+    });
+    let settings = RegistrySettings { auth_file: auth_file.clone(), ..settings.clone() };
+    let chain = CredentialChain::load(None, auth_file.as_deref(), None).unwrap();
+    OciRegistry::with_chain(&settings, chain, ClientOptions { caller: Caller::Serve, overall: None }).unwrap()
+}
+
+fn basic_auths(host: &str, user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!(r#"{{"auths": {{"{host}": {{"auth": "{auth}"}}}}}}"#)
+}
+
+/// Ports and durations vary from run to run.
+fn redact(msg: &str) -> String {
+    redact_hosts(msg, &[])
+}
+
+/// Like [`redact`], naming the given hosts.
+fn redact_hosts(msg: &str, named: &[(&str, &str)]) -> String {
+    let mut msg = msg.to_string();
+    for (host, name) in named {
+        msg = msg.replace(host, name);
+    }
+    let msg = regex::Regex::new(r"127\.0\.0\.1:\d+").unwrap().replace_all(&msg, "[host]");
+    let msg = regex::Regex::new(r"/tmp/\.tmp[A-Za-z0-9]+/auth-[0-9a-f]+\.json").unwrap().replace_all(&msg, "[auth-file]");
+    let msg = regex::Regex::new(r"after \d+\.\ds").unwrap().replace_all(&msg, "after [time]");
+    msg.into_owned()
+}
+
+/// Everything `tracing` emits while `f` runs, at every level and from every crate.
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Everything `tracing` emits in this test binary from the first call on, at every level and
+/// from every crate. (One global subscriber: thread-local ones miss events when tests run in
+/// parallel, because tracing caches per call site whether anyone listens.)
+fn capture_logs() -> Arc<std::sync::Mutex<Vec<u8>>> {
+    static BUF: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    BUF.get_or_init(|| {
+        let buf = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || Captured(writer.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+        buf
+    })
+    .clone()
 }
 
 fn image(host: &str, path: &str) -> ImageName {
@@ -379,4 +450,148 @@ async fn garbage_is_invalid() {
     let client = OciRegistry::new(&settings(&[&host], &[&host])).unwrap();
     let err = client.resolve(&image(&host, "app"), &tag("1.0.0")).await.unwrap_err();
     assert!(matches!(err, RegistryError::Invalid { .. }), "{err:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logins: htpasswd Basic auth and Docker Distribution's token auth, as `serve` meets them
+
+#[tokio::test]
+async fn htpasswd_basic_auth() {
+    let logs = capture_logs();
+    let login = Login::Htpasswd { username: registry::USERNAME.into(), password: registry::PASSWORD.into() };
+    let reg = TestRegistry::start_with(None, login).await;
+    let host = reg.host();
+    let digest = reg.push_artifact("org/app", "1.0.0", b"private manifests", &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&[&host], &[&host]);
+    let img = image(&host, "org/app");
+
+    let client = serve_client(&s, dir.path(), Some(&basic_auths(&host, registry::USERNAME, registry::PASSWORD)));
+    let r = bounded("resolve", client.resolve(&img, &tag("1.0.0"))).await.unwrap();
+    assert_eq!(r.digest.as_str(), digest);
+    let layer: Digest = registry::sha256(b"private manifests").parse().unwrap();
+    assert_eq!(client.fetch_blob(&img, &layer).await.unwrap(), b"private manifests");
+    assert_eq!(client.list_tags(&img).await.unwrap().len(), 1);
+
+    let mut messages = Vec::new();
+    let anonymous = serve_client(&s, dir.path(), None);
+    let err = anonymous.resolve(&img, &tag("1.0.0")).await.unwrap_err();
+    assert!(matches!(err, RegistryError::CredentialsWanted { .. }), "{err:?}");
+    messages.push(format!("anonymous: {}", redact(&err.to_string())));
+    let wrong = serve_client(&s, dir.path(), Some(&basic_auths(&host, registry::USERNAME, "wrong-password")));
+    let err = wrong.resolve(&img, &tag("1.0.0")).await.unwrap_err();
+    assert!(matches!(err, RegistryError::CredentialsRefused { .. }), "{err:?}");
+    messages.push(format!("wrong password: {}", redact(&err.to_string())));
+    insta::assert_snapshot!("serve_htpasswd_messages", messages.join("\n"));
+
+    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("registry credentials"), "the capture saw baton's debug lines:\n{logs}");
+    assert!(!logs.contains(registry::PASSWORD), "the password reached a log line:\n{logs}");
+}
+
+#[tokio::test]
+async fn token_auth_public_and_private_repositories() {
+    let logs = capture_logs();
+    let tokens = TokenServer::start(&["public/app"]);
+    let reg = TestRegistry::start_with(None, Login::Token(tokens.clone())).await;
+    let host = reg.host();
+    let public = reg.push_artifact("public/app", "1.0.0", b"public", &[]).await;
+    let private = reg.push_artifact("private/app", "1.0.0", b"private", &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let th = tokens.host();
+    // The token service is on another port: listed in registry.hosts so credentials may go there.
+    let s = settings(&[&host, &th], &[&host, &th]);
+    let (public_img, private_img) = (image(&host, "public/app"), image(&host, "private/app"));
+
+    // Anonymous: the public repository through an anonymous token, the private one refused.
+    let anonymous = serve_client(&s, dir.path(), None);
+    assert_eq!(bounded("resolve", anonymous.resolve(&public_img, &tag("1.0.0"))).await.unwrap().digest.as_str(), public);
+    let layer: Digest = registry::sha256(b"public").parse().unwrap();
+    assert_eq!(anonymous.fetch_blob(&public_img, &layer).await.unwrap(), b"public");
+    let err = anonymous.resolve(&private_img, &tag("1.0.0")).await.unwrap_err();
+    assert!(matches!(err, RegistryError::CredentialsWanted { .. }), "{err:?}");
+    let names = [(host.as_str(), "[registry]"), (th.as_str(), "[token-service]")];
+    let redact = |m: &str| redact_hosts(m, &names);
+    let mut messages = vec![format!("anonymous, private repository: {}", redact(&err.to_string()))];
+
+    // User and password from registry.auth_file: both repositories; the token is reused.
+    let client = serve_client(&s, dir.path(), Some(&basic_auths(&host, registry::USERNAME, registry::PASSWORD)));
+    assert_eq!(client.resolve(&private_img, &tag("1.0.0")).await.unwrap().digest.as_str(), private);
+    assert_eq!(client.resolve(&public_img, &tag("1.0.0")).await.unwrap().digest.as_str(), public);
+    let before = tokens.requests.lock().unwrap().len();
+    let layer: Digest = registry::sha256(b"private").parse().unwrap();
+    assert_eq!(client.fetch_blob(&private_img, &layer).await.unwrap(), b"private");
+    assert_eq!(client.list_tags(&private_img).await.unwrap().len(), 1);
+    assert_eq!(tokens.requests.lock().unwrap().len(), before, "a cached token is reused");
+
+    // An identity token (OAuth2 refresh token) from the auth file.
+    let identity = format!(r#"{{"auths": {{"{host}": {{"identitytoken": "{}"}}}}}}"#, registry::REFRESH_TOKEN);
+    let client = serve_client(&s, dir.path(), Some(&identity));
+    assert_eq!(client.resolve(&private_img, &tag("1.0.0")).await.unwrap().digest.as_str(), private);
+
+    // A wrong password: the token service refuses it.
+    let wrong = serve_client(&s, dir.path(), Some(&basic_auths(&host, registry::USERNAME, "wrong-password")));
+    let err = wrong.resolve(&private_img, &tag("1.0.0")).await.unwrap_err();
+    assert!(matches!(err, RegistryError::CredentialsRefused { .. }), "{err:?}");
+    messages.push(format!("wrong password: {}", redact(&err.to_string())));
+
+    // The token service is not in registry.hosts: the credentials are not sent there.
+    let sent_before = tokens.requests.lock().unwrap().iter().filter(|r| r.login != "anonymous").count();
+    let narrow = settings(&[&host], &[&host]);
+    let client = serve_client(&narrow, dir.path(), Some(&basic_auths(&host, registry::USERNAME, registry::PASSWORD)));
+    let err = client.resolve(&private_img, &tag("1.0.0")).await.unwrap_err();
+    assert!(matches!(err, RegistryError::CredentialsWithheld { .. }), "{err:?}");
+    messages.push(format!("token service not in registry.hosts: {}", redact(&err.to_string())));
+    let sent_after = tokens.requests.lock().unwrap().iter().filter(|r| r.login != "anonymous").count();
+    assert_eq!(sent_before, sent_after, "credentials reached a token service outside registry.hosts");
+    // …while anonymous pulls of public repositories still work there.
+    let anonymous = serve_client(&narrow, dir.path(), None);
+    assert_eq!(anonymous.resolve(&public_img, &tag("1.0.0")).await.unwrap().digest.as_str(), public);
+    insta::assert_snapshot!("serve_token_messages", messages.join("\n"));
+
+    let logins: Vec<String> = tokens.requests.lock().unwrap().iter().map(|r| format!("{} {} {} {}", r.method, r.login, r.scope, r.status)).collect();
+    insta::assert_snapshot!("token_service_requests", logins.join("\n"));
+
+    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("registry credentials"), "the capture saw baton's debug lines:\n{logs}");
+    let mut secrets = vec![registry::PASSWORD.to_string(), registry::REFRESH_TOKEN.to_string()];
+    secrets.extend(tokens.issued.lock().unwrap().iter().cloned());
+    for secret in &secrets {
+        assert!(!logs.contains(secret.as_str()), "a secret reached a log line: {secret}\n{logs}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deadlines
+
+#[tokio::test]
+async fn a_black_hole_is_bounded_by_the_deadline() {
+    let (_hole, host) = registry::black_hole();
+    let mut s = settings(&[&host], &[&host]);
+    // Per request 1s, whole operation 2s: the third attempt never starts.
+    s.timeout_secs = 1;
+    s.deadline_secs = 2;
+    let client = OciRegistry::new(&s).unwrap();
+    let started = Instant::now();
+    let err = bounded("resolve", client.resolve(&image(&host, "app"), &tag("1.0.0"))).await.unwrap_err();
+    let spent = started.elapsed();
+    println!("black hole, timeout 1s, deadline 2s: {err} (measured {spent:?})");
+    assert!(spent >= Duration::from_secs(2) && spent < Duration::from_millis(2600), "{spent:?}");
+    match &err {
+        RegistryError::TimedOut { spent: said, .. } => {
+            assert!(said.abs_diff(spent) < Duration::from_millis(200), "the message states the time spent: {said:?} vs {spent:?}")
+        }
+        other => panic!("expected TimedOut, got {other:?}"),
+    }
+    insta::assert_snapshot!("black_hole_deadline", redact(&err.to_string()));
+
+    // Every attempt runs into the per-request timeout (the deadline is far): three attempts.
+    s.deadline_secs = 60;
+    let client = OciRegistry::new(&s).unwrap();
+    let started = Instant::now();
+    let err = bounded("resolve", client.resolve(&image(&host, "app"), &tag("1.0.0"))).await.unwrap_err();
+    let spent = started.elapsed();
+    println!("black hole, timeout 1s, deadline 60s: {err} (measured {spent:?})");
+    assert!(spent >= Duration::from_secs(3) && spent < Duration::from_secs(6), "{spent:?}");
+    insta::assert_snapshot!("black_hole_per_request", redact(&err.to_string()));
 }

@@ -94,7 +94,7 @@ pub enum RegistryError {
     #[error("the registry refused the credentials for {host} from {from}")]
     CredentialsRefused { host: String, from: CredentialSource },
     /// The registry's token service is on a host baton does not send credentials to.
-    #[error("the registry {host} asks for a login at {realm}, which is neither in registry.hosts nor {host}'s documented auth host; baton did not send the credentials from {from} there (list that host in registry.hosts if it is {host}'s token service)")]
+    #[error("the registry {host} asks for a login at {realm}, which is neither in registry.hosts nor {host}'s documented auth host; baton did not send the credentials from {from} there (add {realm} to registry.hosts if it is {host}'s token service)")]
     CredentialsWithheld { host: String, realm: String, from: CredentialSource },
     /// The credential chain could not be read (a helper failed, …).
     #[error("registry credentials for {host}: {reason}")]
@@ -434,8 +434,9 @@ impl OciRegistry {
         let timeout = settings.request_timeout();
         let config = ClientConfig {
             protocol: ClientProtocol::HttpsExcept(policy.insecure.clone()),
-            read_timeout: Some(timeout),
-            connect_timeout: Some(timeout),
+            // baton bounds each attempt itself (and says so); these only back that up.
+            read_timeout: Some(timeout + Duration::from_secs(1)),
+            connect_timeout: Some(timeout + Duration::from_secs(1)),
             // Baton never picks a platform out of an index: the index digest is the version.
             platform_resolver: None,
             user_agent: USER_AGENT,
@@ -444,8 +445,8 @@ impl OciRegistry {
         let client = Client::try_from(config).map_err(|e| format!("cannot build the registry HTTP client: {e}"))?;
         let http = reqwest13::Client::builder()
             .user_agent(USER_AGENT)
-            .connect_timeout(timeout)
-            .read_timeout(timeout)
+            .connect_timeout(timeout + Duration::from_secs(1))
+            .read_timeout(timeout + Duration::from_secs(1))
             // A token realm is where the registry says; never follow a redirect elsewhere.
             .redirect(reqwest13::redirect::Policy::none())
             .build()
@@ -680,6 +681,19 @@ impl OciRegistry {
         }
     }
 
+    /// One attempt ran out of `registry.timeout_secs` (the loop fills in time and attempts).
+    fn request_timed_out(&self, host: &str) -> Failure {
+        Failure {
+            error: RegistryError::TimedOut {
+                host: host.to_string(),
+                spent: Duration::ZERO,
+                attempts: 1,
+                limit: Limit::Request(self.timeout),
+            },
+            retry: true,
+        }
+    }
+
     fn timed_out(&self, host: &str, budget: &Budget, attempts: u32, deadline: bool) -> RegistryError {
         RegistryError::TimedOut {
             host: host.to_string(),
@@ -696,21 +710,27 @@ impl OciRegistry {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
     {
+        // A timeout says how long the whole operation took, and after how many attempts.
+        let finish = |error: RegistryError, attempts: u32| match error {
+            RegistryError::TimedOut { host, limit, .. } => {
+                RegistryError::TimedOut { host, spent: budget.started.elapsed(), attempts, limit }
+            }
+            e => e,
+        };
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
         loop {
             let left = budget.left();
-            let outcome = if left.is_zero() {
-                Err(Failure { error: self.timed_out(host, budget, attempt - 1, true), retry: false })
-            } else {
-                let per_attempt = self.timeout.min(left);
-                match tokio::time::timeout(per_attempt, op()).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => Err(Failure {
-                        error: self.timed_out(host, budget, attempt, per_attempt < self.timeout),
-                        retry: per_attempt >= self.timeout,
-                    }),
-                }
+            if left.is_zero() {
+                return Err(self.timed_out(host, budget, attempt - 1, true));
+            }
+            let per_attempt = self.timeout.min(left);
+            let outcome = match tokio::time::timeout(per_attempt, op()).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(Failure {
+                    error: self.timed_out(host, budget, attempt, per_attempt < self.timeout),
+                    retry: per_attempt >= self.timeout,
+                }),
             };
             crate::metrics::registry_request(match &outcome {
                 Ok(_) => "ok",
@@ -722,7 +742,7 @@ impl OciRegistry {
                     let pause = backoff.mul_f64(0.5 + fastrand::f64());
                     if pause >= budget.left() {
                         tracing::debug!(host, what, attempt, error = %f.error, "registry request failed; no time left to retry");
-                        return Err(f.error);
+                        return Err(finish(f.error, attempt));
                     }
                     tracing::debug!(host, what, attempt, error = %f.error, "registry request failed; retrying");
                     tokio::time::sleep(pause).await;
@@ -731,15 +751,7 @@ impl OciRegistry {
                 }
                 Err(f) => {
                     tracing::debug!(host, what, attempt, error = %f.error, "registry request failed");
-                    return Err(match f.error {
-                        RegistryError::TimedOut { host, limit: Limit::Request(l), .. } => RegistryError::TimedOut {
-                            host,
-                            spent: budget.started.elapsed(),
-                            attempts: attempt,
-                            limit: Limit::Request(l),
-                        },
-                        e => e,
-                    });
+                    return Err(finish(f.error, attempt));
                 }
             }
         }
@@ -886,6 +898,9 @@ impl OciRegistry {
 
     /// A transport error of baton's own requests (`GET /v2/`, token service).
     fn transport_failure(&self, host: &str, e: &reqwest13::Error) -> Failure {
+        if e.is_timeout() {
+            return self.request_timed_out(host);
+        }
         let mut reason = error_chain(e);
         if !self.policy.is_insecure(host) && (e.is_connect() || e.is_request()) && looks_like_tls_failure(&reason) {
             reason.push_str(&format!(" (the TLS handshake failed; {})", self.options.caller.plain_http_hint()));
@@ -964,7 +979,8 @@ impl OciRegistry {
                     return by_status(status.as_u16(), String::new());
                 }
                 let mut reason = error_chain(&e);
-                if !self.policy.is_insecure(host)
+                if !e.is_timeout()
+                    && !self.policy.is_insecure(host)
                     && (e.is_connect() || e.is_request())
                     && looks_like_tls_failure(&reason)
                 {
@@ -972,7 +988,7 @@ impl OciRegistry {
                     return RegistryError::Unreachable { host: host.to_string(), reason }.into();
                 }
                 if e.is_timeout() {
-                    reason = format!("no answer within {}s", self.timeout.as_secs());
+                    return self.request_timed_out(host);
                 }
                 unreachable(reason)
             }

@@ -1,6 +1,13 @@
 //! A real Docker Distribution registry (`/usr/bin/docker-registry`) per test, on a free
 //! 127.0.0.1 port with its own temporary storage, plus plain-HTTP helpers to push content.
 //!
+//! The registry can require a login ([`Login`]): htpasswd Basic auth (bcrypt hashes, as
+//! Distribution's `auth.htpasswd` wants), or Distribution's `auth.token` mode backed by a small
+//! token server ([`TokenServer`]) started here: it issues ES256 JWTs whose `x5c` header carries a
+//! self-signed certificate that the registry trusts through `rootcertbundle`, granting `pull` on
+//! public repositories to anyone and on every repository to the configured user (Basic) or
+//! refresh token (OAuth2 `POST`). The harness's own pushes authenticate as an admin.
+//!
 //! Include it with `#[path = "support/registry.rs"] mod registry;`. Tests that use it FAIL (not
 //! skip) when docker-registry is missing.
 #![allow(dead_code)]
@@ -9,6 +16,7 @@ use std::io::Read as _;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::Digest as _;
@@ -31,7 +39,25 @@ pub struct TestRegistry {
     notifying: bool,
     dir: tempfile::TempDir,
     http: reqwest::Client,
+    login: Login,
 }
+
+/// How the registry wants clients to log in.
+#[derive(Clone, Default)]
+pub enum Login {
+    #[default]
+    None,
+    /// `auth.htpasswd` with one user.
+    Htpasswd { username: String, password: String },
+    /// `auth.token` with the given token server.
+    Token(Arc<TokenServer>),
+}
+
+/// The user the harness creates for [`Login::Htpasswd`] and [`TokenServer`].
+pub const USERNAME: &str = "ci-reader";
+pub const PASSWORD: &str = "pw-Xq83-unique-secret";
+/// The refresh token the token server accepts (an `identitytoken`).
+pub const REFRESH_TOKEN: &str = "refresh-7Hh2-unique-secret";
 
 impl Drop for TestRegistry {
     fn drop(&mut self) {
@@ -54,7 +80,7 @@ fn yaml_str(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
 
-fn config_yaml(root: &Path, port: u16, debug_port: u16, notify: Option<&(String, String)>) -> String {
+fn config_yaml(root: &Path, port: u16, debug_port: u16, notify: Option<&(String, String)>, auth: &str) -> String {
     let mut yaml = format!(
         "version: 0.1
 log:
@@ -74,7 +100,7 @@ http:
   secret: baton-test-registry-secret
   debug:
     addr: 127.0.0.1:{debug_port}
-",
+{auth}",
         root = yaml_str(&root.display().to_string()),
     );
     if let Some((url, token)) = notify {
@@ -101,6 +127,11 @@ impl TestRegistry {
     /// generated config.yml. `notify`: optional (url, bearer token) for the registry's
     /// notification endpoint. Panics when docker-registry is not installed.
     pub async fn start(notify: Option<(String, String)>) -> TestRegistry {
+        TestRegistry::start_with(notify, Login::None).await
+    }
+
+    /// Like [`TestRegistry::start`], with a login the registry requires.
+    pub async fn start_with(notify: Option<(String, String)>, login: Login) -> TestRegistry {
         if !Path::new(REGISTRY_BIN).exists() {
             panic!("docker-registry is not installed: apt-get install -y docker-registry");
         }
@@ -114,7 +145,8 @@ impl TestRegistry {
             let storage = dir.path().join("storage");
             std::fs::create_dir_all(&storage).unwrap();
             let config = dir.path().join("config.yml");
-            std::fs::write(&config, config_yaml(&storage, port, debug_port, notify.as_ref())).unwrap();
+            let auth = auth_yaml(&login, dir.path());
+            std::fs::write(&config, config_yaml(&storage, port, debug_port, notify.as_ref(), &auth)).unwrap();
             let log_path = dir.path().join("registry.log");
             let log = std::fs::File::create(&log_path).unwrap();
             let child = Command::new(REGISTRY_BIN)
@@ -128,7 +160,8 @@ impl TestRegistry {
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {REGISTRY_BIN}: {e}"));
             let notifying = notify.is_some();
-            let mut reg = TestRegistry { child, port, debug_port, notifying, dir, http: http.clone() };
+            let mut reg =
+                TestRegistry { child, port, debug_port, notifying, dir, http: http.clone(), login: login.clone() };
             let deadline = Instant::now() + Duration::from_secs(15);
             loop {
                 if let Ok(Some(_status)) = reg.child.try_wait() {
@@ -136,7 +169,10 @@ impl TestRegistry {
                     break; // exited: probably the port; retry with another one
                 }
                 if let Ok(resp) = http.get(format!("{}/v2/", reg.base())).send().await {
-                    if resp.status().is_success() {
+                    // With a login, an anonymous GET /v2/ is answered 401 once the registry runs.
+                    let up = resp.status().is_success()
+                        || (!matches!(login, Login::None) && resp.status().as_u16() == 401);
+                    if up {
                         return reg;
                     }
                 }
@@ -172,6 +208,15 @@ impl TestRegistry {
         format!("http://{}", self.host())
     }
 
+    /// The harness's own credentials on a request (pull and push on `repo`).
+    fn authorize(&self, r: reqwest::RequestBuilder, repo: &str) -> reqwest::RequestBuilder {
+        match &self.login {
+            Login::None => r,
+            Login::Htpasswd { username, password } => r.basic_auth(username, Some(password)),
+            Login::Token(server) => r.bearer_auth(server.mint("harness-admin", repo, &["pull", "push", "delete"])),
+        }
+    }
+
     /// The registry's own log so far (warnings and errors).
     pub fn log(&self) -> String {
         read_log(&self.dir.path().join("registry.log"))
@@ -180,8 +225,11 @@ impl TestRegistry {
     /// Uploads a blob (POST then PUT ?digest=) and returns its digest.
     pub async fn push_blob(&self, repo: &str, data: &[u8]) -> String {
         let digest = sha256(data);
-        let resp =
-            self.http.post(format!("{}/v2/{repo}/blobs/uploads/", self.base())).send().await.expect("POST blob upload");
+        let resp = self
+            .authorize(self.http.post(format!("{}/v2/{repo}/blobs/uploads/", self.base())), repo)
+            .send()
+            .await
+            .expect("POST blob upload");
         assert_eq!(resp.status().as_u16(), 202, "start blob upload: {}", resp.text().await.unwrap_or_default());
         let location = resp.headers().get("location").expect("upload Location header").to_str().unwrap().to_string();
         let mut url = if location.starts_with("http") { location } else { format!("{}{location}", self.base()) };
@@ -189,8 +237,7 @@ impl TestRegistry {
         url.push_str("digest=");
         url.push_str(&digest);
         let resp = self
-            .http
-            .put(url)
+            .authorize(self.http.put(url), repo)
             .header("content-type", "application/octet-stream")
             .body(data.to_vec())
             .send()
@@ -204,8 +251,7 @@ impl TestRegistry {
     pub async fn push_manifest(&self, repo: &str, reference: &str, media_type: &str, manifest: &[u8]) -> String {
         let digest = sha256(manifest);
         let resp = self
-            .http
-            .put(format!("{}/v2/{repo}/manifests/{reference}", self.base()))
+            .authorize(self.http.put(format!("{}/v2/{repo}/manifests/{reference}", self.base())), repo)
             .header("content-type", media_type)
             .body(manifest.to_vec())
             .send()
@@ -267,13 +313,217 @@ impl TestRegistry {
     /// Deletes a manifest by digest (storage.delete is enabled).
     pub async fn delete_manifest(&self, repo: &str, digest: &str) {
         let resp = self
-            .http
-            .delete(format!("{}/v2/{repo}/manifests/{digest}", self.base()))
+            .authorize(self.http.delete(format!("{}/v2/{repo}/manifests/{digest}", self.base())), repo)
             .send()
             .await
             .expect("DELETE manifest");
         assert_eq!(resp.status().as_u16(), 202, "delete manifest");
     }
+}
+
+/// The `auth:` section of the registry's config for a login (files written into `dir`).
+fn auth_yaml(login: &Login, dir: &Path) -> String {
+    match login {
+        Login::None => String::new(),
+        Login::Htpasswd { username, password } => {
+            // Distribution accepts bcrypt entries only; cost 4 keeps the test fast.
+            let hash = bcrypt::hash_with_result(password, 4).unwrap().format_for_version(bcrypt::Version::TwoY);
+            let path = dir.join("htpasswd");
+            std::fs::write(&path, format!("{username}:{hash}\n")).unwrap();
+            format!(
+                "auth:\n  htpasswd:\n    realm: baton-test\n    path: {}\n",
+                yaml_str(&path.display().to_string())
+            )
+        }
+        Login::Token(server) => {
+            let bundle = dir.join("token-root.pem");
+            std::fs::write(&bundle, &server.cert_pem).unwrap();
+            format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {bundle}\n",
+                realm = yaml_str(&server.realm()),
+                service = yaml_str(TOKEN_SERVICE),
+                issuer = yaml_str(TOKEN_ISSUER),
+                bundle = yaml_str(&bundle.display().to_string()),
+            )
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token server (Docker Distribution's token authentication, https://distribution.github.io/distribution/spec/auth/token/)
+
+pub const TOKEN_SERVICE: &str = "baton-test-registry";
+pub const TOKEN_ISSUER: &str = "baton-test-token-server";
+
+/// One request the token server answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRequest {
+    pub method: String,
+    /// "basic", "refresh_token", "anonymous" or "refused".
+    pub login: String,
+    pub scope: String,
+    pub status: u16,
+}
+
+/// A token server on its own thread and runtime (so that tests may block on a child process
+/// while it answers).
+pub struct TokenServer {
+    port: u16,
+    cert_pem: String,
+    cert_der_b64: String,
+    key: jsonwebtoken::EncodingKey,
+    public_repos: Vec<String>,
+    /// Every token issued (to check that none reaches a log).
+    pub issued: Mutex<Vec<String>>,
+    pub requests: Mutex<Vec<TokenRequest>>,
+}
+
+impl TokenServer {
+    /// Starts the token server; `public_repos` may be pulled anonymously.
+    pub fn start(public_repos: &[&str]) -> Arc<TokenServer> {
+        use base64::Engine as _;
+        let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+        let key_pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["baton-test-token-server".to_string()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2100, 1, 1);
+        let cert = params.self_signed(&key_pair).unwrap();
+        let key = jsonwebtoken::EncodingKey::from_ec_pem(key_pair.serialize_pem().as_bytes()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = Arc::new(TokenServer {
+            port,
+            cert_pem: cert.pem(),
+            cert_der_b64: base64::engine::general_purpose::STANDARD.encode(cert.der()),
+            key,
+            public_repos: public_repos.iter().map(|s| s.to_string()).collect(),
+            issued: Mutex::default(),
+            requests: Mutex::default(),
+        });
+        let state = server.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let app = axum::Router::new()
+                    .route("/token", axum::routing::get(token_get).post(token_post))
+                    .with_state(state);
+                axum::serve(listener, app).await.unwrap();
+            });
+        });
+        server
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn realm(&self) -> String {
+        format!("http://{}/token", self.host())
+    }
+
+    /// A signed token granting `actions` on `repo` to `subject`.
+    pub fn mint(&self, subject: &str, repo: &str, actions: &[&str]) -> String {
+        let access = if actions.is_empty() {
+            serde_json::json!([])
+        } else {
+            serde_json::json!([{"type": "repository", "name": repo, "actions": actions}])
+        };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let claims = serde_json::json!({
+            "iss": TOKEN_ISSUER, "sub": subject, "aud": TOKEN_SERVICE,
+            "exp": now + 300, "nbf": now - 10, "iat": now,
+            "jti": format!("{subject}-{now}-{}", self.issued.lock().unwrap().len()),
+            "access": access,
+        });
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.x5c = Some(vec![self.cert_der_b64.clone()]);
+        let token = jsonwebtoken::encode(&header, &claims, &self.key).unwrap();
+        self.issued.lock().unwrap().push(token.clone());
+        token
+    }
+
+    /// The answer to one token request: (status, JSON body).
+    fn answer(&self, method: &str, login: Result<Option<&str>, ()>, scope: &str) -> (u16, serde_json::Value) {
+        let (who, status) = match login {
+            Err(()) => ("", 401),
+            Ok(who) => (who.unwrap_or(""), 200),
+        };
+        self.requests.lock().unwrap().push(TokenRequest {
+            method: method.to_string(),
+            login: match (status, who) {
+                (401, _) => "refused".to_string(),
+                (_, "") => "anonymous".to_string(),
+                (_, w) => w.to_string(),
+            },
+            scope: scope.to_string(),
+            status,
+        });
+        if status == 401 {
+            return (401, serde_json::json!({"details": "incorrect username or password"}));
+        }
+        // scope = repository:NAME:pull
+        let name = scope.strip_prefix("repository:").and_then(|s| s.rsplit_once(':')).map(|(n, _)| n).unwrap_or("");
+        let granted = !who.is_empty() || self.public_repos.iter().any(|r| r == name);
+        let actions: &[&str] = if granted && scope.ends_with(":pull") { &["pull"] } else { &[] };
+        let token = self.mint(if who.is_empty() { "anonymous" } else { who }, name, actions);
+        (200, serde_json::json!({"token": token, "access_token": token, "expires_in": 300}))
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TokenQuery {
+    #[serde(default)]
+    scope: String,
+}
+
+async fn token_get(
+    axum::extract::State(s): axum::extract::State<Arc<TokenServer>>,
+    axum::extract::Query(q): axum::extract::Query<TokenQuery>,
+    headers: axum::http::HeaderMap,
+) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+    use base64::Engine as _;
+    let login = match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        None => Ok(None),
+        Some(h) => {
+            let decoded = h
+                .strip_prefix("Basic ")
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_default();
+            if decoded == format!("{USERNAME}:{PASSWORD}") {
+                Ok(Some("basic"))
+            } else {
+                Err(())
+            }
+        }
+    };
+    let (status, body) = s.answer("GET", login, &q.scope);
+    (axum::http::StatusCode::from_u16(status).unwrap(), axum::Json(body))
+}
+
+async fn token_post(
+    axum::extract::State(s): axum::extract::State<Arc<TokenServer>>,
+    body: String,
+) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+    let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    let scope = form.get("scope").cloned().unwrap_or_default();
+    let login = match (form.get("grant_type").map(String::as_str), form.get("refresh_token")) {
+        (Some("refresh_token"), Some(t)) if t == REFRESH_TOKEN => Ok(Some("refresh_token")),
+        _ => Err(()),
+    };
+    let (status, body) = s.answer("POST", login, &scope);
+    (axum::http::StatusCode::from_u16(status).unwrap(), axum::Json(body))
+}
+
+/// A TCP port that accepts connections and never answers (the kernel completes the handshake;
+/// nothing ever reads or writes). Held open until the returned listener is dropped.
+pub fn black_hole() -> (TcpListener, String) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = l.local_addr().unwrap().to_string();
+    (l, host)
 }
 
 fn read_log(path: &Path) -> String {
