@@ -126,7 +126,9 @@ impl Settings {
         // also turn a secret such as "12345" into a number.
         let mut scalars = std::collections::HashMap::new();
         let mut lists = Vec::new();
-        for (k, v) in env.into_iter().filter(|(k, _)| k.starts_with("BATON_")) {
+        // Only `BATON_<SECTION>__<KEY>` names settings; other BATON_ variables (such as
+        // `baton verify`'s BATON_REGISTRY_PASSWORD) are not settings.
+        for (k, v) in env.into_iter().filter(|(k, _)| k.starts_with("BATON_") && k.contains("__")) {
             let key = k["BATON_".len()..].to_lowercase().replace("__", ".");
             if LIST_KEYS.contains(&key.as_str()) {
                 let items: Vec<String> =
@@ -232,6 +234,17 @@ mod tests {
         assert!(e.to_string().contains("server.concurrency"), "{e}");
         let e = Settings::load_with_env(None, env(&[("BATON_GITHUB__APP_ID", "7")])).unwrap_err();
         assert!(e.to_string().contains("private_key_file"), "{e}");
+    }
+
+    #[test]
+    fn variables_that_name_no_setting_are_not_settings() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[("BATON_REGISTRY_PASSWORD", "pw"), ("BATON_REGISTRY__DEADLINE_SECS", "7")]),
+        )
+        .unwrap();
+        assert_eq!(s.registry.deadline_secs, 7);
+        assert_eq!(s.registry.timeout_secs, 30);
     }
 
     #[test]

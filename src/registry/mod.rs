@@ -94,8 +94,8 @@ pub enum RegistryError {
     #[error("the registry refused the credentials for {host} from {from}")]
     CredentialsRefused { host: String, from: CredentialSource },
     /// The registry's token service is on a host baton does not send credentials to.
-    #[error("the registry {host} asks for a login at {realm}, which is neither in registry.hosts nor {host}'s documented auth host; baton did not send the credentials from {from} there (add {realm} to registry.hosts if it is {host}'s token service)")]
-    CredentialsWithheld { host: String, realm: String, from: CredentialSource },
+    #[error("the registry {host} asks for a login at {realm}, which is neither in registry.hosts nor {host}'s documented auth host; baton did not send the credentials from {from} there (add {realm} to registry.hosts{} if it is {host}'s token service)", if *caller == Caller::Verify { " in --config" } else { "" })]
+    CredentialsWithheld { host: String, realm: String, from: CredentialSource, caller: Caller },
     /// The credential chain could not be read (a helper failed, …).
     #[error("registry credentials for {host}: {reason}")]
     Credentials { host: String, reason: String },
@@ -590,6 +590,7 @@ impl OciRegistry {
                         host: host.to_string(),
                         realm: realm_host,
                         from: source.clone(),
+                        caller: self.options.caller,
                     })
                 }
                 auth::RealmTrust::Invalid(reason) => {
