@@ -8,5 +8,6 @@ mod commands;
 mod first_promotion;
 mod intake;
 mod policy;
+mod registry_login;
 mod signatures;
 mod stages;
