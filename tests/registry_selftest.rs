@@ -14,9 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
-use baton::registry::{
-    Caller, ClientOptions, CredentialChain, OciRegistry, Registry, RegistryError, RegistrySettings,
-};
+use baton::registry::{Caller, ClientOptions, CredentialChain, OciRegistry, Registry, RegistryError, RegistrySettings};
 use baton::types::{Digest, ImageName, Tag};
 use registry::{Login, TestRegistry, TokenServer};
 
@@ -64,7 +62,8 @@ fn redact_hosts(msg: &str, named: &[(&str, &str)]) -> String {
         msg = msg.replace(host, name);
     }
     let msg = regex::Regex::new(r"127\.0\.0\.1:\d+").unwrap().replace_all(&msg, "[host]");
-    let msg = regex::Regex::new(r"/tmp/\.tmp[A-Za-z0-9]+/auth-[0-9a-f]+\.json").unwrap().replace_all(&msg, "[auth-file]");
+    let msg =
+        regex::Regex::new(r"/tmp/\.tmp[A-Za-z0-9]+/auth-[0-9a-f]+\.json").unwrap().replace_all(&msg, "[auth-file]");
     let msg = regex::Regex::new(r"after \d+\.\ds").unwrap().replace_all(&msg, "after [time]");
     msg.into_owned()
 }
@@ -505,7 +504,10 @@ async fn token_auth_public_and_private_repositories() {
 
     // Anonymous: the public repository through an anonymous token, the private one refused.
     let anonymous = serve_client(&s, dir.path(), None);
-    assert_eq!(bounded("resolve", anonymous.resolve(&public_img, &tag("1.0.0"))).await.unwrap().digest.as_str(), public);
+    assert_eq!(
+        bounded("resolve", anonymous.resolve(&public_img, &tag("1.0.0"))).await.unwrap().digest.as_str(),
+        public
+    );
     let layer: Digest = registry::sha256(b"public").parse().unwrap();
     assert_eq!(anonymous.fetch_blob(&public_img, &layer).await.unwrap(), b"public");
     let err = anonymous.resolve(&private_img, &tag("1.0.0")).await.unwrap_err();
@@ -549,7 +551,13 @@ async fn token_auth_public_and_private_repositories() {
     assert_eq!(anonymous.resolve(&public_img, &tag("1.0.0")).await.unwrap().digest.as_str(), public);
     insta::assert_snapshot!("serve_token_messages", messages.join("\n"));
 
-    let logins: Vec<String> = tokens.requests.lock().unwrap().iter().map(|r| format!("{} {} {} {}", r.method, r.login, r.scope, r.status)).collect();
+    let logins: Vec<String> = tokens
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {} {} {}", r.method, r.login, r.scope, r.status))
+        .collect();
     insta::assert_snapshot!("token_service_requests", logins.join("\n"));
 
     let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
@@ -579,7 +587,10 @@ async fn a_black_hole_is_bounded_by_the_deadline() {
     assert!(spent >= Duration::from_secs(2) && spent < Duration::from_millis(2600), "{spent:?}");
     match &err {
         RegistryError::TimedOut { spent: said, .. } => {
-            assert!(said.abs_diff(spent) < Duration::from_millis(200), "the message states the time spent: {said:?} vs {spent:?}")
+            assert!(
+                said.abs_diff(spent) < Duration::from_millis(200),
+                "the message states the time spent: {said:?} vs {spent:?}"
+            )
         }
         other => panic!("expected TimedOut, got {other:?}"),
     }

@@ -42,7 +42,9 @@ fn baton_verify_with(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("run baton");
     if let Some(text) = stdin {
         child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
@@ -212,7 +214,10 @@ async fn verify_cli_exit_codes() {
     assert!(r.stderr.contains("could not be reached"), "{}", r.stderr);
     assert!(r.stderr.contains("if this registry speaks plain HTTP, add --allow-http-registry"), "{}", r.stderr);
     let tls_detail = regex::Regex::new(r"could not be reached: .*\(the TLS").unwrap();
-    insta::assert_snapshot!("verify_cli_plain_http", tls_detail.replace(&redact(&r.stderr), "could not be reached: [tls error] (the TLS"));
+    insta::assert_snapshot!(
+        "verify_cli_plain_http",
+        tls_detail.replace(&redact(&r.stderr), "could not be reached: [tls error] (the TLS")
+    );
 }
 
 /// A signed artifact in a registry that wants a login: (registry, image, digest, key file).
@@ -271,9 +276,16 @@ fi
 /// No secret in any line baton printed, including its logs at the most verbose level.
 fn assert_no_secret(what: &str, r: &Run, secrets: &[&str]) {
     for secret in secrets {
-        assert!(!r.stderr.contains(secret) && !r.stdout.contains(secret), "{what}: a secret was printed:\n{}", r.stderr);
+        assert!(
+            !r.stderr.contains(secret) && !r.stdout.contains(secret),
+            "{what}: a secret was printed:\n{}",
+            r.stderr
+        );
     }
 }
+
+/// (name, flags, environment, stdin) of one way to give credentials.
+type Source<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>, Option<String>);
 
 #[tokio::test]
 async fn verify_with_each_credential_source_htpasswd() {
@@ -284,24 +296,49 @@ async fn verify_with_each_credential_source_htpasswd() {
     let tag_ref = format!("{image}:1.0.0");
     let good = basic_auths(&host, registry::USERNAME, registry::PASSWORD);
     let auth_file = write(dir.path(), "auth.json", &good);
-    let settings = write(dir.path(), "baton.toml", &format!("[registry]\nhosts = [\"{host}\"]\ninsecure_hosts = [\"{host}\"]\nauth_file = \"{auth_file}\"\n"));
+    let settings = write(
+        dir.path(),
+        "baton.toml",
+        &format!("[registry]\nhosts = [\"{host}\"]\ninsecure_hosts = [\"{host}\"]\nauth_file = \"{auth_file}\"\n"),
+    );
     let docker_auths = docker_config_dir(dir.path(), "docker-auths", &good);
     let asked = dir.path().join("helper-asked.txt");
     let path = credential_helper(dir.path(), &host, &asked);
-    let docker_helper = docker_config_dir(dir.path(), "docker-helper", &format!(r#"{{"credHelpers": {{"{host}": "baton-test"}}}}"#));
+    let docker_helper =
+        docker_config_dir(dir.path(), "docker-helper", &format!(r#"{{"credHelpers": {{"{host}": "baton-test"}}}}"#));
     let docker_store = docker_config_dir(dir.path(), "docker-store", r#"{"credsStore": "baton-test"}"#);
     let base = ["--key", key_file.as_str(), "--allow-http-registry"];
     let trace = ("RUST_LOG", "trace");
 
     // Each source alone verifies (exit 0), and no secret is printed even at trace level.
-    let sources: Vec<(&str, Vec<&str>, Vec<(&str, &str)>, Option<String>)> = vec![
-        ("--registry-password-stdin", vec!["--registry-username", registry::USERNAME, "--registry-password-stdin"], vec![trace], Some(format!("{}\n", registry::PASSWORD))),
-        ("BATON_REGISTRY_PASSWORD", vec!["--registry-username", registry::USERNAME], vec![trace, ("BATON_REGISTRY_PASSWORD", registry::PASSWORD)], None),
+    let sources: Vec<Source> = vec![
+        (
+            "--registry-password-stdin",
+            vec!["--registry-username", registry::USERNAME, "--registry-password-stdin"],
+            vec![trace],
+            Some(format!("{}\n", registry::PASSWORD)),
+        ),
+        (
+            "BATON_REGISTRY_PASSWORD",
+            vec!["--registry-username", registry::USERNAME],
+            vec![trace, ("BATON_REGISTRY_PASSWORD", registry::PASSWORD)],
+            None,
+        ),
         ("--config registry.auth_file", vec!["--config", settings.as_str()], vec![trace], None),
         ("BATON_REGISTRY__AUTH_FILE", vec![], vec![trace, ("BATON_REGISTRY__AUTH_FILE", auth_file.as_str())], None),
         ("DOCKER_CONFIG auths", vec![], vec![trace, ("DOCKER_CONFIG", docker_auths.as_str())], None),
-        ("DOCKER_CONFIG credHelpers", vec![], vec![trace, ("DOCKER_CONFIG", docker_helper.as_str()), ("PATH", path.as_str())], None),
-        ("DOCKER_CONFIG credsStore", vec![], vec![trace, ("DOCKER_CONFIG", docker_store.as_str()), ("PATH", path.as_str())], None),
+        (
+            "DOCKER_CONFIG credHelpers",
+            vec![],
+            vec![trace, ("DOCKER_CONFIG", docker_helper.as_str()), ("PATH", path.as_str())],
+            None,
+        ),
+        (
+            "DOCKER_CONFIG credsStore",
+            vec![],
+            vec![trace, ("DOCKER_CONFIG", docker_store.as_str()), ("PATH", path.as_str())],
+            None,
+        ),
     ];
     for (name, flags, env, stdin) in &sources {
         let mut args = vec![tag_ref.as_str()];
@@ -320,13 +357,22 @@ async fn verify_with_each_credential_source_htpasswd() {
     // Flags come before the auth file; the auth file before Docker's config.
     let wrong = basic_auths(&host, registry::USERNAME, "wrong-password");
     let wrong_dir = docker_config_dir(dir.path(), "docker-wrong", &wrong);
-    let r = baton_verify_with(&[&tag_ref, "--key", &key_file, "--config", &settings], &[("DOCKER_CONFIG", &wrong_dir)], None);
+    let r = baton_verify_with(
+        &[&tag_ref, "--key", &key_file, "--config", &settings],
+        &[("DOCKER_CONFIG", &wrong_dir)],
+        None,
+    );
     assert_eq!(r.code, 0, "auth file before Docker config: {}", r.stderr);
 
     // 1 with a message: a wrong password (from each kind of source), anonymous.
     let mut messages = Vec::new();
     for (name, flags, env, stdin) in [
-        ("wrong password on stdin", vec!["--registry-username", registry::USERNAME, "--registry-password-stdin"], vec![], Some("wrong-password\n")),
+        (
+            "wrong password on stdin",
+            vec!["--registry-username", registry::USERNAME, "--registry-password-stdin"],
+            vec![],
+            Some("wrong-password\n"),
+        ),
         ("wrong password in DOCKER_CONFIG", vec![], vec![("DOCKER_CONFIG", wrong_dir.as_str())], None),
         ("anonymous", vec![], vec![], None),
     ] {
@@ -389,8 +435,16 @@ async fn verify_with_token_auth() {
     secrets.extend(tokens.issued.lock().unwrap().iter().cloned());
     assert_no_secret("token auth", &r, &secrets.iter().map(String::as_str).collect::<Vec<_>>());
     // An identity token from DOCKER_CONFIG.
-    let docker = docker_config_dir(dir.path(), "docker-identity", &format!(r#"{{"auths": {{"{host}": {{"identitytoken": "{}"}}}}}}"#, registry::REFRESH_TOKEN));
-    let r = baton_verify_with(&[private_ref, "--key", private_key, "--config", &settings], &[trace, ("DOCKER_CONFIG", &docker)], None);
+    let docker = docker_config_dir(
+        dir.path(),
+        "docker-identity",
+        &format!(r#"{{"auths": {{"{host}": {{"identitytoken": "{}"}}}}}}"#, registry::REFRESH_TOKEN),
+    );
+    let r = baton_verify_with(
+        &[private_ref, "--key", private_key, "--config", &settings],
+        &[trace, ("DOCKER_CONFIG", &docker)],
+        None,
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_no_secret("identity token", &r, &[registry::REFRESH_TOKEN]);
 
@@ -431,11 +485,13 @@ fn verify_timeout_bounds_a_black_hole() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(spent >= Duration::from_secs(2) && spent < Duration::from_millis(3500), "{spent:?}");
     // The message states the time really spent.
-    let said: f64 = regex::Regex::new(r"gave up after (\d+\.\d)s").unwrap().captures(&r.stderr).expect("time in the message")[1]
-        .parse()
-        .unwrap();
+    let said: f64 =
+        regex::Regex::new(r"gave up after (\d+\.\d)s").unwrap().captures(&r.stderr).expect("time in the message")[1]
+            .parse()
+            .unwrap();
     assert!((2.0..=spent.as_secs_f64() + 0.1).contains(&said), "said {said}s, measured {spent:?}");
-    let msg = regex::Regex::new(r"after \d+\.\ds").unwrap().replace(&r.stderr, "after [time]").replace(&host, "[registry]");
+    let msg =
+        regex::Regex::new(r"after \d+\.\ds").unwrap().replace(&r.stderr, "after [time]").replace(&host, "[registry]");
     insta::assert_snapshot!("verify_cli_black_hole", msg);
 
     // The default is 30s; a bad --timeout is a usage error.

@@ -269,12 +269,7 @@ fn flag_credential(args: &VerifyArgs, host: &str) -> Result<Option<FlagCredentia
     }))
 }
 
-async fn verify(
-    registry: &OciRegistry,
-    r: &ImageRef,
-    policies: &[Policy],
-    trust: Option<&TrustedRoot>,
-) -> ExitCode {
+async fn verify(registry: &OciRegistry, r: &ImageRef, policies: &[Policy], trust: Option<&TrustedRoot>) -> ExitCode {
     {
         let digest = match resolve(registry, r).await {
             Ok(d) => d,

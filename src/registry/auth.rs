@@ -25,7 +25,10 @@ pub enum Challenge {
     /// No login needed (or none asked for).
     Open,
     Basic,
-    Bearer { realm: String, service: Option<String> },
+    Bearer {
+        realm: String,
+        service: Option<String>,
+    },
 }
 
 /// Reads a `WWW-Authenticate` header: a Bearer challenge with a realm wins over Basic; a
@@ -36,9 +39,8 @@ pub fn parse_challenge(header: &str) -> Challenge {
     };
     for c in &challenges {
         if c.scheme.eq_ignore_ascii_case("bearer") {
-            let param = |name: &str| {
-                c.params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.to_unescaped())
-            };
+            let param =
+                |name: &str| c.params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.to_unescaped());
             if let Some(realm) = param("realm") {
                 return Challenge::Bearer { realm, service: param("service") };
             }
@@ -48,8 +50,11 @@ pub fn parse_challenge(header: &str) -> Challenge {
 }
 
 /// Auth hosts that registries document as theirs, though not their own host.
-const DOCUMENTED_AUTH_HOSTS: &[(&str, &str)] =
-    &[("docker.io", "auth.docker.io"), ("index.docker.io", "auth.docker.io"), ("registry-1.docker.io", "auth.docker.io")];
+const DOCUMENTED_AUTH_HOSTS: &[(&str, &str)] = &[
+    ("docker.io", "auth.docker.io"),
+    ("index.docker.io", "auth.docker.io"),
+    ("registry-1.docker.io", "auth.docker.io"),
+];
 
 /// The documented auth host of `registry_host`, if it has one besides itself.
 pub fn documented_auth_host(registry_host: &str) -> Option<&'static str> {
@@ -147,10 +152,10 @@ mod tests {
                 },
             ),
             (r#"Basic realm="basic-realm""#, Challenge::Basic),
-            (r#"Basic realm="x", Bearer realm="https://r/token""#, Challenge::Bearer {
-                realm: "https://r/token".into(),
-                service: None,
-            }),
+            (
+                r#"Basic realm="x", Bearer realm="https://r/token""#,
+                Challenge::Bearer { realm: "https://r/token".into(), service: None },
+            ),
             (r#"Bearer service="no-realm""#, Challenge::Basic),
             ("garbage ,,, ==", Challenge::Basic),
         ];
@@ -162,7 +167,12 @@ mod tests {
     #[test]
     fn realms() {
         let policy = HostPolicy::new(&RegistrySettings {
-            hosts: vec!["ghcr.io".into(), "registry.internal:5000".into(), "auth.internal:5001".into(), "docker.io".into()],
+            hosts: vec![
+                "ghcr.io".into(),
+                "registry.internal:5000".into(),
+                "auth.internal:5001".into(),
+                "docker.io".into(),
+            ],
             insecure_hosts: vec!["registry.internal:5000".into(), "auth.internal:5001".into()],
             ..RegistrySettings::default()
         })
@@ -177,7 +187,11 @@ mod tests {
             ("ghcr.io", "https://auth.docker.io/token", RealmTrust::ForeignHost("auth.docker.io".into())),
             ("registry.internal:5000", "http://auth.internal:5001/token", RealmTrust::Trusted),
             ("registry.internal:5000", "http://registry.internal:5000/auth", RealmTrust::Trusted),
-            ("registry.internal:5000", "http://auth.internal:5002/token", RealmTrust::ForeignHost("auth.internal:5002".into())),
+            (
+                "registry.internal:5000",
+                "http://auth.internal:5002/token",
+                RealmTrust::ForeignHost("auth.internal:5002".into()),
+            ),
             ("ghcr.io", "ftp://ghcr.io/token", RealmTrust::Invalid("the token realm uses ftp:, not https:".into())),
         ];
         for (registry, realm, want) in rows {

@@ -68,7 +68,10 @@ pub enum CredentialSource {
     /// Docker's `config.json`.
     DockerConfig(PathBuf),
     /// A `docker-credential-<name>` helper named in a config file.
-    Helper { name: String, file: PathBuf },
+    Helper {
+        name: String,
+        file: PathBuf,
+    },
 }
 
 impl fmt::Display for CredentialSource {
@@ -77,7 +80,9 @@ impl fmt::Display for CredentialSource {
             CredentialSource::Flags(FlagKind::PasswordStdin) => {
                 f.write_str("--registry-username and --registry-password-stdin")
             }
-            CredentialSource::Flags(FlagKind::PasswordEnv) => f.write_str("--registry-username and BATON_REGISTRY_PASSWORD"),
+            CredentialSource::Flags(FlagKind::PasswordEnv) => {
+                f.write_str("--registry-username and BATON_REGISTRY_PASSWORD")
+            }
             CredentialSource::Flags(FlagKind::Token) => f.write_str("--registry-token"),
             CredentialSource::AuthFile(p) => write!(f, "registry.auth_file {}", p.display()),
             CredentialSource::DockerConfig(p) => write!(f, "Docker config {}", p.display()),
@@ -175,8 +180,9 @@ pub fn parse_docker_config(json: &[u8]) -> Result<DockerConfig, String> {
                 .decode(auth.trim())
                 .map_err(|_| format!("the \"auth\" of {host} is not base64"))?;
             let decoded = String::from_utf8(decoded).map_err(|_| format!("the \"auth\" of {host} is not UTF-8"))?;
-            let (username, password) =
-                decoded.split_once(':').ok_or_else(|| format!("the \"auth\" of {host} is not base64(user:password)"))?;
+            let (username, password) = decoded
+                .split_once(':')
+                .ok_or_else(|| format!("the \"auth\" of {host} is not base64(user:password)"))?;
             Credential::Basic { username: username.to_string(), password: password.to_string() }
         } else if let (Some(username), Some(password)) = (entry.username, entry.password) {
             Credential::Basic { username, password }
@@ -247,7 +253,8 @@ pub fn parse_helper_output(success: bool, stdout: &[u8]) -> Result<Option<Creden
         #[serde(rename = "Secret", default)]
         secret: String,
     }
-    let a: Answer = serde_json::from_slice(stdout).map_err(|_| "its answer is not {\"Username\",\"Secret\"} JSON".to_string())?;
+    let a: Answer =
+        serde_json::from_slice(stdout).map_err(|_| "its answer is not {\"Username\",\"Secret\"} JSON".to_string())?;
     if a.secret.is_empty() {
         return Ok(None);
     }
@@ -313,7 +320,8 @@ impl CredentialChain {
         if let Some(path) = auth_file {
             let bytes = std::fs::read(path)
                 .map_err(|e| format!("cannot read the registry auth file {}: {e}", path.display()))?;
-            let config = parse_docker_config(&bytes).map_err(|e| format!("registry.auth_file {}: {e}", path.display()))?;
+            let config =
+                parse_docker_config(&bytes).map_err(|e| format!("registry.auth_file {}: {e}", path.display()))?;
             files.push((config, CredentialSource::AuthFile(path.to_path_buf()), path.to_path_buf()));
         }
         if let Some(path) = docker_config {
@@ -445,7 +453,11 @@ mod tests {
     fn lookup_order_per_host() {
         let file = |json: &str| parse_docker_config(json.as_bytes()).unwrap();
         let basic = Credential::Basic { username: "u".into(), password: "p".into() };
-        let auths = format!(r#""auths": {{"r.example:5000": {{"auth": "{}"}}, "https://index.docker.io/v1/": {{"auth": "{}"}}}}"#, b64("u:p"), b64("u:p"));
+        let auths = format!(
+            r#""auths": {{"r.example:5000": {{"auth": "{}"}}, "https://index.docker.io/v1/": {{"auth": "{}"}}}}"#,
+            b64("u:p"),
+            b64("u:p")
+        );
         let rows: Vec<(String, &str, FileAnswer)> = vec![
             (format!("{{{auths}}}"), "r.example:5000", FileAnswer::Credential(basic.clone())),
             (format!("{{{auths}}}"), "R.EXAMPLE:5000", FileAnswer::Credential(basic.clone())),

@@ -546,8 +546,7 @@ impl OciRegistry {
             .attempt(host, "login", budget, || async {
                 let resp = self.http.get(&url).send().await.map_err(|e| self.transport_failure(host, &e))?;
                 let status = resp.status().as_u16();
-                let header =
-                    resp.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_string);
+                let header = resp.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_string);
                 match (status, header) {
                     (401, Some(h)) => Ok(auth::parse_challenge(&h)),
                     (401, None) => Ok(auth::Challenge::Basic),

@@ -37,7 +37,8 @@ async fn a_private_repository_behind_token_auth_gets_its_bump_pr() {
     gh.set_webhook_target(&format!("{baton_url}/webhooks/github"), SECRET);
 
     let dir = tempfile::tempdir().unwrap();
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", registry::USERNAME, registry::PASSWORD));
+    let auth =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", registry::USERNAME, registry::PASSWORD));
     let auth_file = dir.path().join("config.json");
     std::fs::write(&auth_file, format!(r#"{{"auths": {{"{host}": {{"auth": "{auth}"}}}}}}"#)).unwrap();
     let mut settings = settings(&gh.url(), Some(&host));

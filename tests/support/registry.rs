@@ -170,8 +170,8 @@ impl TestRegistry {
                 }
                 if let Ok(resp) = http.get(format!("{}/v2/", reg.base())).send().await {
                     // With a login, an anonymous GET /v2/ is answered 401 once the registry runs.
-                    let up = resp.status().is_success()
-                        || (!matches!(login, Login::None) && resp.status().as_u16() == 401);
+                    let up =
+                        resp.status().is_success() || (!matches!(login, Login::None) && resp.status().as_u16() == 401);
                     if up {
                         return reg;
                     }
@@ -330,10 +330,7 @@ fn auth_yaml(login: &Login, dir: &Path) -> String {
             let hash = bcrypt::hash_with_result(password, 4).unwrap().format_for_version(bcrypt::Version::TwoY);
             let path = dir.join("htpasswd");
             std::fs::write(&path, format!("{username}:{hash}\n")).unwrap();
-            format!(
-                "auth:\n  htpasswd:\n    realm: baton-test\n    path: {}\n",
-                yaml_str(&path.display().to_string())
-            )
+            format!("auth:\n  htpasswd:\n    realm: baton-test\n    path: {}\n", yaml_str(&path.display().to_string()))
         }
         Login::Token(server) => {
             let bundle = dir.join("token-root.pem");
@@ -508,7 +505,8 @@ async fn token_post(
     axum::extract::State(s): axum::extract::State<Arc<TokenServer>>,
     body: String,
 ) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
-    let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
     let scope = form.get("scope").cloned().unwrap_or_default();
     let login = match (form.get("grant_type").map(String::as_str), form.get("refresh_token")) {
         (Some("refresh_token"), Some(t)) if t == REFRESH_TOKEN => Ok(Some("refresh_token")),
