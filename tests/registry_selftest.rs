@@ -606,3 +606,35 @@ async fn a_black_hole_is_bounded_by_the_deadline() {
     assert!(spent >= Duration::from_secs(3) && spent < Duration::from_secs(6), "{spent:?}");
     insta::assert_snapshot!("black_hole_per_request", redact(&err.to_string()));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Media types, behind the token login
+
+#[tokio::test]
+async fn every_common_media_type_resolves_to_the_digest_the_registry_serves() {
+    let tokens = TokenServer::start(&["public/app"]);
+    let reg = TestRegistry::start_with(None, Login::Token(tokens.clone())).await;
+    let host = reg.host();
+    let repo = "public/app";
+    let oci = reg.push_artifact(repo, "oci", b"oci image", &[]).await;
+    let docker = reg.push_docker_image(repo, "docker", b"docker image").await;
+    let (oci_index, _) = reg.push_multi_arch(repo, "oci-index", registry::OCI_INDEX_TYPE).await;
+    let (docker_list, _) = reg.push_multi_arch(repo, "docker-list", registry::DOCKER_LIST_TYPE).await;
+    // Anonymous pulls through the registry's Bearer token flow.
+    let client = OciRegistry::new(&settings(&[&host], &[&host])).unwrap();
+    let img = image(&host, repo);
+    for (t, pushed, media_type) in [
+        ("oci", &oci, registry::OCI_MANIFEST_TYPE),
+        ("docker", &docker, registry::DOCKER_MANIFEST_TYPE),
+        ("oci-index", &oci_index, registry::OCI_INDEX_TYPE),
+        ("docker-list", &docker_list, registry::DOCKER_LIST_TYPE),
+    ] {
+        let resolved = bounded("resolve", client.resolve(&img, &tag(t))).await.unwrap();
+        let (served, bytes) = reg.get_manifest(repo, t).await;
+        assert_eq!(resolved.digest.as_str(), pushed.as_str(), "{t}");
+        assert_eq!(resolved.digest.as_str(), served, "{t}: the registry's Docker-Content-Digest");
+        assert_eq!(Digest::of(&bytes), resolved.digest, "{t}: the bytes the registry serves");
+        assert_eq!(resolved.media_type.as_deref(), Some(media_type), "{t}");
+    }
+    assert!(tokens.requests.lock().unwrap().iter().all(|r| r.login == "anonymous" && r.status == 200));
+}

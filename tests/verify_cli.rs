@@ -521,3 +521,31 @@ fn help_says_where_credentials_are_looked_for() {
     }
     assert!(!help.contains("--registry-password "), "no password flag:\n{help}");
 }
+
+#[tokio::test]
+async fn a_multi_arch_tag_is_verified_by_the_index_signature() {
+    let reg = TestRegistry::start(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = "deploy/multi";
+    let image = format!("{}/{repo}", reg.host());
+    let key = Key::generate();
+    let key_file = write(dir.path(), "cosign.pub", &key.public_pem());
+
+    // The index is signed (as `cosign sign` of a multi-arch tag signs it): verified, and the
+    // digest printed is the index's.
+    let (index, _) = reg.push_multi_arch(repo, "1.0.0", registry::OCI_INDEX_TYPE).await;
+    push_signatures(&reg, repo, &index, &[SigLayer::signed(&key, payload(&image, &index))]).await;
+    let r = baton_verify(&[&format!("{image}:1.0.0"), "--key", &key_file, "--allow-http-registry"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, format!("{index}\n").as_str()), "{}", r.stderr);
+
+    // Only a child is signed: the tag (the index) is not verified, as cosign refuses it too.
+    let (list, children) = reg.push_multi_arch(repo, "2.0.0", registry::DOCKER_LIST_TYPE).await;
+    push_signatures(&reg, repo, &children[0], &[SigLayer::signed(&key, payload(&image, &children[0]))]).await;
+    let r = baton_verify(&[&format!("{image}:2.0.0"), "--key", &key_file, "--allow-http-registry"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains(&list), "{}", r.stderr);
+    insta::assert_snapshot!("verify_cli_child_only_signature", redact(&r.stderr));
+    // …while the signed child by its own digest is.
+    let r = baton_verify(&[&format!("{image}@{}", children[0]), "--key", &key_file, "--allow-http-registry"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

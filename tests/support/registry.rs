@@ -531,3 +531,69 @@ fn read_log(path: &Path) -> String {
     }
     s
 }
+
+pub const DOCKER_MANIFEST_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_LIST_TYPE: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+impl TestRegistry {
+    /// A Docker schema2 image manifest (config + one layer) as `repo:tag`; returns its digest.
+    pub async fn push_docker_image(&self, repo: &str, tag: &str, content: &[u8]) -> String {
+        let config = format!(
+            r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{}"]}}}}"#,
+            sha256(content)
+        );
+        let config_digest = self.push_blob(repo, config.as_bytes()).await;
+        let layer = self.push_blob(repo, content).await;
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST_TYPE,
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": config_digest, "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": layer, "size": content.len()}],
+        });
+        self.push_manifest(repo, tag, DOCKER_MANIFEST_TYPE, &serde_json::to_vec(&manifest).unwrap()).await
+    }
+
+    /// A multi-platform index (`OCI_INDEX_TYPE` or `DOCKER_LIST_TYPE`) over two child images of
+    /// the matching kind (linux/amd64, linux/arm64), as `repo:tag`; returns (index, children).
+    pub async fn push_multi_arch(&self, repo: &str, tag: &str, index_type: &str) -> (String, Vec<String>) {
+        let mut children = Vec::new();
+        let mut entries = Vec::new();
+        for arch in ["amd64", "arm64"] {
+            let content = format!("{repo}:{tag} for {arch}");
+            let child_tag = format!("{tag}-{arch}");
+            let (digest, media_type) = if index_type == DOCKER_LIST_TYPE {
+                (self.push_docker_image(repo, &child_tag, content.as_bytes()).await, DOCKER_MANIFEST_TYPE)
+            } else {
+                (self.push_artifact(repo, &child_tag, content.as_bytes(), &[]).await, OCI_MANIFEST_TYPE)
+            };
+            let size = self.manifest_size(repo, &digest).await;
+            entries.push(serde_json::json!({
+                "mediaType": media_type, "digest": digest, "size": size,
+                "platform": {"architecture": arch, "os": "linux"},
+            }));
+            children.push(digest);
+        }
+        let index = serde_json::json!({"schemaVersion": 2, "mediaType": index_type, "manifests": entries});
+        let digest = self.push_manifest(repo, tag, index_type, &serde_json::to_vec(&index).unwrap()).await;
+        (digest, children)
+    }
+
+    /// The size of a stored manifest, read back by digest.
+    async fn manifest_size(&self, repo: &str, digest: &str) -> usize {
+        self.get_manifest(repo, digest).await.1.len()
+    }
+
+    /// `GET /v2/<repo>/manifests/<reference>` accepting every manifest type: (Docker-Content-Digest, body).
+    pub async fn get_manifest(&self, repo: &str, reference: &str) -> (String, Vec<u8>) {
+        let resp = self
+            .authorize(self.http.get(format!("{}/v2/{repo}/manifests/{reference}", self.base())), repo)
+            .header("accept", [OCI_MANIFEST_TYPE, OCI_INDEX_TYPE, DOCKER_MANIFEST_TYPE, DOCKER_LIST_TYPE].join(", "))
+            .send()
+            .await
+            .expect("GET manifest");
+        assert_eq!(resp.status().as_u16(), 200, "GET manifest {repo}:{reference}");
+        let header =
+            resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        (header, resp.bytes().await.unwrap().to_vec())
+    }
+}
