@@ -222,6 +222,9 @@ async fn https_to_a_plain_http_registry_fails_clearly() {
         other => panic!("expected Unreachable, got {other:?}"),
     }
     println!("https to http: {err}");
+    let tls_detail = regex::Regex::new(r"could not be reached: .*\(the TLS").unwrap();
+    let text = tls_detail.replace(&redact(&err.to_string()), "could not be reached: [tls error] (the TLS").into_owned();
+    insta::assert_snapshot!("serve_plain_http", text);
 }
 
 #[tokio::test]

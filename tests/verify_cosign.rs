@@ -465,3 +465,45 @@ fn trusted_root_errors_name_the_problem() {
     let e = TrustedRoot::from_file(std::path::Path::new("/nonexistent/trusted_root.json")).unwrap_err();
     assert!(e.contains("cannot read the trusted root"), "{e}");
 }
+
+#[tokio::test]
+async fn a_verification_is_bounded_by_one_deadline() {
+    // A registry that accepts connections and never answers; 1s per request, 2s in all.
+    let (_hole, host) = registry::black_hole();
+    let client = Arc::new(
+        OciRegistry::new(&RegistrySettings {
+            hosts: vec![host.clone()],
+            insecure_hosts: vec![host.clone()],
+            timeout_secs: 1,
+            deadline_secs: 2,
+            ..RegistrySettings::default()
+        })
+        .unwrap(),
+    );
+    let key = Key::generate();
+    let github = Arc::new(KeyFiles([(KEY_PATH.to_string(), key.public_pem())].into_iter().collect()));
+    let verifier = CosignVerifier::new(client, github, Ok(None));
+    let image: ImageName = format!("{host}/{REPO}").parse().unwrap();
+    let artifact = Artifact {
+        name: "app".parse().unwrap(),
+        image,
+        tags: regex::Regex::new(r"^\d+\.\d+\.\d+$").unwrap(),
+        verify: vec![key_entry()],
+    };
+    let repo: RepoName = "org/deployment".parse().unwrap();
+    let digest = Digest::of(b"x");
+    let ctx = VerifyContext { repo: &repo, commit: COMMIT, artifact: &artifact, digest: &digest };
+    let started = std::time::Instant::now();
+    let err = verifier.verify(&ctx).await.unwrap_err();
+    let spent = started.elapsed();
+    println!("verification against a black hole, timeout 1s, deadline 2s: {err} (measured {spent:?})");
+    assert!(spent >= std::time::Duration::from_secs(2) && spent < std::time::Duration::from_millis(2600), "{spent:?}");
+    let VerifyError::Unavailable(text) = &err else { panic!("expected Unavailable, got {err:?}") };
+    let said: f64 =
+        regex::Regex::new(r"gave up after (\d+\.\d)s").unwrap().captures(text).expect("time in the message")[1]
+            .parse()
+            .unwrap();
+    assert!((2.0..=spent.as_secs_f64() + 0.1).contains(&said), "said {said}s, measured {spent:?}");
+    let text = regex::Regex::new(r"after \d+\.\ds").unwrap().replace_all(text, "after [time]").into_owned();
+    insta::assert_snapshot!("verification_deadline", redact(&text.replace(&host, "[registry]")));
+}

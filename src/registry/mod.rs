@@ -103,7 +103,7 @@ pub enum RegistryError {
     Invalid { host: String, reason: String },
     #[error("registry {host} could not be reached: {reason}")]
     Unreachable { host: String, reason: String },
-    #[error("registry {host} did not answer in time: gave up after {:.1}s and {attempts} attempt{} ({limit})", spent.as_secs_f64(), if *attempts == 1 { "" } else { "s" })]
+    #[error("{}", timed_out_text(host, *spent, *attempts, limit))]
     TimedOut { host: String, spent: Duration, attempts: u32, limit: Limit },
 }
 
@@ -133,6 +133,15 @@ impl RegistryError {
             RegistryError::Unreachable { .. } | RegistryError::TimedOut { .. } => "unreachable",
             RegistryError::NotAllowed(_) | RegistryError::Invalid { .. } => "invalid",
         }
+    }
+}
+
+fn timed_out_text(host: &str, spent: Duration, attempts: u32, limit: &Limit) -> String {
+    let spent = spent.as_secs_f64();
+    match attempts {
+        0 => format!("registry {host} was not asked: no time was left after {spent:.1}s ({limit})"),
+        1 => format!("registry {host} did not answer in time: gave up after {spent:.1}s and 1 attempt ({limit})"),
+        n => format!("registry {host} did not answer in time: gave up after {spent:.1}s and {n} attempts ({limit})"),
     }
 }
 
@@ -328,6 +337,11 @@ pub struct Referrer {
 // ---------------------------------------------------------------------------------------------
 // The client
 
+tokio::task_local! {
+    /// The deadline of the surrounding [`OciRegistry::within`] scope: (start, limit).
+    static SCOPE: (Instant, Duration);
+}
+
 /// How the client behaves beyond the settings.
 #[derive(Debug, Clone, Default)]
 pub struct ClientOptions {
@@ -484,13 +498,29 @@ impl OciRegistry {
     /// [`ClientOptions::overall`].
     pub fn budget(&self) -> Budget {
         let started = Instant::now();
-        let own = started + self.deadline;
-        match self.options.overall {
-            Some((start, limit)) if start + limit <= own => {
-                Budget { started: start, ends: start + limit, limit: Limit::Deadline { limit, caller: Caller::Verify } }
+        let mut budget = Budget {
+            started,
+            ends: started + self.deadline,
+            limit: Limit::Deadline { limit: self.deadline, caller: Caller::Serve },
+        };
+        // A surrounding scope (one whole verification) and the command's --timeout only shorten it.
+        let scopes = [
+            SCOPE.try_with(|s| (s.0, s.1, Caller::Serve)).ok(),
+            self.options.overall.map(|(start, limit)| (start, limit, Caller::Verify)),
+        ];
+        for (start, limit, caller) in scopes.into_iter().flatten() {
+            if start + limit < budget.ends {
+                budget = Budget { started: start, ends: start + limit, limit: Limit::Deadline { limit, caller } };
             }
-            _ => Budget { started, ends: own, limit: Limit::Deadline { limit: self.deadline, caller: Caller::Serve } },
         }
+        budget
+    }
+
+    /// Runs `fut` (several registry operations, e.g. one signature verification) so that all of
+    /// its operations together stop within `limit` of now; a timeout then says how long the
+    /// whole took.
+    pub async fn within<F: Future>(&self, limit: Duration, fut: F) -> F::Output {
+        SCOPE.scope((Instant::now(), limit), fut).await
     }
 
     /// Checks the host against the allow-list and returns (canonical host, access).

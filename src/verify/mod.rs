@@ -184,8 +184,12 @@ impl Verifier for CosignVerifier {
             // One deadline for the whole verification (every signature source, retries included).
             let started = std::time::Instant::now();
             let deadline = self.registry.deadline();
-            let verification = verify_digest(&self.registry, &ctx.artifact.image, ctx.digest, &policies, trust);
-            match tokio::time::timeout(deadline, verification).await {
+            let verification = self
+                .registry
+                .within(deadline, verify_digest(&self.registry, &ctx.artifact.image, ctx.digest, &policies, trust));
+            // Every registry operation inside stops at the deadline by itself and says so; this
+            // is a backstop for anything else.
+            match tokio::time::timeout(deadline + std::time::Duration::from_secs(1), verification).await {
                 Ok(outcome) => outcome,
                 Err(_) => Err(VerifyError::Unavailable(format!(
                     "{}@{}: reading its signatures from the registry took too long: gave up after {:.1}s (registry.deadline_secs is {}s)",
