@@ -571,7 +571,10 @@ impl OciRegistry {
                 return Ok(c.clone());
             }
         }
-        let url = format!("{}://{host}/v2/", self.scheme(host));
+        // Docker Hub's API is not on `docker.io` itself: ask where oci-client will send the reads.
+        let api_host =
+            Reference::with_tag(host.to_string(), "library/x".into(), "latest".into()).resolve_registry().to_string();
+        let url = format!("{}://{api_host}/v2/", self.scheme(host));
         let challenge = self
             .attempt(host, "login", budget, || async {
                 let resp = self.http.get(&url).send().await.map_err(|e| self.transport_failure(host, &e))?;
