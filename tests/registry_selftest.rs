@@ -641,3 +641,60 @@ async fn every_common_media_type_resolves_to_the_digest_the_registry_serves() {
     }
     assert!(tokens.requests.lock().unwrap().iter().all(|r| r.login == "anonymous" && r.status == 200));
 }
+
+/// The registry's access-log lines after the first `from`, once one of them contains `last`
+/// (the registry writes a line after answering, so the newest may lag the answer a little).
+async fn requests_since(reg: &TestRegistry, from: usize, last: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = reg.requests();
+        if seen[from..].iter().any(|l| l.contains(last)) {
+            return seen[from..].to_vec();
+        }
+        assert!(Instant::now() < deadline, "no access-log line with {last:?} within 10s: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Registry requests (and token service requests) per operation, measured on the real registry.
+#[tokio::test]
+async fn requests_per_operation() {
+    let tokens = TokenServer::start(&["public/app"]);
+    let reg = TestRegistry::start_with(None, Login::Token(tokens.clone())).await;
+    let host = reg.host();
+    reg.push_artifact("public/app", "1.0.0", b"one", &[]).await;
+    reg.push_artifact("public/app", "2.0.0", b"two", &[]).await;
+    let open = TestRegistry::start(None).await;
+    open.push_artifact("app", "1.0.0", b"one", &[]).await;
+    open.push_artifact("app", "2.0.0", b"two", &[]).await;
+    // Wait for the pushes' own lines.
+    requests_since(&reg, 0, "PUT /v2/public/app/manifests/2.0.0").await;
+    requests_since(&open, 0, "PUT /v2/app/manifests/2.0.0").await;
+
+    let token_count = || tokens.requests.lock().unwrap().len();
+    let mut rows = Vec::new();
+    let client = OciRegistry::new(&settings(&[&host], &[&host])).unwrap();
+    let img = image(&host, "public/app");
+    let open_host = open.host();
+    let open_client = OciRegistry::new(&settings(&[&open_host], &[&open_host])).unwrap();
+    let open_img = image(&open_host, "app");
+    for (name, r, last) in [
+        ("token auth, first resolution", &reg, "manifests/1.0.0"),
+        ("token auth, next resolution (token reused)", &reg, "manifests/2.0.0"),
+        ("token auth, tag listing", &reg, "tags/list"),
+        ("no login, first resolution", &open, "manifests/1.0.0"),
+        ("no login, next resolution", &open, "manifests/2.0.0"),
+    ] {
+        let (from, tokens_before) = (r.requests().len(), token_count());
+        match last {
+            "tags/list" => drop(client.list_tags(&img).await.unwrap()),
+            _ if name.starts_with("token") => drop(client.resolve(&img, &tag(&last[10..])).await.unwrap()),
+            _ => drop(open_client.resolve(&open_img, &tag(&last[10..])).await.unwrap()),
+        }
+        let new = requests_since(r, from, last).await;
+        let token = token_count() - tokens_before;
+        rows.push(format!("{name}: {} registry request(s) {new:?}, {token} token request(s)", new.len()));
+    }
+    println!("{}", rows.join("\n"));
+    insta::assert_snapshot!("requests_per_operation", rows.join("\n"));
+}

@@ -86,7 +86,7 @@ fn config_yaml(root: &Path, port: u16, debug_port: u16, notify: Option<&(String,
 log:
   level: warn
   accesslog:
-    disabled: true
+    disabled: false
 storage:
   filesystem:
     rootdirectory: {root}
@@ -215,6 +215,13 @@ impl TestRegistry {
             Login::Htpasswd { username, password } => r.basic_auth(username, Some(password)),
             Login::Token(server) => r.bearer_auth(server.mint("harness-admin", repo, &["pull", "push", "delete"])),
         }
+    }
+
+    /// The requests the registry has answered so far, from its access log: `METHOD PATH STATUS`
+    /// (query strings cut off).
+    pub fn requests(&self) -> Vec<String> {
+        let re = regex::Regex::new(r#""([A-Z]+) ([^ ?"]+)[^"]*" (\d{3})"#).unwrap();
+        self.log().lines().filter_map(|l| re.captures(l)).map(|c| format!("{} {} {}", &c[1], &c[2], &c[3])).collect()
     }
 
     /// The registry's own log so far (warnings and errors).
