@@ -547,6 +547,12 @@ async fn token_auth_public_and_private_repositories() {
     let err = client.resolve(&private_img, &tag("1.0.0")).await.unwrap_err();
     assert!(matches!(err, RegistryError::CredentialsWithheld { .. }), "{err:?}");
     messages.push(format!("token service not in registry.hosts: {}", redact(&err.to_string())));
+    // The token service is listed but not as plain HTTP: not sent either.
+    let no_http = settings(&[&host, &th], &[&host]);
+    let client = serve_client(&no_http, dir.path(), Some(&basic_auths(&host, registry::USERNAME, registry::PASSWORD)));
+    let err = client.resolve(&private_img, &tag("1.0.0")).await.unwrap_err();
+    assert!(matches!(err, RegistryError::CredentialsWithheld { plain_http: true, .. }), "{err:?}");
+    messages.push(format!("token service over plain HTTP: {}", redact(&err.to_string())));
     let sent_after = tokens.requests.lock().unwrap().iter().filter(|r| r.login != "anonymous").count();
     assert_eq!(sent_before, sent_after, "credentials reached a token service outside registry.hosts");
     // …while anonymous pulls of public repositories still work there.

@@ -94,8 +94,8 @@ pub enum RegistryError {
     #[error("the registry refused the credentials for {host} from {from}")]
     CredentialsRefused { host: String, from: CredentialSource },
     /// The registry's token service is on a host baton does not send credentials to.
-    #[error("the registry {host} asks for a login at {realm}, which is neither in registry.hosts nor {host}'s documented auth host; baton did not send the credentials from {from} there (add {realm} to registry.hosts{} if it is {host}'s token service)", if *caller == Caller::Verify { " in --config" } else { "" })]
-    CredentialsWithheld { host: String, realm: String, from: CredentialSource, caller: Caller },
+    #[error("{}", withheld_text(host, realm, from, *plain_http, *caller))]
+    CredentialsWithheld { host: String, realm: String, from: CredentialSource, plain_http: bool, caller: Caller },
     /// The credential chain could not be read (a helper failed, …).
     #[error("registry credentials for {host}: {reason}")]
     Credentials { host: String, reason: String },
@@ -133,6 +133,22 @@ impl RegistryError {
             RegistryError::Unreachable { .. } | RegistryError::TimedOut { .. } => "unreachable",
             RegistryError::NotAllowed(_) | RegistryError::Invalid { .. } => "invalid",
         }
+    }
+}
+
+fn withheld_text(host: &str, realm: &str, from: &CredentialSource, plain_http: bool, caller: Caller) -> String {
+    let in_config = if caller == Caller::Verify { " in --config" } else { "" };
+    if plain_http {
+        format!(
+            "the registry {host} asks for a login at {realm} over plain HTTP; baton did not send the credentials \
+             from {from} there (list {realm} in registry.insecure_hosts{in_config} if that is intended)"
+        )
+    } else {
+        format!(
+            "the registry {host} asks for a login at {realm}, which is neither in registry.hosts nor {host}'s \
+             documented auth host; baton did not send the credentials from {from} there (add {realm} to \
+             registry.hosts{in_config} if it is {host}'s token service)"
+        )
     }
 }
 
@@ -619,6 +635,10 @@ impl OciRegistry {
                 auth::RealmTrust::Trusted => {}
                 auth::RealmTrust::ForeignHost(realm_host) | auth::RealmTrust::PlainHttp(realm_host) => {
                     return Err(RegistryError::CredentialsWithheld {
+                        plain_http: matches!(
+                            auth::realm_trust(host, realm, &self.policy),
+                            auth::RealmTrust::PlainHttp(_)
+                        ),
                         host: host.to_string(),
                         realm: realm_host,
                         from: source.clone(),
