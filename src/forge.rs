@@ -26,11 +26,30 @@ pub struct PullRequest {
     pub head_ref: String,
     pub head_sha: String,
     pub base_ref: String,
-    pub state: String,
+    pub state: PrState,
     pub labels: Vec<String>,
     pub html_url: String,
     /// The login of the PR's author (`baton[bot]` for baton's own).
     pub author: String,
+}
+
+/// A pull request's state (GitHub reports a merged PR as `closed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrState {
+    Open,
+    Closed,
+}
+
+impl PrState {
+    /// GitHub's string; anything but `open` counts as closed (nothing acts on it).
+    pub fn from_api(s: &str) -> PrState {
+        if s == "open" {
+            PrState::Open
+        } else {
+            PrState::Closed
+        }
+    }
 }
 
 /// A file to write in a new commit: full new content at `path`.

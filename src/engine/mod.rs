@@ -250,7 +250,7 @@ impl Engine {
         match &cr.action {
             CheckRunAction::Rerequested if cr.name == POLICY_CHECK => {
                 for pr in self.github.commit_pulls(repo, &cr.head_sha).await? {
-                    if pr.state == "open" && pr.head_sha == cr.head_sha {
+                    if pr.state == crate::forge::PrState::Open && pr.head_sha == cr.head_sha {
                         self.run_policy(repo, &(&pr).into()).await?;
                     }
                 }

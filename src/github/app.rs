@@ -264,7 +264,7 @@ pub(crate) fn pull_from_json(v: &Value) -> Result<PullRequest> {
         head_ref: str_field(v, "/head/ref")?,
         head_sha: str_field(v, "/head/sha")?,
         base_ref: str_field(v, "/base/ref")?,
-        state: v["state"].as_str().unwrap_or_default().to_string(),
+        state: PrState::from_api(v["state"].as_str().unwrap_or_default()),
         labels: v["labels"]
             .as_array()
             .map(|a| a.iter().filter_map(|l| l["name"].as_str().map(str::to_string)).collect())

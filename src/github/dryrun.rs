@@ -59,7 +59,7 @@ impl<G: GitHub> GitHub for DryRun<G> {
             head_ref: pr.head.clone(),
             head_sha: PLACEHOLDER_SHA.to_string(),
             base_ref: pr.base.clone(),
-            state: "open".into(),
+            state: PrState::Open,
             labels: vec![],
             html_url: String::new(),
             author: String::new(),

@@ -51,8 +51,9 @@ impl RepoFiles for FilesOf {
     }
 }
 
-/// The operations the engine needs. Small on purpose: the fake GitHub in the tests, the dry-run
-/// wrapper and the octocrab client all implement exactly this.
+/// The operations the engine needs. Small on purpose: the octocrab App client and the dry-run
+/// wrapper implement exactly this (the fake GitHub in the tests serves the REST API the App
+/// client calls, so the tests go through the real client).
 #[async_trait]
 pub trait GitHub: Send + Sync {
     /// The App's slug (its check runs are the ones baton may update); None when unknown.

@@ -2,7 +2,7 @@
 //! as [`MergeDecision::Needs`] asks for them, so a PR that can never merge costs no check reads)
 //! and performs the decision.
 
-use crate::forge::{CheckRunInfo, CheckStatus, PullRequest, StatusInfo, StatusState};
+use crate::forge::{CheckRunInfo, CheckStatus, PrState, PullRequest, StatusInfo, StatusState};
 use crate::pipeline::{Promotion, Stage, WriteMode};
 use crate::planner::policy::CHECK_NAME;
 use crate::render::Marker;
@@ -47,7 +47,7 @@ pub struct MergeFacts<'a> {
 /// (when the App's login is known) — a branch named like baton's, or a copied marker, is not
 /// enough.
 pub fn is_own_pr(pr: &PullRequest, head: &str, app_login: Option<&str>) -> bool {
-    pr.state == "open"
+    pr.state == PrState::Open
         && pr.head_sha == head
         && pr.head_ref.starts_with("baton/")
         && app_login.is_none_or(|me| pr.author == me)
@@ -194,25 +194,25 @@ mod tests {
 
     #[test]
     fn own_pr_table() {
-        let pr = |state: &str, head: &str, branch: &str, author: &str| PullRequest {
+        let pr = |state: PrState, head: &str, branch: &str, author: &str| PullRequest {
             number: 1,
             title: String::new(),
             body: String::new(),
             head_ref: branch.into(),
             head_sha: head.into(),
             base_ref: "main".into(),
-            state: state.into(),
+            state,
             labels: vec![],
             html_url: String::new(),
             author: author.into(),
         };
         let cases = [
-            (pr("open", "h", "baton/dev/app", "baton[bot]"), Some("baton[bot]"), true),
-            (pr("open", "h", "baton/dev/app", "mallory"), Some("baton[bot]"), false),
-            (pr("open", "h", "baton/dev/app", "mallory"), None, true),
-            (pr("closed", "h", "baton/dev/app", "baton[bot]"), Some("baton[bot]"), false),
-            (pr("open", "other", "baton/dev/app", "baton[bot]"), Some("baton[bot]"), false),
-            (pr("open", "h", "feature", "baton[bot]"), Some("baton[bot]"), false),
+            (pr(PrState::Open, "h", "baton/dev/app", "baton[bot]"), Some("baton[bot]"), true),
+            (pr(PrState::Open, "h", "baton/dev/app", "mallory"), Some("baton[bot]"), false),
+            (pr(PrState::Open, "h", "baton/dev/app", "mallory"), None, true),
+            (pr(PrState::Closed, "h", "baton/dev/app", "baton[bot]"), Some("baton[bot]"), false),
+            (pr(PrState::Open, "other", "baton/dev/app", "baton[bot]"), Some("baton[bot]"), false),
+            (pr(PrState::Open, "h", "feature", "baton[bot]"), Some("baton[bot]"), false),
         ];
         for (i, (pr, me, want)) in cases.iter().enumerate() {
             assert_eq!(is_own_pr(pr, "h", *me), *want, "case {i}");

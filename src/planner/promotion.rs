@@ -274,7 +274,7 @@ mod tests {
             head_ref: "baton/dev/app".into(),
             head_sha: "h".into(),
             base_ref: "main".into(),
-            state: "open".into(),
+            state: crate::forge::PrState::Open,
             labels: vec![],
             html_url: String::new(),
             author: "baton[bot]".into(),
