@@ -87,8 +87,9 @@ impl Engine {
         };
         let Some(from) = stage.from.as_ref().and_then(|f| loaded.pipeline.stage(f)) else { return Ok(()) };
         let mut reply = refused(format!("{} has no pointer baton can read at {head_sha}", from.name));
-        for artifact in stage.artifacts() {
-            let Some(spec) = from.pointers.iter().find(|p| &p.artifact == artifact) else { continue };
+        let artifacts = stage.artifacts().into_iter().filter_map(|a| loaded.pipeline.artifacts.get(a));
+        for upstream in artifacts.filter_map(|a| StagePointer::of(from, a)) {
+            let spec = upstream.spec;
             let version = match self.github.file(repo, spec.file.as_str(), head_sha).await {
                 Ok(f) => super::history::read_version(&f.text, spec),
                 Err(_) => None,
