@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
-use fake_github::{FakeGitHub, RateLimit};
+use fake_github::{FakeGitHub, Fault, FaultMode, PathMatch, RateLimit};
 use hmac::{Hmac, Mac};
 use octocrab::models::{AppId, InstallationId};
 use octocrab::params::repos::Reference;
@@ -71,6 +71,32 @@ impl Api {
         let text = r.text().await.unwrap();
         let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
         (status, v, headers)
+    }
+
+    /// A request whose connection may be dropped: `Err` when no answer came.
+    async fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<(u16, String, reqwest::header::HeaderMap), reqwest::Error> {
+        let url = format!("{}{}", self.base, path.trim_start_matches('/'));
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), url)
+            .header("authorization", format!("token {}", self.token))
+            .header("user-agent", "selftest");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await?;
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        Ok((status, r.text().await?, headers))
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
@@ -418,6 +444,115 @@ async fn fail_next_and_rate_limits() {
     assert!(reset > chrono::Utc::now().timestamp());
     let recorded = gh.requests();
     assert_eq!(recorded.iter().filter(|r| r.status == 502).count(), 2);
+}
+
+#[test]
+fn fault_path_matching() {
+    let rows = [
+        ("/repos/org/deploy/pulls", "/repos/org/deploy/pulls", true),
+        ("/repos/org/deploy/pulls", "/repos/org/deploy/pulls/3/merge", true),
+        ("/repos/org/deploy/pulls", "/repos/org/other/pulls", false),
+        ("/repos/*/*/check-runs", "/repos/org/deploy/check-runs", true),
+        ("/repos/*/*/check-runs", "/repos/org/deploy/check-runs/5", false),
+        ("/repos/*/*/check-runs/**", "/repos/org/deploy/check-runs/5", true),
+        ("/repos/*/*/pulls/*/merge", "/repos/org/deploy/pulls/12/merge", true),
+        ("/repos/*/*/pulls/*/merge", "/repos/org/deploy/pulls/12", false),
+        ("/repos/*/*/issues/*/comments", "/repos/org/deploy/issues/comments/9/reactions", false),
+        ("/repos/*/*/issues/*/comments", "/repos/org/deploy/issues/4/comments", true),
+    ];
+    for (pat, path, want) in rows {
+        assert_eq!(PathMatch::parse(pat).matches(path), want, "{pat} vs {path}");
+    }
+}
+
+/// Every fault mode on a POST that creates an issue: is it applied, and what does the client get?
+#[tokio::test]
+async fn fault_modes_apply_or_not_and_answer_or_not() {
+    let (gh, _rx) = setup().await;
+    let api = Api::new(&gh).await;
+    let issues = |gh: &FakeGitHub| gh.issues(REPO).iter().filter(|i| !i.is_pull_request).count();
+    // (mode, answered status or None for a dropped connection, applied)
+    let rows: [(FaultMode, Option<u16>, bool); 6] = [
+        (FaultMode::Reject(502), Some(502), false),
+        (FaultMode::Reject(500), Some(500), false),
+        (FaultMode::ApplyThenStatus(502), Some(502), true),
+        (FaultMode::ApplyThenReset, None, true),
+        (FaultMode::ResetBefore, None, false),
+        (FaultMode::Delay(Duration::from_millis(300)), Some(201), true),
+    ];
+    for (mode, want_status, applied) in rows {
+        let before = issues(&gh);
+        gh.inject(Fault::on("POST", "/repos/*/*/issues").mode(mode));
+        let started = std::time::Instant::now();
+        let got = api.try_call("POST", "repos/org/deploy/issues", Some(json!({"title": "t"})), &[]).await;
+        match want_status {
+            Some(st) => assert_eq!(got.as_ref().map(|r| r.0).ok(), Some(st), "{mode:?}: {got:?}"),
+            None => assert!(got.is_err(), "{mode:?}: the connection must be dropped, got {got:?}"),
+        }
+        assert_eq!(issues(&gh) - before, applied as usize, "{mode:?} applied?");
+        if let FaultMode::Delay(d) = mode {
+            assert!(started.elapsed() >= d, "{mode:?} answered after {:?}", started.elapsed());
+        }
+        assert_eq!(gh.pending_faults(), 0, "{mode:?} fires once");
+        // The next request is served normally (on a new connection after a reset).
+        assert_eq!(api.try_call("GET", "repos/org/deploy", None, &[]).await.unwrap().0, 200);
+    }
+    let last = gh.requests().into_iter().filter(|r| r.method == "POST" && r.fault.is_some()).collect::<Vec<_>>();
+    assert_eq!(last.len(), 6, "every faulted request is recorded with its fault");
+    assert_eq!(last[3].status, 0, "a dropped connection is recorded as status 0");
+
+    // `times` and other methods / paths.
+    gh.inject(Fault::on("PATCH", "/repos/*/*/issues/*").mode(FaultMode::ApplyThenStatus(503)).times(2));
+    for _ in 0..2 {
+        let r = api.try_call("PATCH", "repos/org/deploy/issues/1", Some(json!({"title": "u"})), &[]).await.unwrap();
+        assert_eq!(r.0, 503);
+    }
+    let r = api.try_call("PATCH", "repos/org/deploy/issues/1", Some(json!({"title": "v"})), &[]).await.unwrap();
+    assert_eq!(r.0, 200);
+}
+
+/// GitHub's conditional requests: a GET answer carries an ETag; `If-None-Match` with it gives
+/// 304 and no body, which does not count against the rate limit; a change gives a new ETag.
+#[tokio::test]
+async fn etags_and_conditional_requests() {
+    let (gh, _rx) = setup().await;
+    let api = Api::new(&gh).await;
+    let (st, body, h) = api.try_call("GET", "repos/org/deploy", None, &[]).await.unwrap();
+    assert_eq!(st, 200);
+    let etag = h["etag"].to_str().unwrap().to_string();
+    assert!(etag.starts_with("W/\"") && etag.ends_with('"'), "{etag}");
+    let remaining =
+        |h: &reqwest::header::HeaderMap| h["x-ratelimit-remaining"].to_str().unwrap().parse::<u64>().unwrap();
+    let before = gh.request_counts();
+
+    let (st, text, h2) = api.try_call("GET", "repos/org/deploy", None, &[("if-none-match", &etag)]).await.unwrap();
+    assert_eq!((st, text.as_str()), (304, ""), "not modified, no body");
+    assert_eq!(h2["etag"].to_str().unwrap(), etag, "the 304 repeats the ETag");
+    assert_eq!(remaining(&h2), remaining(&h), "a 304 does not count");
+    // The strong form and a list match too (weak comparison).
+    let strong = etag.trim_start_matches("W/").to_string();
+    let list = format!("\"nope\", {strong}");
+    assert_eq!(api.try_call("GET", "repos/org/deploy", None, &[("if-none-match", &list)]).await.unwrap().0, 304);
+    let after = gh.request_counts();
+    assert_eq!(after.all - before.all, 2);
+    assert_eq!(after.counted - before.counted, 0);
+    assert_eq!(after.not_modified - before.not_modified, 2);
+
+    // A stale ETag gets the full answer again.
+    assert_eq!(
+        api.try_call("GET", "repos/org/deploy", None, &[("if-none-match", "W/\"stale\"")]).await.unwrap().0,
+        200
+    );
+    // A change to the resource changes its ETag.
+    api.post("repos/org/deploy/issues", json!({"title": "x"})).await;
+    let (st, body2, h3) = api.try_call("GET", "repos/org/deploy", None, &[("if-none-match", &etag)]).await.unwrap();
+    assert_eq!(st, 200, "the repository changed (open_issues_count)");
+    assert_ne!(h3["etag"].to_str().unwrap(), etag);
+    assert_ne!(body, body2);
+    // Writes carry no ETag and always count.
+    let (_, _, h4) = api.call("POST", "repos/org/deploy/issues", Some(json!({"title": "y"}))).await;
+    assert!(h4.get("etag").is_none());
+    assert_eq!(gh.request_counts().counted - after.counted, 4, "stale GET, two POSTs, changed GET");
 }
 
 #[tokio::test]

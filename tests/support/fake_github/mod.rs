@@ -13,6 +13,7 @@
 //! ```
 #![allow(dead_code, unused_imports)]
 
+mod faults;
 mod payloads;
 mod routes;
 mod sha1;
@@ -26,7 +27,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use state::{CheckInput, Fault, FaultKind, State};
+pub use faults::{Fault, FaultMode, PathMatch};
+use state::{CheckInput, State};
 pub use webhooks::{sign, Delivery};
 
 type Validator = dyn Fn(&str, &str, Option<&Value>) -> Result<(), String> + Send + Sync;
@@ -83,6 +85,8 @@ pub struct RecordedRequest {
     pub query: Option<String>,
     pub body: Option<Value>,
     pub status: u16,
+    /// The injected fault that shaped this answer, if any.
+    pub fault: Option<FaultMode>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,6 +181,14 @@ pub struct Label {
     pub description: Option<String>,
 }
 
+/// Request counters (see [`FakeGitHub::request_counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RequestCounts {
+    pub all: u64,
+    pub counted: u64,
+    pub not_modified: u64,
+}
+
 /// What a rate-limited answer looks like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateLimit {
@@ -208,10 +220,7 @@ impl FakeGitHub {
             dispatcher: Mutex::new(webhooks::Dispatcher::new(tokio::runtime::Handle::current())),
             validator: Mutex::new(None),
         });
-        let app = routes::router(shared.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let server = tokio::spawn(routes::serve(listener, shared.clone()));
         FakeGitHub { inner: Arc::new(Handle { shared, url, server }) }
     }
 
@@ -251,6 +260,7 @@ impl FakeGitHub {
                     query: r.query.clone(),
                     body: r.body.clone(),
                     status: r.status,
+                    fault: r.fault,
                 })
                 .collect()
         })
@@ -545,31 +555,36 @@ impl FakeGitHub {
 
     // ------------------------------------------------------------------ failure injection
 
-    /// The next `times` requests matching `method` and `path_prefix` get `status`.
+    /// Adds a fault rule (see [`Fault`]): per method + path prefix or pattern, answer an error
+    /// without applying, apply then lose the answer (status or reset), rate-limit, or delay.
+    pub fn inject(&self, fault: Fault) {
+        self.with(|s| s.faults.push(fault))
+    }
+
+    /// Rules not used up yet.
+    pub fn pending_faults(&self) -> usize {
+        self.with(|s| s.faults.len())
+    }
+
+    /// The next `times` requests matching `method` and `path_prefix` get `status`, unapplied.
     pub fn fail_next(&self, method: &str, path_prefix: &str, status: u16, times: usize) {
-        self.with(|s| {
-            s.faults.push(Fault {
-                method: method.to_ascii_uppercase(),
-                path_prefix: path_prefix.into(),
-                remaining: times,
-                kind: FaultKind::Status(status),
-            })
-        })
+        self.inject(Fault::on(method, path_prefix).mode(FaultMode::Reject(status)).times(times))
     }
 
     pub fn rate_limit_next(&self, method: &str, path_prefix: &str, kind: RateLimit, times: usize) {
-        let kind = match kind {
-            RateLimit::RetryAfter(s) => FaultKind::RetryAfter(s),
-            RateLimit::PrimaryExhausted { reset_in_secs } => FaultKind::PrimaryExhausted(reset_in_secs),
-        };
-        self.with(|s| {
-            s.faults.push(Fault {
-                method: method.to_ascii_uppercase(),
-                path_prefix: path_prefix.into(),
-                remaining: times,
-                kind,
-            })
-        })
+        self.inject(Fault::on(method, path_prefix).mode(FaultMode::RateLimited(kind)).times(times))
+    }
+
+    /// How many requests arrived, how many count against the rate limit (GitHub does not
+    /// count a 304 answered to a conditional request), and how many were 304s.
+    pub fn request_counts(&self) -> RequestCounts {
+        self.with(|s| RequestCounts { all: s.api_calls, counted: s.counted_calls, not_modified: s.not_modified })
+    }
+
+    /// The installation's primary limit per hour (what `x-ratelimit-limit` says); the remaining
+    /// budget is this minus the counted requests.
+    pub fn set_rate_limit(&self, limit: u64) {
+        self.with(|s| s.rate_limit = limit)
     }
 
     // ------------------------------------------------------------------ inspection

@@ -5,19 +5,51 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State as AxState};
+use axum::extract::Request;
 use axum::response::Response;
-use axum::Router;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use super::faults::{self, FaultMode};
 use super::payloads as p;
-use super::state::{err, ApiError, ApiResult, CheckInput, FaultKind, GitUser, RecordedRequestRec, State};
+use super::state::{err, ApiError, ApiResult, CheckInput, GitUser, RecordedRequestRec, State};
+use super::RateLimit;
 use super::Shared;
 
-pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new().fallback(handle).with_state(shared)
+/// Serves the fake on `listener` until the task is aborted (connections go with it). Plain hyper
+/// rather than `axum::serve`, because a fault may have to drop a connection without answering.
+pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let sh = shared.clone();
+        conns.spawn(async move {
+            let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                let sh = sh.clone();
+                async move { handle(sh, req.map(Body::new)).await }
+            });
+            // An `Err` from the service makes hyper close the connection without a response.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                .await;
+        });
+        while conns.try_join_next().is_some() {}
+    }
 }
+
+/// The connection is dropped without an answer.
+#[derive(Debug)]
+pub struct Reset;
+
+impl std::fmt::Display for Reset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection reset (injected)")
+    }
+}
+
+impl std::error::Error for Reset {}
 
 pub struct Resp {
     status: u16,
@@ -62,7 +94,47 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn handle(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
+fn fault_response(mode: FaultMode) -> Option<Resp> {
+    Some(match mode {
+        FaultMode::Reject(st) => {
+            Resp { status: st, body: Some(json!({"message": "Server Error (injected)"})), headers: vec![] }
+        }
+        FaultMode::RateLimited(RateLimit::RetryAfter(secs)) => Resp {
+            status: 429,
+            body: Some(
+                json!({"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}),
+            ),
+            headers: vec![("retry-after".into(), secs.to_string())],
+        },
+        FaultMode::RateLimited(RateLimit::PrimaryExhausted { reset_in_secs }) => Resp {
+            status: 403,
+            body: Some(
+                json!({"message": "API rate limit exceeded for installation.", "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}),
+            ),
+            headers: vec![
+                ("x-ratelimit-limit".into(), "5000".into()),
+                ("x-ratelimit-remaining".into(), "0".into()),
+                ("x-ratelimit-used".into(), "5000".into()),
+                ("x-ratelimit-reset".into(), (chrono::Utc::now().timestamp() + reset_in_secs as i64).to_string()),
+                ("x-ratelimit-resource".into(), "core".into()),
+            ],
+        },
+        _ => return None,
+    })
+}
+
+/// GitHub's ETags are weak validators of the JSON body (`W/"…"`).
+fn etag_of(body: &Value) -> String {
+    format!("W/\"{}\"", super::sha1::sha1_hex(&serde_json::to_vec(body).unwrap_or_default()))
+}
+
+/// `If-None-Match` with the weak comparison RFC 9110 prescribes for GET (`*` matches anything).
+fn none_match(header: Option<&str>, etag: &str) -> bool {
+    let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    header.is_some_and(|h| h.split(',').any(|t| t.trim() == "*" || strip(t) == strip(etag)))
+}
+
+async fn handle(sh: Arc<Shared>, req: Request) -> Result<Response, Reset> {
     let method = req.method().as_str().to_string();
     let uri = req.uri().clone();
     let path = uri.path().to_string();
@@ -83,6 +155,10 @@ async fn handle(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
         (Ok(body), Some(v)) => v(&method, &path_and_query, body.as_ref()).err(),
         _ => None,
     };
+    let fault = sh.with(|s| faults::take(&mut s.faults, &method, &path));
+    if let Some(FaultMode::Delay(d)) = fault {
+        tokio::time::sleep(d).await;
+    }
     let resp = sh.with(|s| {
         s.api_calls += 1;
         let body = parsed.clone().ok().flatten();
@@ -91,6 +167,10 @@ async fn handle(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
         } else if let Some(reason) = &validation {
             s.violations.push(format!("{method} {path_and_query}: openapi: {reason}"));
             Resp { status: 422, body: Some(json!({"message": format!("openapi: {reason}")})), headers: vec![] }
+        } else if let Some(r) = fault.and_then(fault_response) {
+            r
+        } else if fault == Some(FaultMode::ResetBefore) {
+            Resp { status: 0, body: None, headers: vec![] }
         } else {
             match route(s, &method, &path, query.as_deref(), &headers, body.as_ref()) {
                 Ok(r) => r,
@@ -103,24 +183,45 @@ async fn handle(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
                 }
             }
         };
+        if method == "GET" && resp.status == 200 {
+            if let Some(b) = &resp.body {
+                let etag = etag_of(b);
+                if none_match(headers.get("if-none-match").and_then(|v| v.to_str().ok()), &etag) {
+                    resp.status = 304;
+                    resp.body = None;
+                    s.not_modified += 1;
+                }
+                resp.headers.push(("etag".into(), etag));
+            }
+        }
+        if let Some(FaultMode::ApplyThenStatus(st)) = fault {
+            resp = Resp { status: st, body: Some(json!({"message": "Server Error (injected)"})), headers: vec![] };
+        }
+        if resp.status != 304 {
+            s.counted_calls += 1;
+        }
         if !resp.headers.iter().any(|(k, _)| k == "x-ratelimit-remaining") {
-            let reset = (chrono::Utc::now().timestamp() + 3600).to_string();
-            let remaining = 5000u64.saturating_sub(s.api_calls).max(1).to_string();
-            resp.headers.push(("x-ratelimit-limit".into(), "5000".into()));
+            let remaining = s.rate_limit.saturating_sub(s.counted_calls).to_string();
+            resp.headers.push(("x-ratelimit-limit".into(), s.rate_limit.to_string()));
             resp.headers.push(("x-ratelimit-remaining".into(), remaining));
-            resp.headers.push(("x-ratelimit-reset".into(), reset));
-            resp.headers.push(("x-ratelimit-used".into(), s.api_calls.to_string()));
+            resp.headers.push(("x-ratelimit-reset".into(), s.rate_reset.to_string()));
+            resp.headers.push(("x-ratelimit-used".into(), s.counted_calls.to_string()));
             resp.headers.push(("x-ratelimit-resource".into(), "core".into()));
         }
+        let reset = matches!(fault, Some(FaultMode::ResetBefore | FaultMode::ApplyThenReset));
         s.requests.push(RecordedRequestRec {
             method: method.clone(),
             path: path.clone(),
             query: query.clone(),
             body,
-            status: resp.status,
+            status: if reset { 0 } else { resp.status },
+            fault,
         });
         resp
     });
+    if matches!(fault, Some(FaultMode::ResetBefore | FaultMode::ApplyThenReset)) {
+        return Err(Reset);
+    }
     let mut builder = Response::builder()
         .status(resp.status)
         .header("x-github-request-id", format!("FAKE:{:X}", rand_u64()))
@@ -128,13 +229,13 @@ async fn handle(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
     for (k, v) in &resp.headers {
         builder = builder.header(k, v);
     }
-    match resp.body {
+    Ok(match resp.body {
         Some(b) => builder
             .header("content-type", "application/json; charset=utf-8")
             .body(Body::from(serde_json::to_vec(&b).unwrap_or_default()))
             .unwrap(),
         None => builder.body(Body::empty()).unwrap(),
-    }
+    })
 }
 
 fn rand_u64() -> u64 {
@@ -294,40 +395,6 @@ fn route(
     );
     let caller = authenticate(s, headers, app_route)?;
 
-    // injected faults
-    if let Some(f) =
-        s.faults.iter_mut().find(|f| f.remaining > 0 && f.method == method && path.starts_with(&f.path_prefix))
-    {
-        f.remaining -= 1;
-        let kind = f.kind.clone();
-        s.faults.retain(|f| f.remaining > 0);
-        return match kind {
-            FaultKind::Status(st) => {
-                Ok(Resp { status: st, body: Some(json!({"message": "Server Error (injected)"})), headers: vec![] })
-            }
-            FaultKind::RetryAfter(secs) => Ok(Resp {
-                status: 429,
-                body: Some(
-                    json!({"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}),
-                ),
-                headers: vec![("retry-after".into(), secs.to_string())],
-            }),
-            FaultKind::PrimaryExhausted(secs) => Ok(Resp {
-                status: 403,
-                body: Some(
-                    json!({"message": "API rate limit exceeded for installation.", "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}),
-                ),
-                headers: vec![
-                    ("x-ratelimit-limit".into(), "5000".into()),
-                    ("x-ratelimit-remaining".into(), "0".into()),
-                    ("x-ratelimit-used".into(), "5000".into()),
-                    ("x-ratelimit-reset".into(), (chrono::Utc::now().timestamp() + secs as i64).to_string()),
-                    ("x-ratelimit-resource".into(), "core".into()),
-                ],
-            }),
-        };
-    }
-
     let actor = s.bot_login();
     let base = s.base_url.clone();
     match (method, segs.as_slice()) {
@@ -435,7 +502,7 @@ fn installation_routes(
         }
         ("GET", ["rate_limit"]) => {
             let reset = chrono::Utc::now().timestamp() + 3600;
-            let core = json!({"limit": 5000, "used": s.api_calls, "remaining": 5000u64.saturating_sub(s.api_calls), "reset": reset});
+            let core = json!({"limit": s.rate_limit, "used": s.counted_calls, "remaining": s.rate_limit.saturating_sub(s.counted_calls), "reset": reset});
             ok(json!({"resources": {"core": core, "search": core, "graphql": core}, "rate": core}))
         }
         ("GET", ["orgs", org, "teams", slug, "memberships", user]) => {

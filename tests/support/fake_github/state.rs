@@ -176,20 +176,7 @@ pub struct TokenRec {
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone)]
-pub struct Fault {
-    pub method: String,
-    pub path_prefix: String,
-    pub remaining: usize,
-    pub kind: FaultKind,
-}
-
-#[derive(Debug, Clone)]
-pub enum FaultKind {
-    Status(u16),
-    RetryAfter(u64),
-    PrimaryExhausted(u64),
-}
+pub use super::faults::{Fault, FaultMode, PathMatch};
 
 /// An event waiting to be handed to the webhook dispatcher.
 #[derive(Debug, Clone)]
@@ -207,6 +194,8 @@ pub struct RecordedRequestRec {
     pub query: Option<String>,
     pub body: Option<Value>,
     pub status: u16,
+    /// The injected fault that shaped this answer, if any.
+    pub fault: Option<FaultMode>,
 }
 
 pub struct State {
@@ -230,7 +219,15 @@ pub struct State {
     pub violations: Vec<String>,
     pub faults: Vec<Fault>,
     pub outbox: Vec<OutEvent>,
+    /// Every API request (304s and injected faults included).
     pub api_calls: u64,
+    /// Requests that count against the rate limit (GitHub does not count a 304).
+    pub counted_calls: u64,
+    /// Answered 304 Not Modified.
+    pub not_modified: u64,
+    /// When the rate-limit window resets (unix seconds).
+    pub rate_reset: i64,
+    pub rate_limit: u64,
 }
 
 /// An error answered to an API caller: HTTP status and GitHub's `message`.
@@ -266,6 +263,10 @@ impl State {
             faults: Vec::new(),
             outbox: Vec::new(),
             api_calls: 0,
+            counted_calls: 0,
+            not_modified: 0,
+            rate_reset: chrono::Utc::now().timestamp() + 3600,
+            rate_limit: 5000,
         };
         s.apps.insert("baton".into(), 1);
         s.apps.insert("github-actions".into(), 15368);
