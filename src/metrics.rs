@@ -37,6 +37,11 @@ pub struct PromotionLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InstallationLabels {
+    pub installation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EventLabels {
     pub event: String,
 }
@@ -47,7 +52,7 @@ pub struct Metrics {
     pub queue_depth: Gauge<i64, std::sync::atomic::AtomicI64>,
     pub handling_seconds: Family<EventLabels, Histogram>,
     pub github_requests: Family<RequestLabels, Counter>,
-    pub github_rate_limit_remaining: Gauge<f64, AtomicU64>,
+    pub github_rate_limit_remaining: Family<InstallationLabels, Gauge<f64, AtomicU64>>,
     pub registry_requests: Family<OutcomeLabels, Counter>,
     pub verifications: Family<OutcomeLabels, Counter>,
     pub promotions: Family<PromotionLabels, Counter>,
@@ -75,10 +80,11 @@ pub fn get() -> &'static Metrics {
             "GitHub API requests by operation and HTTP status",
             github_requests.clone(),
         );
-        let github_rate_limit_remaining = Gauge::default();
+        let github_rate_limit_remaining = Family::<InstallationLabels, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "github_rate_limit_remaining",
-            "The x-ratelimit-remaining GitHub last reported",
+            "The x-ratelimit-remaining GitHub last reported, per installation (by account login; `app` for \
+             the App's own requests); absent until known",
             github_rate_limit_remaining.clone(),
         );
         let registry_requests = Family::<OutcomeLabels, Counter>::default();
@@ -160,12 +166,13 @@ pub fn github_request(method: &http::Method, path: &str, status: &str) {
         .inc();
 }
 
-pub fn github_rate_limit(headers: &http::HeaderMap) {
-    if let Some(v) =
-        headers.get("x-ratelimit-remaining").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<f64>().ok())
-    {
-        get().github_rate_limit_remaining.set(v);
-    }
+/// The remaining budget of one installation (label: its account login, bounded by the number of
+/// installations).
+pub fn github_rate_limit(installation: &str, remaining: u64) {
+    get()
+        .github_rate_limit_remaining
+        .get_or_create(&InstallationLabels { installation: installation.chars().take(40).collect() })
+        .set(remaining as f64);
 }
 
 pub fn registry_request(outcome: &str) {
@@ -183,6 +190,20 @@ pub fn promotion(stage: &str, outcome: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_limit_is_absent_until_known_then_per_installation() {
+        // No lib test makes GitHub requests, so nothing has set it yet.
+        let series = |text: &str| {
+            text.lines()
+                .filter(|l| l.starts_with("baton_github_rate_limit_remaining"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(series(&render()), Vec::<String>::new(), "not 0 at start: absent");
+        github_rate_limit("octo-org", 4321);
+        assert_eq!(series(&render()), vec![r#"baton_github_rate_limit_remaining{installation="octo-org"} 4321.0"#]);
+    }
 
     #[test]
     fn operations_are_bounded() {

@@ -81,6 +81,8 @@ pub struct GitHubSettings {
     pub config_cache_secs: u64,
     pub max_retries: u32,
     pub max_rate_limit_wait_secs: u64,
+    /// Bytes of GET answers (with their ETags) kept per installation for conditional requests.
+    pub conditional_cache_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -40,7 +40,7 @@ async fn metrics_count_what_happened() {
     assert_eq!(value(&text, r#"baton_github_requests_total{operation="POST pulls",status="201"}"#), 1.0);
     assert!(value(&text, r#"baton_registry_requests_total{outcome="ok"}"#) >= 1.0);
     assert_eq!(value(&text, "baton_queue_depth"), 0.0);
-    assert!(value(&text, "baton_github_rate_limit_remaining") > 0.0);
+    assert!(value(&text, r#"baton_github_rate_limit_remaining{installation="org"}"#) > 0.0);
     assert!(text.contains("baton_event_handling_seconds_bucket{"), "{text}");
     // Label values are bounded: no SHAs, digests or logins.
     assert!(!regex::Regex::new("[0-9a-f]{40}|sha256:|alice").unwrap().is_match(&text), "{text}");

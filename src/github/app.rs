@@ -2,10 +2,17 @@
 //! repository owner; octocrab caches each installation's token and renews it shortly before it
 //! expires), or anonymous in dry-run mode.
 //!
-//! Requests go through one loop, [`AppClient::send`], that implements GitHub's documented rules:
-//! 5xx and network errors are retried with exponential backoff; a 403/429 with `retry-after`
-//! waits that long; with `x-ratelimit-remaining: 0` it waits until `x-ratelimit-reset`; waits
-//! longer than `max_rate_limit_wait` give up with an error instead of stalling a worker.
+//! Every request goes through one loop, [`AppClient::run`], that implements GitHub's documented
+//! rules and knows what it retries (the decisions are in [`super::retry`]):
+//! - 5xx and network errors: reads and repeatable writes are retried with exponential backoff; a
+//!   POST that creates something is re-read (see [`Reread`]) before it is repeated, so a write
+//!   GitHub applied but whose answer was lost is not made twice;
+//! - a 403/429 with `retry-after` waits that long; with `x-ratelimit-remaining: 0` it waits until
+//!   `x-ratelimit-reset`; waits longer than `max_rate_limit_wait` give up with an error;
+//! - GETs carry `If-None-Match` with the ETag of the last answer, and a 304 (which GitHub does not
+//!   count against the rate limit) is served from a per-installation cache bounded by bytes;
+//! - each answer's `x-ratelimit-*` headers update the installation's [`RateBudget`] (and the
+//!   `baton_github_rate_limit_remaining{installation}` gauge).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,6 +25,7 @@ use octocrab::service::middleware::retry::RetryConfig;
 use octocrab::Octocrab;
 use serde_json::{json, Value};
 
+use super::cache::{Cached, ConditionalCache};
 use super::*;
 use crate::settings::GitHubSettings;
 
@@ -28,10 +36,66 @@ pub struct AppClient {
     /// One client per installation owner, shared (not cloned: octocrab keeps the installation
     /// token cache inside the client, and a clone would start with an empty one).
     installations: Mutex<HashMap<String, Arc<Octocrab>>>,
-    max_retries: u32,
-    max_wait: Duration,
+    limits: retry::Limits,
     slug: tokio::sync::OnceCell<Option<String>>,
+    cache: ConditionalCache,
+    budgets: Mutex<HashMap<String, RateBudget>>,
 }
+
+/// Who a request is made as: the App itself (its JWT; label `app`) or the installation on an
+/// owner (label = the owner's login). Caches and rate budgets are kept per target.
+#[derive(Clone)]
+struct Target {
+    crab: Arc<Octocrab>,
+    who: String,
+}
+
+const APP_TARGET: &str = "app";
+
+/// The answer to a request, and whether an earlier attempt of it lost its answer.
+struct Answer {
+    status: StatusCode,
+    value: Value,
+    lost_before: bool,
+}
+
+/// How to find out whether a write whose answer was lost took effect. Each variant returns, when
+/// the write did happen, a JSON value shaped like the answer the write would have given.
+enum Reread<'a> {
+    /// A check run by name + head sha + the external id baton sets.
+    CheckRun { name: &'a str, head_sha: &'a str, external_id: &'a str },
+    /// A comment by the hidden key in its body (`<!-- baton… -->`), else by its exact body as
+    /// the issue's last comment.
+    Comment { issue: u64, body: &'a str },
+    /// The open PR whose head is `head`.
+    Pull { head: &'a str },
+    /// An open issue by the hidden marker in its body (else its title), among those with `label`.
+    Issue { label: Option<&'a str>, title: &'a str, body: &'a str },
+    /// The ref exists (at `sha`; elsewhere is a real conflict).
+    Ref { name: &'a str, sha: &'a str },
+    /// The PR is merged.
+    Merged { number: u64 },
+    /// `path` on `branch` has `content` (or is gone, for `None`): the commit that made it so.
+    File { branch: &'a str, path: &'a str, content: Option<&'a str> },
+    /// A DELETE whose repeat says "not found": the first attempt did it.
+    Gone,
+}
+
+/// The hidden key of a comment or issue body: its last `<!-- baton… -->` HTML comment.
+pub fn hidden_key(body: &str) -> Option<&str> {
+    let start = body.rfind("<!-- baton")?;
+    let end = body[start..].find("-->")? + start + 3;
+    Some(&body[start..end])
+}
+
+/// The external id baton gives a check run: one per (name, head sha), so a re-read after a lost
+/// answer and two replicas creating the same record find each other.
+pub fn check_external_id(name: &str, head_sha: &str) -> String {
+    format!("baton:{name}@{head_sha}")
+}
+
+/// What a neutralised duplicate's external id ends with (readers skip these).
+const DUPLICATE_SUFFIX: &str = "#duplicate";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -94,133 +158,443 @@ impl AppClient {
             root: Arc::new(root),
             is_app,
             installations: Mutex::new(HashMap::new()),
-            max_retries: settings.max_retries,
-            max_wait: Duration::from_secs(settings.max_rate_limit_wait_secs),
+            limits: retry::Limits {
+                max_retries: settings.max_retries,
+                max_wait: Duration::from_secs(settings.max_rate_limit_wait_secs),
+            },
             slug: tokio::sync::OnceCell::new(),
+            cache: ConditionalCache::new(settings.conditional_cache_bytes),
+            budgets: Mutex::new(HashMap::new()),
         })
     }
 
+    fn app_target(&self) -> Target {
+        Target { crab: self.root.clone(), who: APP_TARGET.to_string() }
+    }
+
     /// The client acting for `repo`'s installation (cached per owner).
-    async fn client(&self, repo: &RepoName) -> Result<Arc<Octocrab>> {
+    async fn target(&self, repo: &RepoName) -> Result<Target> {
         if !self.is_app {
-            return Ok(self.root.clone());
+            return Ok(Target { crab: self.root.clone(), who: repo.owner().to_string() });
         }
         if let Some(c) = self.installations.lock().unwrap_or_else(|e| e.into_inner()).get(repo.owner()) {
-            return Ok(c.clone());
+            return Ok(Target { crab: c.clone(), who: repo.owner().to_string() });
         }
         let path = format!("/repos/{}/{}/installation", repo.owner(), repo.name());
-        let (_, v) = self.send(&self.root, Method::GET, &path, None).await?;
+        let v = self.run(&self.app_target(), Method::GET, &path, None, None).await?.value;
         let id =
             v["id"].as_u64().ok_or_else(|| GitHubError::Other(format!("{path}: answer without an installation id")))?;
         let crab = Arc::new(self.root.installation(id.into()).map_err(|e| GitHubError::Other(e.to_string()))?);
         self.installations.lock().unwrap_or_else(|e| e.into_inner()).insert(repo.owner().to_string(), crab.clone());
-        Ok(crab)
+        Ok(Target { crab, who: repo.owner().to_string() })
     }
 
+    /// A read, or a write whose repeat is harmless (see [`retry`]).
     async fn call(&self, repo: &RepoName, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
-        let crab = self.client(repo).await?;
-        self.send(&crab, method, path, body.as_ref()).await.map(|(_, v)| v)
+        let t = self.target(repo).await?;
+        self.run(&t, method, path, body.as_ref(), None).await.map(|a| a.value)
     }
 
-    async fn call_status(
+    /// A write that, after a lost answer, is confirmed or re-read with `reread` before it is
+    /// repeated.
+    async fn write(
         &self,
         repo: &RepoName,
         method: Method,
         path: &str,
-        body: Option<Value>,
-    ) -> Result<(StatusCode, Value)> {
-        let crab = self.client(repo).await?;
-        self.send(&crab, method, path, body.as_ref()).await
+        body: Value,
+        reread: Reread<'_>,
+    ) -> Result<Answer> {
+        let t = self.target(repo).await?;
+        self.run(&t, method, path, Some(&body), Some((repo, &reread))).await
     }
 
-    /// One request with GitHub's retry and rate-limit rules. Returns the status and the JSON
-    /// body (Null for 204).
-    pub async fn send(
+    /// One request with GitHub's retry, rate-limit and conditional-request rules.
+    async fn run(
         &self,
-        crab: &Octocrab,
+        t: &Target,
         method: Method,
         path: &str,
         body: Option<&Value>,
-    ) -> Result<(StatusCode, Value)> {
-        let mut attempt = 0u32;
+        reread: Option<(&RepoName, &Reread<'_>)>,
+    ) -> Result<Answer> {
+        let kind = match (&method, reread) {
+            (&Method::GET, _) => retry::Kind::Read,
+            (&Method::POST, Some((_, r))) if r.is_create() => retry::Kind::Create,
+            _ => retry::Kind::Repeatable,
+        };
+        let mut lost_before = false;
+        let mut attempt_no = 0u32;
         loop {
-            attempt += 1;
-            let started = std::time::Instant::now();
-            let resp = match method.clone() {
-                Method::GET => crab._get(path).await,
-                Method::POST => crab._post(path, body).await,
-                Method::PATCH => crab._patch(path, body).await,
-                Method::PUT => crab._put(path, body).await,
-                Method::DELETE => crab._delete(path, body).await,
-                m => return Err(GitHubError::Other(format!("unsupported method {m}"))),
-            };
-            let resp = match resp {
-                Ok(r) => r,
-                Err(e) => {
-                    let msg = e.to_string();
-                    tracing::warn!(%method, path, attempt, error = %msg, "GitHub request failed");
-                    crate::metrics::github_request(&method, path, "error");
-                    if attempt > self.max_retries {
-                        return Err(GitHubError::Other(format!("{method} {path}: {msg}")));
+            attempt_no += 1;
+            let (outcome, result) = self.once(t, &method, path, body).await;
+            let next = retry::next(kind, attempt_no, outcome, lost_before, self.limits);
+            let was_lost = outcome == retry::Attempt::Lost;
+            match next {
+                retry::Next::Done => {
+                    return result.map(|(status, value)| Answer { status, value, lost_before });
+                }
+                retry::Next::GiveUp => {
+                    return Err(match (outcome, result) {
+                        (retry::Attempt::RateLimited(w), _) => GitHubError::Other(format!(
+                            "{method} {path}: rate limited for {}s more; giving up",
+                            w.as_secs()
+                        )),
+                        (_, Err(e)) => e,
+                        (_, Ok(_)) => GitHubError::Other(format!("{method} {path}: giving up")),
+                    });
+                }
+                retry::Next::Retry(wait) => {
+                    lost_before |= was_lost;
+                    tracing::warn!(%method, path, attempt = attempt_no, wait_ms = wait.as_millis() as u64, outcome = ?outcome, "GitHub request: retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                retry::Next::Reread => {
+                    lost_before |= was_lost;
+                    let Some((repo, r)) = reread else {
+                        return result.map(|(status, value)| Answer { status, value, lost_before });
+                    };
+                    tracing::warn!(%method, path, attempt = attempt_no, outcome = ?outcome, "GitHub write: answer lost or refused after a lost answer; reading whether it took effect");
+                    match Box::pin(self.reread(repo, r)).await? {
+                        Some(value) => {
+                            tracing::info!(%method, path, "GitHub write had taken effect; not repeating it");
+                            return Ok(Answer { status: StatusCode::OK, value, lost_before: true });
+                        }
+                        // A refusal stands when the write is not there either.
+                        None if !was_lost => {
+                            return result.map(|(status, value)| Answer { status, value, lost_before });
+                        }
+                        None if attempt_no > self.limits.max_retries => {
+                            return Err(result
+                                .err()
+                                .unwrap_or_else(|| GitHubError::Other(format!("{method} {path}: giving up"))));
+                        }
+                        None => tokio::time::sleep(retry::backoff(attempt_no)).await,
                     }
-                    tokio::time::sleep(backoff(attempt)).await;
-                    continue;
+                }
+            }
+        }
+    }
+
+    /// One attempt: sends the request (with `If-None-Match` for a cached GET), records metrics
+    /// and the rate budget, and classifies the outcome.
+    async fn once(
+        &self,
+        t: &Target,
+        method: &Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (retry::Attempt, Result<(StatusCode, Value)>) {
+        use retry::Attempt;
+        let started = std::time::Instant::now();
+        let cached = if *method == Method::GET { self.cache.get(&t.who, path) } else { None };
+        let crab = &t.crab;
+        let resp = match method.clone() {
+            Method::GET => {
+                let headers = cached.as_ref().and_then(|c| {
+                    let mut h = HeaderMap::new();
+                    h.insert(http::header::IF_NONE_MATCH, c.etag.parse().ok()?);
+                    Some(h)
+                });
+                crab._get_with_headers(path, headers).await
+            }
+            Method::POST => crab._post(path, body).await,
+            Method::PATCH => crab._patch(path, body).await,
+            Method::PUT => crab._put(path, body).await,
+            Method::DELETE => crab._delete(path, body).await,
+            m => return (Attempt::Refused, Err(GitHubError::Other(format!("unsupported method {m}")))),
+        };
+        let resp = match resp {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = e.to_string();
+                let sent = !is_connect_error(&e);
+                tracing::warn!(%method, path, sent, error = %msg, "GitHub request failed");
+                crate::metrics::github_request(method, path, "error");
+                let outcome = if sent { Attempt::Lost } else { Attempt::NotSent };
+                return (outcome, Err(GitHubError::Other(format!("{method} {path}: {msg}"))));
+            }
+        };
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = match crab.body_to_string(resp).await {
+            Ok(t) => t,
+            Err(e) => {
+                crate::metrics::github_request(method, path, "error");
+                return (Attempt::Lost, Err(GitHubError::Other(format!("{method} {path}: answer cut off: {e}"))));
+            }
+        };
+        crate::metrics::github_request(method, path, status.as_str());
+        self.note_budget(&t.who, &headers);
+        tracing::debug!(%method, path, status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "GitHub request");
+        let text = if status == StatusCode::NOT_MODIFIED {
+            match cached {
+                Some(c) => c.body.to_string(),
+                None => {
+                    return (
+                        Attempt::Lost,
+                        Err(GitHubError::Other(format!("{method} {path}: 304 without a cached answer"))),
+                    )
+                }
+            }
+        } else {
+            text
+        };
+        if status.is_success() || status == StatusCode::NOT_MODIFIED {
+            if *method == Method::GET && status.is_success() {
+                match headers.get(http::header::ETAG).and_then(|v| v.to_str().ok()) {
+                    Some(etag) => {
+                        self.cache.put(&t.who, path, Cached { etag: etag.to_string(), body: Arc::from(text.as_str()) })
+                    }
+                    None => self.cache.remove(&t.who, path),
+                }
+            }
+            if text.trim().is_empty() {
+                return (Attempt::Answered, Ok((status, Value::Null)));
+            }
+            return match serde_json::from_str(&text) {
+                Ok(v) => (Attempt::Answered, Ok((status, v))),
+                Err(e) => {
+                    (Attempt::Refused, Err(GitHubError::Other(format!("{method} {path}: answer is not JSON: {e}"))))
                 }
             };
-            let status = resp.status();
-            let headers = resp.headers().clone();
-            let text = crab.body_to_string(resp).await.unwrap_or_default();
-            crate::metrics::github_request(&method, path, status.as_str());
-            crate::metrics::github_rate_limit(&headers);
-            tracing::debug!(%method, path, status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "GitHub request");
-            if status.is_success() {
-                if text.trim().is_empty() {
-                    return Ok((status, Value::Null));
-                }
-                return serde_json::from_str(&text)
-                    .map(|v| (status, v))
-                    .map_err(|e| GitHubError::Other(format!("{method} {path}: answer is not JSON: {e}")));
-            }
-            if let Some(wait) = rate_limit_wait(status, &headers) {
-                if wait > self.max_wait || attempt > self.max_retries {
-                    return Err(GitHubError::Other(format!(
-                        "{method} {path}: rate limited for {}s more; giving up",
-                        wait.as_secs()
-                    )));
-                }
-                tracing::warn!(%method, path, wait_secs = wait.as_secs(), "GitHub rate limit: waiting");
-                tokio::time::sleep(wait).await;
-                continue;
-            }
-            if status.is_server_error() && attempt <= self.max_retries {
-                tracing::warn!(%method, path, status = status.as_u16(), attempt, "GitHub server error: retrying");
-                tokio::time::sleep(backoff(attempt)).await;
-                continue;
-            }
-            let message = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| {
-                    let m = v["message"].as_str()?.to_string();
-                    let errs = v["errors"].to_string();
-                    Some(if v["errors"].is_null() { m } else { format!("{m} {errs}") })
-                })
-                .unwrap_or_else(|| text.chars().take(200).collect());
-            let msg = format!("{method} {path}: {} {message}", status.as_u16());
-            return Err(match status {
-                StatusCode::NOT_FOUND => GitHubError::NotFound(msg),
-                StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY | StatusCode::METHOD_NOT_ALLOWED => {
-                    GitHubError::Conflict(msg)
-                }
-                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => GitHubError::Forbidden(msg),
-                _ => GitHubError::Other(msg),
-            });
         }
+        if let Some(wait) = rate_limit_wait(status, &headers) {
+            tracing::warn!(%method, path, wait_secs = wait.as_secs(), "GitHub rate limit");
+            return (Attempt::RateLimited(wait), Err(GitHubError::Other(format!("{method} {path}: rate limited"))));
+        }
+        let message = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| {
+                let m = v["message"].as_str()?.to_string();
+                let errs = v["errors"].to_string();
+                Some(if v["errors"].is_null() { m } else { format!("{m} {errs}") })
+            })
+            .unwrap_or_else(|| text.chars().take(200).collect());
+        let msg = format!("{method} {path}: {} {message}", status.as_u16());
+        if status.is_server_error() {
+            tracing::warn!(%method, path, status = status.as_u16(), "GitHub server error");
+            return (Attempt::Lost, Err(GitHubError::Other(msg)));
+        }
+        match status {
+            StatusCode::NOT_FOUND => (Attempt::NotFound, Err(GitHubError::NotFound(msg))),
+            StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY | StatusCode::METHOD_NOT_ALLOWED => {
+                (Attempt::Conflict, Err(GitHubError::Conflict(msg)))
+            }
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => (Attempt::Refused, Err(GitHubError::Forbidden(msg))),
+            _ => (Attempt::Refused, Err(GitHubError::Other(msg))),
+        }
+    }
+
+    fn note_budget(&self, who: &str, headers: &HeaderMap) {
+        if let Some(b) = RateBudget::from_headers(headers) {
+            crate::metrics::github_rate_limit(who, b.remaining);
+            self.budgets.lock().unwrap_or_else(|e| e.into_inner()).insert(who.to_string(), b);
+        }
+    }
+
+    /// Whether a write took effect; `Some(answer-shaped value)` if so.
+    async fn reread(&self, repo: &RepoName, r: &Reread<'_>) -> Result<Option<Value>> {
+        match r {
+            Reread::CheckRun { name, head_sha, external_id } => {
+                let ours = self.our_check_runs(repo, name, head_sha, external_id).await?;
+                Ok(ours.into_iter().min_by_key(|c| c["id"].as_u64().unwrap_or(u64::MAX)))
+            }
+            Reread::Comment { issue, body } => {
+                let comments = self.comment_values(repo, *issue).await?;
+                let bot = self.app_slug().await.map(|s| format!("{s}[bot]"));
+                let by_us = |c: &Value| match &bot {
+                    Some(b) => c.pointer("/user/login").and_then(Value::as_str) == Some(b.as_str()),
+                    None => true,
+                };
+                Ok(match hidden_key(body) {
+                    Some(key) => {
+                        comments.into_iter().find(|c| by_us(c) && c["body"].as_str().is_some_and(|b| b.contains(key)))
+                    }
+                    None => comments.into_iter().next_back().filter(|c| by_us(c) && c["body"].as_str() == Some(*body)),
+                })
+            }
+            Reread::Pull { head } => {
+                let h = format!("{}:{}", repo.owner(), head);
+                let path = format!("{}/pulls?state=open&head={}&per_page=10", repo_path(repo), encode_path(&h, false));
+                let v = self.call(repo, Method::GET, &path, None).await?;
+                Ok(v.as_array().and_then(|a| {
+                    a.iter().find(|p| p.pointer("/head/ref").and_then(Value::as_str) == Some(*head)).cloned()
+                }))
+            }
+            Reread::Issue { label, title, body } => {
+                let path = match label {
+                    Some(l) => {
+                        format!("{}/issues?state=open&labels={}&per_page=100", repo_path(repo), encode_path(l, false))
+                    }
+                    None => format!("{}/issues?state=open&per_page=100", repo_path(repo)),
+                };
+                let v = self.call(repo, Method::GET, &path, None).await?;
+                let key = hidden_key(body);
+                Ok(v.as_array().and_then(|a| {
+                    a.iter()
+                        .find(|i| match key {
+                            Some(k) => i["body"].as_str().is_some_and(|b| b.contains(k)),
+                            None => i["title"].as_str() == Some(*title),
+                        })
+                        .cloned()
+                }))
+            }
+            Reread::Ref { name, sha } => {
+                let path =
+                    format!("{}/git/ref/{}", repo_path(repo), encode_path(name.trim_start_matches("refs/"), true));
+                match self.call(repo, Method::GET, &path, None).await {
+                    Ok(v) if v.pointer("/object/sha").and_then(Value::as_str) == Some(*sha) => Ok(Some(v)),
+                    Ok(_) => Err(GitHubError::Conflict(format!("{name} already exists at another commit"))),
+                    Err(GitHubError::NotFound(_)) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+            Reread::Merged { number } => {
+                let v = self.call(repo, Method::GET, &format!("{}/pulls/{number}", repo_path(repo)), None).await?;
+                Ok(match (v["merged"].as_bool(), v["merge_commit_sha"].as_str()) {
+                    (Some(true), Some(sha)) => Some(json!({"sha": sha, "merged": true})),
+                    _ => None,
+                })
+            }
+            Reread::File { branch, path, content } => {
+                let url = format!(
+                    "{}/contents/{}?ref={}",
+                    repo_path(repo),
+                    encode_path(path, true),
+                    encode_path(branch, false)
+                );
+                let now = match self.call(repo, Method::GET, &url, None).await {
+                    Ok(v) => Some(decode_content(&v, path)?),
+                    Err(GitHubError::NotFound(_)) => None,
+                    Err(e) => return Err(e),
+                };
+                if now.as_deref() != *content {
+                    return Ok(None);
+                }
+                let hist = format!(
+                    "{}/commits?sha={}&path={}&per_page=1",
+                    repo_path(repo),
+                    encode_path(branch, false),
+                    encode_path(path, false)
+                );
+                let v = self.call(repo, Method::GET, &hist, None).await?;
+                Ok(v.get(0).and_then(|c| c["sha"].as_str()).map(|sha| json!({"commit": {"sha": sha}})))
+            }
+            Reread::Gone => Ok(Some(Value::Null)),
+        }
+    }
+
+    /// baton's check runs called `name` on `head_sha` with `external_id`, duplicates excluded.
+    async fn our_check_runs(
+        &self,
+        repo: &RepoName,
+        name: &str,
+        head_sha: &str,
+        external_id: &str,
+    ) -> Result<Vec<Value>> {
+        let path = format!(
+            "{}/commits/{}/check-runs?check_name={}&filter=all&per_page=100",
+            repo_path(repo),
+            encode_path(head_sha, false),
+            encode_path(name, false)
+        );
+        let v = self.call(repo, Method::GET, &path, None).await?;
+        let slug = self.app_slug().await;
+        Ok(v["check_runs"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|c| c["external_id"].as_str() == Some(external_id))
+                    .filter(|c| slug.is_none() || c.pointer("/app/slug").and_then(Value::as_str) == slug.as_deref())
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Two replicas may create the same record at once: after creating, list baton's runs with
+    /// this external id; the oldest (lowest id) is the record and every other one is neutralised
+    /// (completed, neutral, external id marked as a duplicate, which readers skip). Every replica
+    /// decides the same way, so they agree without talking to each other.
+    async fn keep_oldest_check_run(
+        &self,
+        repo: &RepoName,
+        check: &CheckRunWrite,
+        external_id: &str,
+        created: u64,
+    ) -> Result<u64> {
+        let ours = self.our_check_runs(repo, &check.name, &check.head_sha, external_id).await?;
+        let ids: Vec<u64> = ours.iter().filter_map(|c| c["id"].as_u64()).collect();
+        let oldest = ids.iter().copied().chain([created]).min().unwrap_or(created);
+        for id in ids.iter().copied().chain([created]).filter(|id| *id != oldest) {
+            tracing::info!(%repo, name = %check.name, duplicate = id, record = oldest, "neutralising a duplicate check run");
+            let body = json!({
+                "status": "completed",
+                "conclusion": "neutral",
+                "external_id": format!("{external_id}{DUPLICATE_SUFFIX}"),
+                "output": {"title": "Duplicate", "summary": duplicate_summary(oldest)},
+            });
+            self.call(repo, Method::PATCH, &format!("{}/check-runs/{id}", repo_path(repo)), Some(body)).await?;
+        }
+        if oldest != created {
+            // Another replica's run is the record: it gets what this one meant to write.
+            self.update_check_run(repo, oldest, check).await?;
+        }
+        Ok(oldest)
+    }
+
+    async fn comment_values(&self, repo: &RepoName, number: u64) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        for page in 1..=10 {
+            let path = format!("{}/issues/{number}/comments?per_page=100&page={page}", repo_path(repo));
+            let v = self.call(repo, Method::GET, &path, None).await?;
+            let list = v.as_array().cloned().unwrap_or_default();
+            let n = list.len();
+            out.extend(list);
+            if n < 100 {
+                break;
+            }
+        }
+        Ok(out)
     }
 }
 
-fn backoff(attempt: u32) -> Duration {
-    // 100ms, 200ms, 400ms, … capped at 5s.
-    Duration::from_millis((100u64 << attempt.saturating_sub(1).min(6)).min(5000))
+impl Reread<'_> {
+    fn is_create(&self) -> bool {
+        matches!(
+            self,
+            Reread::CheckRun { .. }
+                | Reread::Comment { .. }
+                | Reread::Pull { .. }
+                | Reread::Issue { .. }
+                | Reread::Ref { .. }
+        )
+    }
+}
+
+/// Whether a transport error happened before the request was sent (so it cannot have been
+/// applied): hyper's "connect" errors (refused, DNS, TLS handshake).
+fn is_connect_error(e: &octocrab::Error) -> bool {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = src {
+        if let Some(h) = err.downcast_ref::<hyper_util::client::legacy::Error>() {
+            return h.is_connect();
+        }
+        src = err.source();
+    }
+    false
+}
+
+fn decode_content(v: &Value, path: &str) -> Result<String> {
+    if v["type"].as_str() != Some("file") {
+        return Err(GitHubError::NotFound(format!("{path} is not a file")));
+    }
+    let content = v["content"].as_str().unwrap_or_default().replace(['\n', '\r'], "");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(content)
+        .map_err(|e| GitHubError::Other(format!("{path}: content is not base64: {e}")))?;
+    String::from_utf8(bytes).map_err(|_| GitHubError::Other(format!("{path} is not UTF-8 text")))
 }
 
 /// GitHub's documented rate-limit rules: `retry-after` first, then an exhausted primary limit
@@ -276,14 +650,18 @@ pub(crate) fn pull_from_json(v: &Value) -> Result<PullRequest> {
 
 #[async_trait]
 impl GitHub for AppClient {
+    fn rate_budget(&self, owner: &str) -> Option<RateBudget> {
+        self.budgets.lock().unwrap_or_else(|e| e.into_inner()).get(owner).copied()
+    }
+
     async fn app_slug(&self) -> Option<String> {
         if !self.is_app {
             return None;
         }
         self.slug
             .get_or_init(|| async {
-                match self.send(&self.root, Method::GET, "/app", None).await {
-                    Ok((_, v)) => v["slug"].as_str().map(str::to_string),
+                match self.run(&self.app_target(), Method::GET, "/app", None, None).await {
+                    Ok(a) => a.value["slug"].as_str().map(str::to_string),
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot read the App's slug");
                         None
@@ -300,9 +678,8 @@ impl GitHub for AppClient {
         }
         let mut installations = Vec::new();
         for page in 1..=10 {
-            let (_, v) = self
-                .send(&self.root, Method::GET, &format!("/app/installations?per_page=100&page={page}"), None)
-                .await?;
+            let path = format!("/app/installations?per_page=100&page={page}");
+            let v = self.run(&self.app_target(), Method::GET, &path, None, None).await?.value;
             let list = v.as_array().cloned().unwrap_or_default();
             let n = list.len();
             for i in &list {
@@ -329,9 +706,10 @@ impl GitHub for AppClient {
                     }
                 }
             };
+            let target = Target { crab, who: owner.clone() };
             for page in 1..=50 {
                 let path = format!("/installation/repositories?per_page=100&page={page}");
-                let (_, v) = self.send(&crab, Method::GET, &path, None).await?;
+                let v = self.run(&target, Method::GET, &path, None, None).await?.value;
                 let list = v["repositories"].as_array().cloned().unwrap_or_default();
                 let n = list.len();
                 out.extend(list.iter().filter_map(|r| r["full_name"].as_str()?.parse::<RepoName>().ok()));
@@ -362,11 +740,7 @@ impl GitHub for AppClient {
         if v["type"].as_str() != Some("file") {
             return Err(GitHubError::NotFound(format!("{path} at {at} is not a file")));
         }
-        let content = v["content"].as_str().unwrap_or_default().replace(['\n', '\r'], "");
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(content)
-            .map_err(|e| GitHubError::Other(format!("{path}: content is not base64: {e}")))?;
-        let text = String::from_utf8(bytes).map_err(|_| GitHubError::Other(format!("{path} is not UTF-8 text")))?;
+        let text = decode_content(&v, path)?;
         Ok(FileContent { path: path.to_string(), sha: str_field(&v, "/sha")?, text })
     }
 
@@ -385,6 +759,8 @@ impl GitHub for AppClient {
             .iter()
             .map(|f| json!({"path": f.path, "mode": "100644", "type": "blob", "content": f.content}))
             .collect();
+        // Git objects are content-addressed (a repeated tree is the same object; a repeated
+        // commit is an unreferenced twin), so these POSTs are simply retried.
         let tree = self
             .call(
                 repo,
@@ -406,11 +782,13 @@ impl GitHub for AppClient {
     }
 
     async fn create_branch(&self, repo: &RepoName, branch: &str, sha: &str) -> Result<()> {
-        self.call(
+        let name = format!("refs/heads/{branch}");
+        self.write(
             repo,
             Method::POST,
             &format!("{}/git/refs", repo_path(repo)),
-            Some(json!({"ref": format!("refs/heads/{branch}"), "sha": sha})),
+            json!({"ref": name, "sha": sha}),
+            Reread::Ref { name: &name, sha },
         )
         .await
         .map(|_| ())
@@ -436,15 +814,16 @@ impl GitHub for AppClient {
     }
 
     async fn create_pull(&self, repo: &RepoName, pr: &NewPullRequest) -> Result<PullRequest> {
-        let v = self
-            .call(
+        let a = self
+            .write(
                 repo,
                 Method::POST,
                 &format!("{}/pulls", repo_path(repo)),
-                Some(json!({"head": pr.head, "base": pr.base, "title": pr.title, "body": pr.body, "maintainer_can_modify": false})),
+                json!({"head": pr.head, "base": pr.base, "title": pr.title, "body": pr.body, "maintainer_can_modify": false}),
+                Reread::Pull { head: &pr.head },
             )
             .await?;
-        pull_from_json(&v)
+        pull_from_json(&a.value)
     }
 
     async fn update_pull(&self, repo: &RepoName, number: u64, title: &str, body: &str) -> Result<()> {
@@ -459,6 +838,7 @@ impl GitHub for AppClient {
     }
 
     async fn add_labels(&self, repo: &RepoName, number: u64, labels: &[String]) -> Result<()> {
+        // Adding labels is naturally idempotent (GitHub keeps one of each), so it is retried.
         self.call(
             repo,
             Method::POST,
@@ -487,20 +867,23 @@ impl GitHub for AppClient {
 
     async fn merge_pull(&self, repo: &RepoName, number: u64, head_sha: &str, message: &str) -> Result<String> {
         let (title, body) = message.split_once('\n').unwrap_or((message, ""));
-        let v = self
-            .call(
+        // With the head sha a repeat cannot merge anything else; if the repeat is refused after
+        // a lost answer, the PR is read: merged means the first attempt did it.
+        let a = self
+            .write(
                 repo,
                 Method::PUT,
                 &format!("{}/pulls/{number}/merge", repo_path(repo)),
-                Some(json!({
+                json!({
                     "sha": head_sha,
                     "merge_method": "squash",
                     "commit_title": title,
                     "commit_message": body.trim_start_matches('\n'),
-                })),
+                }),
+                Reread::Merged { number },
             )
             .await?;
-        str_field(&v, "/sha")
+        str_field(&a.value, "/sha")
     }
 
     async fn commit_pulls(&self, repo: &RepoName, sha: &str) -> Result<Vec<PullRequest>> {
@@ -542,11 +925,15 @@ impl GitHub for AppClient {
     }
 
     async fn create_check_run(&self, repo: &RepoName, check: &CheckRunWrite) -> Result<u64> {
+        let external_id = check_external_id(&check.name, &check.head_sha);
         let mut body = check_body(check);
         body["name"] = json!(check.name);
         body["head_sha"] = json!(check.head_sha);
-        let v = self.call(repo, Method::POST, &format!("{}/check-runs", repo_path(repo)), Some(body)).await?;
-        v["id"].as_u64().ok_or_else(|| GitHubError::Other("check run without id".into()))
+        body["external_id"] = json!(external_id);
+        let reread = Reread::CheckRun { name: &check.name, head_sha: &check.head_sha, external_id: &external_id };
+        let a = self.write(repo, Method::POST, &format!("{}/check-runs", repo_path(repo)), body, reread).await?;
+        let id = a.value["id"].as_u64().ok_or_else(|| GitHubError::Other("check run without id".into()))?;
+        self.keep_oldest_check_run(repo, check, &external_id, id).await
     }
 
     async fn update_check_run(&self, repo: &RepoName, id: u64, check: &CheckRunWrite) -> Result<()> {
@@ -565,7 +952,10 @@ impl GitHub for AppClient {
             let v = self.call(repo, Method::GET, &path, None).await?;
             let list = v["check_runs"].as_array().cloned().unwrap_or_default();
             let n = list.len();
-            out.extend(list.iter().filter_map(|c| {
+            // Neutralised duplicates (two replicas created the same record) are not read.
+            let live =
+                list.iter().filter(|c| !c["external_id"].as_str().is_some_and(|x| x.ends_with(DUPLICATE_SUFFIX)));
+            out.extend(live.filter_map(|c| {
                 Some(CheckRunInfo {
                     id: c["id"].as_u64()?,
                     name: c["name"].as_str()?.to_string(),
@@ -605,15 +995,16 @@ impl GitHub for AppClient {
     }
 
     async fn create_comment(&self, repo: &RepoName, number: u64, body: &str) -> Result<u64> {
-        let v = self
-            .call(
+        let a = self
+            .write(
                 repo,
                 Method::POST,
                 &format!("{}/issues/{number}/comments", repo_path(repo)),
-                Some(json!({"body": body})),
+                json!({"body": body}),
+                Reread::Comment { issue: number, body },
             )
             .await?;
-        v["id"].as_u64().ok_or_else(|| GitHubError::Other("comment without id".into()))
+        a.value["id"].as_u64().ok_or_else(|| GitHubError::Other("comment without id".into()))
     }
 
     async fn comments(&self, repo: &RepoName, number: u64) -> Result<Vec<CommentInfo>> {
@@ -638,16 +1029,14 @@ impl GitHub for AppClient {
     }
 
     async fn react(&self, repo: &RepoName, comment_id: u64, content: &str) -> Result<bool> {
-        // GitHub answers 201 for a new reaction and 200 when this App had already reacted so.
-        let (status, _) = self
-            .call_status(
-                repo,
-                Method::POST,
-                &format!("{}/issues/comments/{comment_id}/reactions", repo_path(repo)),
-                Some(json!({"content": content})),
-            )
-            .await?;
-        Ok(status == StatusCode::CREATED)
+        // GitHub answers 201 for a new reaction and 200 when this App had already reacted so:
+        // naturally idempotent, so it is retried. When an earlier attempt lost its answer, a 200
+        // may be our own reaction, so it counts as new (dropping a command is worse than
+        // answering it twice; commands dedupe on their outcome, not on this).
+        let t = self.target(repo).await?;
+        let path = format!("{}/issues/comments/{comment_id}/reactions", repo_path(repo));
+        let a = self.run(&t, Method::POST, &path, Some(&json!({"content": content})), None).await?;
+        Ok(a.status == StatusCode::CREATED || a.lost_before)
     }
 
     async fn open_pulls(&self, repo: &RepoName) -> Result<Vec<PullRequest>> {
@@ -693,15 +1082,16 @@ impl GitHub for AppClient {
     }
 
     async fn create_issue(&self, repo: &RepoName, title: &str, body: &str, labels: &[String]) -> Result<u64> {
-        let v = self
-            .call(
+        let a = self
+            .write(
                 repo,
                 Method::POST,
                 &format!("{}/issues", repo_path(repo)),
-                Some(json!({"title": title, "body": body, "labels": labels})),
+                json!({"title": title, "body": body, "labels": labels}),
+                Reread::Issue { label: labels.first().map(String::as_str), title, body },
             )
             .await?;
-        v["number"].as_u64().ok_or_else(|| GitHubError::Other("issue without number".into()))
+        a.value["number"].as_u64().ok_or_else(|| GitHubError::Other("issue without number".into()))
     }
 
     async fn issues_with_label(&self, repo: &RepoName, label: &str) -> Result<Vec<IssueInfo>> {
@@ -755,22 +1145,23 @@ impl GitHub for AppClient {
         if let Some(s) = sha {
             body["sha"] = json!(s);
         }
-        let v = self
-            .call(repo, Method::PUT, &format!("{}/contents/{}", repo_path(repo), encode_path(path, true)), Some(body))
-            .await?;
-        str_field(&v, "/commit/sha")
+        let url = format!("{}/contents/{}", repo_path(repo), encode_path(path, true));
+        let a =
+            self.write(repo, Method::PUT, &url, body, Reread::File { branch, path, content: Some(content) }).await?;
+        str_field(&a.value, "/commit/sha")
     }
 
     async fn delete_file(&self, repo: &RepoName, branch: &str, path: &str, sha: &str, message: &str) -> Result<String> {
-        let v = self
-            .call(
+        let a = self
+            .write(
                 repo,
                 Method::DELETE,
                 &format!("{}/contents/{}", repo_path(repo), encode_path(path, true)),
-                Some(json!({"message": message, "sha": sha, "branch": branch})),
+                json!({"message": message, "sha": sha, "branch": branch}),
+                Reread::File { branch, path, content: None },
             )
             .await?;
-        str_field(&v, "/commit/sha")
+        str_field(&a.value, "/commit/sha")
     }
 }
 
@@ -780,6 +1171,13 @@ fn changed_file(f: &Value) -> Option<ChangedFile> {
         status: f["status"].as_str().unwrap_or_default().to_string(),
         previous_filename: f["previous_filename"].as_str().map(str::to_string),
     })
+}
+
+/// The summary of a neutralised duplicate check run.
+fn duplicate_summary(record: u64) -> String {
+    format!(
+        "Two baton replicas recorded this at the same time; check run {record} is the record and this one is ignored."
+    )
 }
 
 /// GitHub caps check run output fields at 65535 characters.
@@ -830,6 +1228,40 @@ mod tests {
         h.insert("x-ratelimit-reset", (now + 10).to_string().parse().unwrap());
         let w = rate_limit_wait(StatusCode::FORBIDDEN, &h).unwrap();
         assert!(w >= Duration::from_secs(9) && w <= Duration::from_secs(12), "{w:?}");
+    }
+
+    #[test]
+    fn duplicate_check_run_summary() {
+        insta::assert_snapshot!(duplicate_summary(4242));
+    }
+
+    #[test]
+    fn hidden_keys_and_external_ids() {
+        assert_eq!(hidden_key("Done.\n\n<!-- baton:reply:77 -->"), Some("<!-- baton:reply:77 -->"));
+        assert_eq!(
+            hidden_key("<!-- baton:{\"a\":1} -->\ntext <!-- baton-rejected:x@sha256:ab -->"),
+            Some("<!-- baton-rejected:x@sha256:ab -->"),
+            "the last marker is the key"
+        );
+        assert_eq!(hidden_key("no marker <!-- other -->"), None);
+        assert_eq!(hidden_key("<!-- baton:open"), None);
+        assert_eq!(check_external_id("baton/verified/dev", "abc"), "baton:baton/verified/dev@abc");
+    }
+
+    #[test]
+    fn rate_budget_from_headers() {
+        let mut h = HeaderMap::new();
+        assert_eq!(RateBudget::from_headers(&h), None, "unknown until GitHub says");
+        h.insert("x-ratelimit-remaining", "4990".parse().unwrap());
+        h.insert("x-ratelimit-limit", "5000".parse().unwrap());
+        assert_eq!(RateBudget::from_headers(&h), None, "needs the reset too");
+        h.insert("x-ratelimit-reset", "1700000000".parse().unwrap());
+        assert_eq!(
+            RateBudget::from_headers(&h),
+            Some(RateBudget { remaining: 4990, limit: 5000, reset_at: 1_700_000_000 })
+        );
+        h.insert("x-ratelimit-resource", "search".parse().unwrap());
+        assert_eq!(RateBudget::from_headers(&h), None, "other resources are other budgets");
     }
 
     #[test]

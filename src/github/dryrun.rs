@@ -22,6 +22,9 @@ impl<G: GitHub> GitHub for DryRun<G> {
     async fn app_slug(&self) -> Option<String> {
         self.inner.app_slug().await
     }
+    fn rate_budget(&self, owner: &str) -> Option<RateBudget> {
+        self.inner.rate_budget(owner)
+    }
     async fn installed_repositories(&self) -> Result<Vec<RepoName>> {
         self.inner.installed_repositories().await
     }

@@ -7,7 +7,9 @@
 //! [`GitHubError::Conflict`] so the caller re-reads and retries.
 
 pub mod app;
+pub mod cache;
 pub mod dryrun;
+pub mod retry;
 
 use async_trait::async_trait;
 
@@ -35,6 +37,33 @@ pub type Result<T> = std::result::Result<T, GitHubError>;
 // module, so that the planner can read them without depending on this client.
 pub use crate::forge::*;
 
+/// An installation's primary rate limit as GitHub last reported it (`x-ratelimit-*` headers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateBudget {
+    pub remaining: u64,
+    pub limit: u64,
+    /// When the window resets (unix seconds).
+    pub reset_at: u64,
+}
+
+impl RateBudget {
+    /// From a response's headers; None unless remaining, limit and reset are all there. Only the
+    /// `core` resource (or none named) is the REST budget.
+    pub fn from_headers(headers: &http::HeaderMap) -> Option<RateBudget> {
+        let num = |h: &str| headers.get(h)?.to_str().ok()?.trim().parse::<u64>().ok();
+        let resource = headers.get("x-ratelimit-resource").and_then(|v| v.to_str().ok()).unwrap_or("core");
+        if resource != "core" {
+            return None;
+        }
+        Some(RateBudget {
+            remaining: num("x-ratelimit-remaining")?,
+            limit: num("x-ratelimit-limit")?,
+            reset_at: num("x-ratelimit-reset")?,
+        })
+    }
+}
+
+
 /// Reading files of a repository: all that signature verification needs (key files).
 #[async_trait]
 pub trait RepoFiles: Send + Sync {
@@ -58,6 +87,11 @@ impl RepoFiles for FilesOf {
 pub trait GitHub: Send + Sync {
     /// The App's slug (its check runs are the ones baton may update); None when unknown.
     async fn app_slug(&self) -> Option<String> {
+        None
+    }
+    /// The rate-limit budget of the installation on `owner` as last seen in GitHub's answers;
+    /// None until baton has made a request for it. A reconcile pass stops early under a floor.
+    fn rate_budget(&self, _owner: &str) -> Option<RateBudget> {
         None
     }
     /// Every repository the App is installed on (empty when baton is not an App).
