@@ -942,17 +942,22 @@ impl GitHub for AppClient {
     }
 
     async fn check_runs(&self, repo: &RepoName, sha: &str, name: Option<&str>) -> Result<Vec<CheckRunInfo>> {
-        let mut out = Vec::new();
+        // `filter=all`, then the newest per (name, app) as GitHub's default `latest` gives, but
+        // without neutralised duplicates (two replicas created the same record; the oldest is
+        // the record, and `latest` would show the duplicate instead).
+        let mut out: Vec<CheckRunInfo> = Vec::new();
         for page in 1..=10 {
-            let mut path =
-                format!("{}/commits/{}/check-runs?per_page=100&page={page}", repo_path(repo), encode_path(sha, false));
+            let mut path = format!(
+                "{}/commits/{}/check-runs?filter=all&per_page=100&page={page}",
+                repo_path(repo),
+                encode_path(sha, false)
+            );
             if let Some(n) = name {
                 path.push_str(&format!("&check_name={}", encode_path(n, false)));
             }
             let v = self.call(repo, Method::GET, &path, None).await?;
             let list = v["check_runs"].as_array().cloned().unwrap_or_default();
             let n = list.len();
-            // Neutralised duplicates (two replicas created the same record) are not read.
             let live =
                 list.iter().filter(|c| !c["external_id"].as_str().is_some_and(|x| x.ends_with(DUPLICATE_SUFFIX)));
             out.extend(live.filter_map(|c| {
@@ -972,7 +977,7 @@ impl GitHub for AppClient {
                 break;
             }
         }
-        Ok(out)
+        Ok(latest_per_name(out))
     }
 
     async fn statuses(&self, repo: &RepoName, sha: &str) -> Result<Vec<StatusInfo>> {
@@ -1173,6 +1178,20 @@ fn changed_file(f: &Value) -> Option<ChangedFile> {
     })
 }
 
+/// The newest check run per (name, app), in the order first seen: what GitHub's `filter=latest`
+/// returns.
+fn latest_per_name(runs: Vec<CheckRunInfo>) -> Vec<CheckRunInfo> {
+    let mut out: Vec<CheckRunInfo> = Vec::new();
+    for r in runs {
+        match out.iter_mut().find(|o| o.name == r.name && o.app_slug == r.app_slug) {
+            Some(o) if r.id > o.id => *o = r,
+            Some(_) => {}
+            None => out.push(r),
+        }
+    }
+    out
+}
+
 /// The summary of a neutralised duplicate check run.
 fn duplicate_summary(record: u64) -> String {
     format!(
@@ -1228,6 +1247,28 @@ mod tests {
         h.insert("x-ratelimit-reset", (now + 10).to_string().parse().unwrap());
         let w = rate_limit_wait(StatusCode::FORBIDDEN, &h).unwrap();
         assert!(w >= Duration::from_secs(9) && w <= Duration::from_secs(12), "{w:?}");
+    }
+
+    #[test]
+    fn latest_check_run_per_name_and_app() {
+        let run = |id: u64, name: &str, app: &str| CheckRunInfo {
+            id,
+            name: name.into(),
+            head_sha: "s".into(),
+            status: "completed".into(),
+            conclusion: None,
+            app_slug: Some(app.into()),
+            completed_at: None,
+            started_at: None,
+            summary: None,
+        };
+        let got = latest_per_name(vec![
+            run(5, "ci", "actions"),
+            run(9, "ci", "actions"),
+            run(7, "ci", "other"),
+            run(3, "ci", "actions"),
+        ]);
+        assert_eq!(got.iter().map(|r| r.id).collect::<Vec<_>>(), vec![9, 7]);
     }
 
     #[test]

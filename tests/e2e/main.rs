@@ -6,6 +6,7 @@ mod support;
 
 mod commands;
 mod first_promotion;
+mod github_client;
 mod intake;
 mod policy;
 mod registry_login;
