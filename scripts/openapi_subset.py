@@ -64,6 +64,7 @@ OPERATIONS = [
     ("DELETE", "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}"),
     ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
+    ("GET", "/repos/{owner}/{repo}/issues/comments"),
     ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
     ("POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"),
     ("GET", "/repos/{owner}/{repo}/labels/{name}"),

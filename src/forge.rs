@@ -246,6 +246,17 @@ pub struct CommentInfo {
     pub author: String,
 }
 
+/// A comment anywhere in a repository (issues and pull requests), as listed repository-wide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoComment {
+    pub id: u64,
+    /// The issue or pull request it is on.
+    pub issue_number: u64,
+    pub body: String,
+    pub author: String,
+    pub created_at: Option<String>,
+}
+
 /// A commit of the default branch's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitInfo {

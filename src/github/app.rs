@@ -1033,6 +1033,34 @@ impl GitHub for AppClient {
         Ok(out)
     }
 
+    async fn recent_comments(&self, repo: &RepoName, since: &str) -> Result<Vec<RepoComment>> {
+        let mut out = Vec::new();
+        for page in 1..=10 {
+            let path = format!(
+                "{}/issues/comments?since={}&sort=created&direction=asc&per_page=100&page={page}",
+                repo_path(repo),
+                encode_path(since, false)
+            );
+            let v = self.call(repo, Method::GET, &path, None).await?;
+            let list = v.as_array().cloned().unwrap_or_default();
+            let n = list.len();
+            out.extend(list.iter().filter_map(|c| {
+                let issue_number = c["issue_url"].as_str()?.rsplit('/').next()?.parse().ok()?;
+                Some(RepoComment {
+                    id: c["id"].as_u64()?,
+                    issue_number,
+                    body: c["body"].as_str().unwrap_or_default().to_string(),
+                    author: c.pointer("/user/login").and_then(Value::as_str).unwrap_or_default().to_string(),
+                    created_at: c["created_at"].as_str().map(str::to_string),
+                })
+            }));
+            if n < 100 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     async fn react(&self, repo: &RepoName, comment_id: u64, content: &str) -> Result<bool> {
         // GitHub answers 201 for a new reaction and 200 when this App had already reacted so:
         // naturally idempotent, so it is retried. When an earlier attempt lost its answer, a 200

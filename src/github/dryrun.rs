@@ -114,6 +114,9 @@ impl<G: GitHub> GitHub for DryRun<G> {
     async fn comments(&self, repo: &RepoName, number: u64) -> Result<Vec<CommentInfo>> {
         self.inner.comments(repo, number).await
     }
+    async fn recent_comments(&self, repo: &RepoName, since: &str) -> Result<Vec<RepoComment>> {
+        self.inner.recent_comments(repo, since).await
+    }
     async fn react(&self, repo: &RepoName, comment_id: u64, content: &str) -> Result<bool> {
         tracing::warn!(repository = %repo, comment_id, content, "dry-run: would react");
         Ok(true)

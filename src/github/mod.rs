@@ -134,6 +134,9 @@ pub trait GitHub: Send + Sync {
     async fn statuses(&self, repo: &RepoName, sha: &str) -> Result<Vec<StatusInfo>>;
     async fn create_comment(&self, repo: &RepoName, number: u64, body: &str) -> Result<u64>;
     async fn comments(&self, repo: &RepoName, number: u64) -> Result<Vec<CommentInfo>>;
+    /// Comments on any issue or pull request of the repository updated at or after `since`
+    /// (RFC 3339), oldest first: one conditional request per page, whatever the number of issues.
+    async fn recent_comments(&self, repo: &RepoName, since: &str) -> Result<Vec<RepoComment>>;
     /// Reacts to an issue comment (`eyes`, `rocket`, `confused`, …). Returns false when this
     /// App had already reacted so (the reaction is then a receipt that a command was handled).
     async fn react(&self, repo: &RepoName, comment_id: u64, content: &str) -> Result<bool>;

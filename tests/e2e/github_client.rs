@@ -231,3 +231,28 @@ async fn conditional_requests_and_rate_budget() {
     let b = c.rate_budget("org").unwrap();
     assert_eq!((b.limit, b.remaining), (100, 100 - gh.request_counts().counted));
 }
+
+/// One repository-wide listing finds recent comments on every issue and PR (what `reconcile`
+/// needs to find unanswered commands); unchanged, it is a 304.
+#[tokio::test]
+async fn recent_comments_across_issues() {
+    let (gh, c, repo) = setup().await;
+    let a = gh.create_issue(REPO, "alice", "a", "").await;
+    let old = gh.comment(REPO, a, "alice", "old").await;
+    gh.advance_clock(Duration::from_secs(7200));
+    let since =
+        (chrono::Utc::now() + chrono::Duration::seconds(3600)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let b = gh.create_issue(REPO, "alice", "b", "").await;
+    let x = gh.comment(REPO, b, "carol", "/promote prod").await;
+    let y = gh.comment(REPO, a, "bob", "/status").await;
+    let got = c.recent_comments(&repo, &since).await.unwrap();
+    assert_eq!(
+        got.iter().map(|r| (r.id, r.issue_number, r.author.as_str(), r.body.as_str())).collect::<Vec<_>>(),
+        vec![(x, b, "carol", "/promote prod"), (y, a, "bob", "/status")],
+        "oldest first, the old one ({old}) left out"
+    );
+    let before = gh.request_counts();
+    assert_eq!(c.recent_comments(&repo, &since).await.unwrap(), got);
+    assert_eq!(gh.request_counts().counted, before.counted, "unchanged: a 304");
+    assert!(gh.violations().is_empty(), "{:?}", gh.violations());
+}

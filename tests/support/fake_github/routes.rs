@@ -1188,6 +1188,31 @@ fn repo_routes(
             s.comments.get_mut(&id).unwrap().reactions.push((rid, content.clone(), actor.to_string()));
             created(reaction_json(s, rid, &content, actor, now))
         }
+        ("GET", ["issues", "comments"]) => {
+            // List issue comments for a repository: `since` keeps those updated at or after it;
+            // `sort` created|updated (default created), `direction` asc|desc (default asc).
+            let since = match q.get("since") {
+                Some(t) => Some(
+                    chrono::DateTime::parse_from_rfc3339(t)
+                        .map_err(|_| ApiError(422, "Validation Failed: since is not an ISO 8601 timestamp".into()))?
+                        .with_timezone(&chrono::Utc),
+                ),
+                None => None,
+            };
+            let by_updated = q.get("sort").map(String::as_str) == Some("updated");
+            let mut list: Vec<(chrono::DateTime<chrono::Utc>, u64)> = s
+                .comments
+                .values()
+                .filter(|c| c.repo == full && since.is_none_or(|t| c.updated_at >= t))
+                .map(|c| (if by_updated { c.updated_at } else { c.created_at }, c.id))
+                .collect();
+            list.sort();
+            if q.get("direction").map(String::as_str) == Some("desc") {
+                list.reverse();
+            }
+            let v: Vec<Value> = list.iter().map(|(_, id)| s.comment_json(*id)).collect();
+            ok_paged(s, v, q, path)
+        }
         ("GET", ["issues", n]) => {
             let n = parse_num(n)?;
             if !s.repos[full].issues.contains_key(&n) {
