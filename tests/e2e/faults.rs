@@ -117,6 +117,12 @@ async fn the_matrix_covers_every_write_of_the_routine_path() {
     let w = world().await;
     let (digest, issue) = routine(&w).await;
     assert_eq!(outcome(&w, &digest, issue), "ok");
+    let counts = w.gh.request_counts();
+    eprintln!(
+        "routine path: {} requests, {} counted against the rate limit, {} answered 304",
+        counts.all, counts.counted, counts.not_modified
+    );
+    assert!(counts.not_modified > 0, "repeated reads are conditional");
     let writes = w.gh.write_requests();
     let uncovered: Vec<String> = writes
         .iter()
