@@ -32,6 +32,7 @@ pub mod pipeline;
 pub mod planner;
 pub mod pointer;
 pub mod queue;
+pub mod receipts;
 pub mod registry;
 pub mod render;
 pub mod server;
