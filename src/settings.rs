@@ -31,7 +31,15 @@ pub struct Settings {
     pub github: GitHubSettings,
     pub registry: RegistrySettings,
     pub verify: crate::verify::VerifySettings,
+    pub commands: CommandSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSettings {
+    /// How far back `reconcile` looks for unanswered commands, in seconds.
+    pub replay_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

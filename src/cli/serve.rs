@@ -38,6 +38,7 @@ pub fn build_engine(settings: &Settings) -> Result<Engine, String> {
         Duration::from_secs(settings.github.config_cache_secs),
     );
     engine.signature_wait = Duration::from_secs(settings.verify.signature_wait_secs);
+    engine.replay_window = Duration::from_secs(settings.commands.replay_window_secs);
     Ok(engine)
 }
 

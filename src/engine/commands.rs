@@ -1,8 +1,10 @@
 //! Comment commands: `/promote`, `/rollback`, `/freeze`, `/unfreeze`, `/status`,
 //! `/help`, and the `Promote to <stage>` button. Authorization is checked live on every command:
 //! write permission on the repository, then the stage's `approvers` (users, `@org/team`,
-//! `codeowners`). The 👀 reaction is the receipt: GitHub answers "already there" for a command
-//! that was handled before, so a redelivered or replayed comment never acts twice.
+//! `codeowners`). A command is handled when its *outcome* exists: baton's reply carries a hidden
+//! key derived from the command comment's id ([`crate::receipts`]), so a redelivered or replayed
+//! comment never acts twice, and a command whose reply is missing (a crash, a lost webhook, a
+//! lost answer) is run by the next delivery or by `reconcile`. The 👀 reaction only says "seen".
 
 use super::{Engine, LoadError, Outcome, RepoPipeline};
 use crate::codeowners::{CodeOwners, Owner};
@@ -11,6 +13,7 @@ use crate::event::{CommentAction, CommentEvent};
 use crate::github::GitHubError;
 use crate::pipeline::{Approver, Artifact, Stage};
 use crate::planner::{versions, Intent, StagePointer};
+use crate::receipts;
 use crate::render;
 use crate::types::{RepoName, StageName, Version};
 
@@ -41,17 +44,19 @@ impl Engine {
         let command = match commands::parse(&ev.body, &stages) {
             Parsed::NoCommand => return Ok(()),
             Parsed::Error(e) => {
-                if self.github.react(repo, ev.comment_id, "eyes").await? {
+                self.github.react(repo, ev.comment_id, "eyes").await?;
+                if !self.answered(repo, ev).await? {
                     let body = render::command_error(&ev.author, &e.message, e.usage.as_deref());
-                    self.github.create_comment(repo, ev.issue_number, &body).await?;
+                    self.github.create_comment(repo, ev.issue_number, &receipts::keyed(&body, ev.comment_id)).await?;
                     self.github.react(repo, ev.comment_id, "confused").await?;
                 }
                 return Ok(());
             }
             Parsed::Command(c) => c,
         };
-        if !self.github.react(repo, ev.comment_id, "eyes").await? {
-            tracing::info!(comment = ev.comment_id, "command already handled (receipt present)");
+        self.github.react(repo, ev.comment_id, "eyes").await?;
+        if self.answered(repo, ev).await? {
+            tracing::info!(comment = ev.comment_id, "command already handled (its reply exists)");
             return Ok(());
         }
         let reply = match loaded {
@@ -66,9 +71,39 @@ impl Engine {
             Reply::Refused(text) => (render::command_refusal(&ev.author, text), "confused"),
         };
         crate::metrics::promotion("command", if reaction == "rocket" { "done" } else { "refused" });
-        self.github.create_comment(repo, ev.issue_number, &body).await?;
+        self.github.create_comment(repo, ev.issue_number, &receipts::keyed(&body, ev.comment_id)).await?;
         self.github.react(repo, ev.comment_id, reaction).await?;
         Ok(())
+    }
+
+    /// Whether baton's reply to this command exists (the receipt).
+    async fn answered(&self, repo: &RepoName, ev: &CommentEvent) -> anyhow::Result<bool> {
+        let comments = self.github.comments(repo, ev.issue_number).await?;
+        Ok(receipts::answered(ev.comment_id, comments.iter().map(|c| (c.author.as_str(), c.body.as_str()))))
+    }
+
+    /// Commands written in the last `replay_window` that nobody answered (a crash or a lost
+    /// webhook between the comment and the reply): run now, as their delivery would have.
+    pub async fn replay_unanswered_commands(&self, repo: &RepoName, stages: &[StageName]) -> anyhow::Result<usize> {
+        let window = chrono::Duration::from_std(self.replay_window).unwrap_or(chrono::Duration::hours(1));
+        let since = ((self.clock)() - window).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let recent = self.github.recent_comments(repo, &since).await?;
+        let todo = receipts::unanswered(&recent, stages, &since);
+        for c in &todo {
+            tracing::info!(%repo, comment = c.id, issue = c.issue_number, "answering a command nobody answered");
+            let ev = CommentEvent {
+                repo: repo.clone(),
+                action: CommentAction::Created,
+                issue_number: c.issue_number,
+                is_pull_request: false,
+                comment_id: c.id,
+                body: c.body.clone(),
+                author: c.author.clone(),
+                author_is_bot: false,
+            };
+            self.on_comment(repo, &ev).await?;
+        }
+        Ok(todo.len())
     }
 
     /// The `Promote to <stage>` button on `baton/verified/<from>`: `/promote <stage> <version>`

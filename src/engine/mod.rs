@@ -93,6 +93,8 @@ pub struct Engine {
     cache: Mutex<HashMap<RepoName, (Instant, RepoPipeline)>>,
     /// How long to wait for a signature that is pushed after its image.
     pub signature_wait: Duration,
+    /// How far back `reconcile` looks for commands nobody answered.
+    pub replay_window: Duration,
     /// The time, injectable so that tests can move past a soak without sleeping.
     pub clock: Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>,
 }
@@ -122,6 +124,7 @@ impl Engine {
             cache_ttl,
             cache: Mutex::new(HashMap::new()),
             signature_wait: Duration::from_secs(120),
+            replay_window: Duration::from_secs(3600),
             clock: Arc::new(chrono::Utc::now),
         }
     }

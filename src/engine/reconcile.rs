@@ -49,6 +49,9 @@ impl Engine {
         if merged {
             self.evaluate_stages(repo, None).await?;
         }
+        // 5. Commands nobody answered (their reply, the receipt, is missing).
+        let stages: Vec<_> = loaded.pipeline.stages.iter().map(|s| s.name.clone()).collect();
+        self.replay_unanswered_commands(repo, &stages).await?;
         Ok(())
     }
 }

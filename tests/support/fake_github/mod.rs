@@ -561,6 +561,11 @@ impl FakeGitHub {
         self.with(|s| s.faults.push(fault))
     }
 
+    /// Drops every fault rule not used up yet (GitHub recovers).
+    pub fn clear_faults(&self) {
+        self.with(|s| s.faults.clear())
+    }
+
     /// Rules not used up yet.
     pub fn pending_faults(&self) -> usize {
         self.with(|s| s.faults.len())
