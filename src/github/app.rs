@@ -1283,7 +1283,7 @@ mod tests {
             id,
             name: name.into(),
             head_sha: "s".into(),
-            status: "completed".into(),
+            status: CheckStatus::Completed,
             conclusion: None,
             app_slug: Some(app.into()),
             completed_at: None,

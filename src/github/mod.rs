@@ -63,7 +63,6 @@ impl RateBudget {
     }
 }
 
-
 /// Reading files of a repository: all that signature verification needs (key files).
 #[async_trait]
 pub trait RepoFiles: Send + Sync {
