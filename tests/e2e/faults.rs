@@ -165,3 +165,60 @@ async fn every_write_applied_then_reset() {
     let rows = matrix(FaultMode::ApplyThenReset).await;
     insta::assert_snapshot!(rows.join("\n"));
 }
+
+/// Two baton replicas on one event stream: every webhook goes to both at once, and the registry
+/// push too. They race on every decision; afterwards there is one PR per stage branch and one
+/// live `baton/verified/<stage>` per bump commit (a concurrent twin is neutralised).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_one_event_stream_make_no_duplicate_records() {
+    let w = World::start().await;
+    let second = Baton::start(settings(&w.gh.url(), Some(&w.registry.host()))).await;
+    w.gh.add_webhook_mirror(&format!("{}/webhooks/github", second.url));
+    let digest = w.push("0.5.1").await;
+    let envelope = push_envelope(&w.registry.host(), "deployments/myapp", "0.5.1", &digest);
+    assert!(second.post_registry(&envelope).await.status().is_success());
+    w.until("dev merged", |_| merged_pr(&w, "dev").is_some()).await;
+    let dev = merged_pr(&w, "dev").unwrap();
+    // Widen the window between "read the check runs" and "create the record" so that both
+    // replicas decide to create.
+    let slow_reads = || {
+        Fault::on("GET", "/repos/*/*/commits/*/check-runs")
+            .mode(FaultMode::Delay(std::time::Duration::from_millis(200)))
+            .times(6)
+    };
+    w.gh.settle(std::time::Duration::from_millis(300), std::time::Duration::from_secs(20)).await;
+    w.gh.inject(slow_reads());
+    w.gh.post_status(REPO, &dev, "kustomization/myapp-dev", "success").await;
+    w.until("staging merged", |_| merged_pr(&w, "staging").is_some()).await;
+    let staging = merged_pr(&w, "staging").unwrap();
+    w.gh.settle(std::time::Duration::from_millis(300), std::time::Duration::from_secs(20)).await;
+    w.gh.clear_faults();
+    w.gh.inject(slow_reads());
+    w.gh.post_check_run(REPO, &staging, "e2e / staging", "success", "github-actions").await;
+    w.until("staging verified", |gh| {
+        gh.check_runs(REPO, &staging)
+            .iter()
+            .any(|c| c.name == "baton/verified/staging" && c.conclusion.as_deref() == Some("success"))
+    })
+    .await;
+    w.gh.settle(std::time::Duration::from_millis(300), std::time::Duration::from_secs(20)).await;
+    w.baton.wait_idle().await;
+    second.wait_idle().await;
+
+    for stage in ["dev", "staging"] {
+        assert_eq!(w.prs(stage).len(), 1, "{stage}: {:#?}", w.prs(stage));
+    }
+    for (stage, bump) in [("dev", &dev), ("staging", &staging)] {
+        let name = format!("baton/verified/{stage}");
+        let runs: Vec<_> = w.gh.check_runs(REPO, bump).into_iter().filter(|c| c.name == name).collect();
+        let live: Vec<_> =
+            runs.iter().filter(|c| !c.external_id.as_deref().unwrap_or_default().ends_with("#duplicate")).collect();
+        eprintln!("{name}: {} check runs on its bump, {} live", runs.len(), live.len());
+        assert_eq!(live.len(), 1, "{name}: {runs:#?}");
+        assert_eq!(live[0].conclusion.as_deref(), Some("success"));
+        assert_eq!(live[0].id, runs.iter().map(|c| c.id).min().unwrap(), "the record is the oldest");
+        assert!(runs.iter().filter(|c| c.id != live[0].id).all(|c| c.conclusion.as_deref() == Some("neutral")));
+    }
+    assert_eq!(w.running("clusters/staging/values.yaml", Format::HelmValues), format!("0.5.1@{digest}"));
+    w.assert_no_violations();
+}

@@ -239,6 +239,11 @@ impl FakeGitHub {
         self.inner.shared.dispatcher.lock().unwrap().set_target(url, secret);
     }
 
+    /// Also delivers every webhook to `url` (a second replica), at the same time as to the target.
+    pub fn add_webhook_mirror(&self, url: &str) {
+        self.inner.shared.dispatcher.lock().unwrap().add_mirror(url);
+    }
+
     pub fn set_request_validator(
         &self,
         f: impl Fn(&str, &str, Option<&Value>) -> Result<(), String> + Send + Sync + 'static,

@@ -35,10 +35,13 @@ struct Job {
     body: Arc<Vec<u8>>,
     url: String,
     secret: String,
+    /// More receivers of the same delivery (a second replica), sent at the same time.
+    mirrors: Vec<String>,
 }
 
 pub struct Dispatcher {
     target: Option<(String, String)>,
+    mirrors: Vec<String>,
     queues: HashMap<String, mpsc::UnboundedSender<Job>>,
     pub handles: Vec<tokio::task::JoinHandle<()>>,
     pub pending: Arc<AtomicUsize>,
@@ -61,6 +64,7 @@ impl Dispatcher {
     pub fn new(rt: tokio::runtime::Handle) -> Dispatcher {
         Dispatcher {
             target: None,
+            mirrors: Vec::new(),
             queues: HashMap::new(),
             handles: Vec::new(),
             pending: Arc::new(AtomicUsize::new(0)),
@@ -79,6 +83,10 @@ impl Dispatcher {
 
     pub fn set_target(&mut self, url: &str, secret: &str) {
         self.target = Some((url.to_string(), secret.to_string()));
+    }
+
+    pub fn add_mirror(&mut self, url: &str) {
+        self.mirrors.push(url.to_string());
     }
 
     pub fn set_app_id(&mut self, id: u64) {
@@ -117,7 +125,8 @@ impl Dispatcher {
             });
             d.len() - 1
         };
-        self.send(&ev.repo, Job { index, id, event: ev.event, body, url, secret });
+        let mirrors = self.mirrors.clone();
+        self.send(&ev.repo, Job { index, id, event: ev.event, body, url, secret, mirrors });
     }
 
     /// Sends a past delivery again with the same id and the same bytes.
@@ -136,7 +145,8 @@ impl Dispatcher {
             d.push(Delivery { status: None, error: None, delivered: false, redelivery: true, ..orig.clone() });
             (d.len() - 1, orig.repo)
         };
-        self.send(&repo, Job { index, id: id.to_string(), event, body, url, secret });
+        let mirrors = self.mirrors.clone();
+        self.send(&repo, Job { index, id: id.to_string(), event, body, url, secret, mirrors });
         true
     }
 
@@ -155,19 +165,22 @@ impl Dispatcher {
         let app_id = self.app_id;
         let handle = self.rt.spawn(async move {
             while let Some(job) = rx.recv().await {
-                let res = client
-                    .post(&job.url)
-                    .header("X-GitHub-Event", &job.event)
-                    .header("X-GitHub-Delivery", &job.id)
-                    .header("X-GitHub-Hook-ID", hook_id.to_string())
-                    .header("X-GitHub-Hook-Installation-Target-Type", "integration")
-                    .header("X-GitHub-Hook-Installation-Target-ID", app_id.to_string())
-                    .header("X-Hub-Signature-256", sign(&job.secret, &job.body))
-                    .header("Content-Type", "application/json")
-                    .header("User-Agent", "GitHub-Hookshot/fake")
-                    .body(job.body.as_ref().clone())
-                    .send()
-                    .await;
+                let post = |url: &str| {
+                    client
+                        .post(url)
+                        .header("X-GitHub-Event", &job.event)
+                        .header("X-GitHub-Delivery", &job.id)
+                        .header("X-GitHub-Hook-ID", hook_id.to_string())
+                        .header("X-GitHub-Hook-Installation-Target-Type", "integration")
+                        .header("X-GitHub-Hook-Installation-Target-ID", app_id.to_string())
+                        .header("X-Hub-Signature-256", sign(&job.secret, &job.body))
+                        .header("Content-Type", "application/json")
+                        .header("User-Agent", "GitHub-Hookshot/fake")
+                        .body(job.body.as_ref().clone())
+                        .send()
+                };
+                let mirrored = futures::future::join_all(job.mirrors.iter().map(|m| post(m)));
+                let (res, _) = futures::future::join(post(&job.url), mirrored).await;
                 {
                     let mut d = deliveries.lock().unwrap();
                     let rec = &mut d[job.index];
