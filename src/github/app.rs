@@ -77,8 +77,6 @@ enum Reread<'a> {
     Merged { number: u64 },
     /// `path` on `branch` has `content` (or is gone, for `None`): the commit that made it so.
     File { branch: &'a str, path: &'a str, content: Option<&'a str> },
-    /// A DELETE whose repeat says "not found": the first attempt did it.
-    Gone,
 }
 
 /// The hidden key of a comment or issue body: its last `<!-- baton… -->` HTML comment.
@@ -481,7 +479,6 @@ impl AppClient {
                 let v = self.call(repo, Method::GET, &hist, None).await?;
                 Ok(v.get(0).and_then(|c| c["sha"].as_str()).map(|sha| json!({"commit": {"sha": sha}})))
             }
-            Reread::Gone => Ok(Some(Value::Null)),
         }
     }
 

@@ -64,8 +64,7 @@ async fn routine(w: &World) -> (String, u64) {
     let issue = w.gh.create_issue(REPO, "alice", "releases", "").await;
     w.gh.comment(REPO, issue, "carol", "/promote prod").await;
     w.until("prod merged", |_| merged_pr(w, "prod").is_some()).await;
-    w.gh.settle(std::time::Duration::from_millis(300), std::time::Duration::from_secs(20)).await;
-    w.baton.wait_idle().await;
+    w.settle().await;
     (digest, issue)
 }
 
@@ -186,12 +185,12 @@ async fn two_replicas_on_one_event_stream_make_no_duplicate_records() {
             .mode(FaultMode::Delay(std::time::Duration::from_millis(200)))
             .times(6)
     };
-    w.gh.settle(std::time::Duration::from_millis(300), std::time::Duration::from_secs(20)).await;
+    w.settle_with(&[&second]).await;
     w.gh.inject(slow_reads());
     w.gh.post_status(REPO, &dev, "kustomization/myapp-dev", "success").await;
     w.until("staging merged", |_| merged_pr(&w, "staging").is_some()).await;
     let staging = merged_pr(&w, "staging").unwrap();
-    w.gh.settle(std::time::Duration::from_millis(300), std::time::Duration::from_secs(20)).await;
+    w.settle_with(&[&second]).await;
     w.gh.clear_faults();
     w.gh.inject(slow_reads());
     w.gh.post_check_run(REPO, &staging, "e2e / staging", "success", "github-actions").await;
@@ -201,9 +200,7 @@ async fn two_replicas_on_one_event_stream_make_no_duplicate_records() {
             .any(|c| c.name == "baton/verified/staging" && c.conclusion.as_deref() == Some("success"))
     })
     .await;
-    w.gh.settle(std::time::Duration::from_millis(300), std::time::Duration::from_secs(20)).await;
-    w.baton.wait_idle().await;
-    second.wait_idle().await;
+    w.settle_with(&[&second]).await;
 
     for stage in ["dev", "staging"] {
         assert_eq!(w.prs(stage).len(), 1, "{stage}: {:#?}", w.prs(stage));
