@@ -177,18 +177,21 @@ async fn promoting_an_unverified_version_is_refused_with_where_it_is_verified() 
     let (reply, reactions) = say(&w, issue, "carol", &format!("/promote prod 0.6.0@{digest}")).await;
     // Staging's check never ran, so the version is verified in dev only.
     assert_eq!(
-        reply,
+        keyless(&reply),
         format!(
             "@carol 😕 prod can only receive what staging verified, and 0.6.0@{digest} is not verified there \
-             (it is verified in `dev`)\n"
+             (it is verified in `dev`)\n\n<!-- baton:reply:<comment id> -->"
         )
     );
     assert_eq!(reactions, ["eyes", "confused"]);
     // A tag the registry does not have is refused with the registry's answer, not promoted.
     let (reply, reactions) = say(&w, issue, "carol", "/promote prod 9.9.9").await;
     assert_eq!(
-        reply,
-        format!("@carol 😕 {}/deployments/myapp:9.9.9 was not found in the registry\n", w.registry.host())
+        keyless(&reply),
+        format!(
+            "@carol 😕 {}/deployments/myapp:9.9.9 was not found in the registry\n\n<!-- baton:reply:<comment id> -->",
+            w.registry.host()
+        )
     );
     assert_eq!(reactions, ["eyes", "confused"]);
     w.assert_no_violations();
