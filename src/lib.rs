@@ -19,6 +19,7 @@
 //! - `pipeline`: the `.baton.yaml` pipeline file, strictly parsed
 //! - `pointer`: format-preserving pointer edits in YAML files
 //! - `commands`: the comment-command parser
+//! - `windows`: promotion windows of a stage (time zone, allow / deny spans), pure
 
 pub mod cli;
 pub mod codeowners;
@@ -40,3 +41,4 @@ pub mod settings;
 pub mod types;
 pub mod verify;
 pub mod webhook;
+pub mod windows;

@@ -306,6 +306,12 @@ impl std::str::FromStr for Pipeline {
     }
 }
 
+/// The closest of `candidates` to `word`, when close enough to be a likely typo (for "did you
+/// mean" hints outside the pipeline file's own keys, e.g. time zone names).
+pub(crate) fn suggest_word<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    validate::suggest(word, candidates)
+}
+
 /// Shows at most 80 characters of untrusted input in a message, control characters escaped
 /// (a message must stay one line: it goes to terminals, logs and GitHub comments).
 pub(crate) fn shorten(s: &str) -> String {

@@ -104,7 +104,7 @@ fn distance(a: &str, b: &str) -> usize {
 }
 
 /// The closest candidate, if it is close enough to be a likely typo.
-pub(super) fn suggest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+pub(crate) fn suggest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
     if word.chars().count() > 100 {
         return None;
     }
