@@ -19,6 +19,7 @@
 //! - `pipeline`: the `.baton.yaml` pipeline file, strictly parsed
 //! - `pointer`: format-preserving pointer edits in YAML files
 //! - `commands`: the comment-command parser
+//! - `units`: release units (groups of artifacts moving as one) and tracked channel tags, pure
 //! - `windows`: promotion windows of a stage (time zone, allow / deny spans), pure
 
 pub mod cli;
@@ -39,6 +40,7 @@ pub mod render;
 pub mod server;
 pub mod settings;
 pub mod types;
+pub mod units;
 pub mod verify;
 pub mod webhook;
 pub mod windows;

@@ -317,3 +317,20 @@ mod tests {
         assert!("reg.io/app:1.0".parse::<ImageName>().is_err());
     }
 }
+
+/// The name of a release unit in `.baton.yaml` (`groups: { platform: … }`). Used in branch names
+/// beside artifact names, so the validator keeps the two apart.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupName(String);
+string_newtype!(GroupName);
+
+impl FromStr for GroupName {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, InvalidValue> {
+        if valid_name(s) {
+            Ok(GroupName(s.to_string()))
+        } else {
+            Err(InvalidValue::Name(shorten(s)))
+        }
+    }
+}

@@ -31,7 +31,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::pointer::{Format, Selector};
-use crate::types::{ArtifactName, ImageName, StageName};
+use crate::types::{ArtifactName, GroupName, ImageName, StageName, Tag};
+use crate::windows::Windows;
 
 pub mod schema;
 mod spec;
@@ -51,14 +52,21 @@ pub struct Pipeline {
     /// that every pointer names a defined artifact that its `from` stage also points at, and that
     /// no pointer (file + format + selector) belongs to two stages.
     pub stages: Vec<Stage>,
+    /// Release units (`groups:`). The validator guarantees that every member is a defined
+    /// artifact, that no artifact is in two groups, that no group is named like an artifact, and
+    /// that a stage holds all of a group's members or none.
+    pub groups: BTreeMap<GroupName, Group>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Artifact {
     pub name: ArtifactName,
     pub image: ImageName,
-    /// Anchored release-tag pattern (the validator anchors it: `^(?:…)$`).
+    /// Anchored release-tag pattern (the validator anchors it: `^(?:…)$`). An artifact with only
+    /// `track` has a pattern that matches no tag ([`NO_RELEASE_TAGS`]).
     pub tags: regex::Regex,
+    /// A mutable channel tag whose digests are the versions (`track: main`).
+    pub track: Option<Tag>,
     /// Any one entry passing is enough; never empty after validation.
     pub verify: Vec<VerifyEntry>,
 }
@@ -95,6 +103,55 @@ pub struct Stage {
     pub verification: Verification,
     pub approvers: Vec<Approver>,
     pub freeze: Option<RepoPath>,
+    /// Promotion windows (`windows:`); `None`: always open.
+    pub windows: Option<Windows>,
+    /// `groups.partial`: whether a human PR may move only some members of a group.
+    pub partial_groups: PartialGroups,
+}
+
+// ------------------------------------------------------------------ release units (#13)
+
+/// The pattern of an artifact that only tracks a channel tag: it matches no tag.
+pub const NO_RELEASE_TAGS: &str = r"[^\s\S]";
+
+/// A release unit: artifacts that move together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub name: GroupName,
+    /// At least two, each once, in file order.
+    pub artifacts: Vec<ArtifactName>,
+    pub when: GroupWhen,
+}
+
+/// When a group makes a new unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupWhen {
+    /// A new version of any member (the others at their newest verified-signature versions).
+    Any,
+    /// Only when every member has a version newer than the first stage runs.
+    All,
+}
+
+/// Whether `baton/policy` passes a human PR that moves only some members of a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PartialGroups {
+    #[default]
+    Deny,
+    Allow,
+}
+
+impl Pipeline {
+    /// The group an artifact belongs to, if any.
+    pub fn group_of(&self, artifact: &ArtifactName) -> Option<&Group> {
+        self.groups.values().find(|g| g.artifacts.contains(artifact))
+    }
+}
+
+impl Group {
+    /// Whether this stage holds the group (the validator makes it all members or none).
+    pub fn in_stage(&self, stage: &Stage) -> bool {
+        self.artifacts.iter().any(|a| stage.pointers_for(a).next().is_some())
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -119,6 +119,10 @@ fn map_schema(m: &MapSpec) -> Map<String, Value> {
                     .collect();
                 all_of.push(json!({ "oneOf": one_of }));
             }
+            Rule::AtLeastOne(keys) => {
+                let any_of: Vec<Value> = keys.iter().map(|k| json!({ "required": [k] })).collect();
+                all_of.push(json!({ "anyOf": any_of }));
+            }
             Rule::PerFormat(rules) => {
                 for r in *rules {
                     let refused = SELECTOR_KEYS.iter().copied().filter(|k| !r.takes.contains(k));

@@ -67,6 +67,8 @@ pub(crate) enum Rule {
     ExactlyOneGroup(&'static [&'static [&'static str]]),
     /// Which selector keys each pointer format takes and requires.
     PerFormat(&'static [FormatRule]),
+    /// At least one of these keys is given (an artifact's `tags` or `track`).
+    AtLeastOne(&'static [&'static str]),
 }
 
 /// The selector keys one pointer format takes.
@@ -245,6 +247,13 @@ pub(crate) const TOP: MapSpec = MapSpec {
             description: "The environments, in any order; `from` links them. A stage without `from` is a first \
                           stage and receives new versions straight from the registry.",
         },
+        Key {
+            name: "groups",
+            need: Need::Optional,
+            ty: Ty::Named { names: Str::Name, values: &GROUP, min: 1 },
+            description: "Release units: artifacts that move together, by a name of your choice (not an artifact's \
+                          name). A stage holding a group's artifacts promotes them in one pull request.",
+        },
     ],
     rules: &[],
 };
@@ -262,10 +271,19 @@ pub(crate) const ARTIFACT: MapSpec = MapSpec {
         },
         Key {
             name: "tags",
-            need: Need::Required,
+            need: Need::Optional,
             ty: Ty::Str(Str::Regex),
             description: "Which tags are releases: a regular expression, always anchored (it must match the whole \
-                          tag). Among matching tags, the newest is the highest semantic version.",
+                          tag). Among matching tags, the newest is the highest semantic version. `tags`, `track` or \
+                          both.",
+        },
+        Key {
+            name: "track",
+            need: Need::Optional,
+            ty: Ty::Str(Str::Word),
+            description: "A mutable channel tag (e.g. main): every new digest it points at is a new version, named \
+                          after its source revision (main-1a2b3c4). Later stages promote the digest the earlier \
+                          stage verified, never the tag.",
         },
         Key {
             name: "verify",
@@ -275,7 +293,7 @@ pub(crate) const ARTIFACT: MapSpec = MapSpec {
                           entry verifies a cosign signature over exactly its digest.",
         },
     ],
-    rules: &[],
+    rules: &[Rule::AtLeastOne(&["tags", "track"])],
 };
 
 pub(crate) const VERIFY_ENTRY: MapSpec = MapSpec {
@@ -369,6 +387,19 @@ pub(crate) const STAGE: MapSpec = MapSpec {
             ty: Ty::Map(&FREEZE),
             description: "While the file exists on the default branch, the stage is frozen (promotions fail \
                           baton/policy; rollbacks are exempt). `/freeze` and `/unfreeze` create and delete it.",
+        },
+        Key {
+            name: "windows",
+            need: Need::Optional,
+            ty: Ty::Map(&WINDOWS),
+            description: "When automatic promotions and merges may happen, on the wall clock of `timezone`. Outside \
+                          them the pull request waits; `/rollback` is exempt.",
+        },
+        Key {
+            name: "groups",
+            need: Need::Optional,
+            ty: Ty::Map(&STAGE_GROUPS),
+            description: "How this stage treats release units (`groups` at the top of the file).",
         },
     ],
     rules: &[],
@@ -493,8 +524,77 @@ pub(crate) const FREEZE: MapSpec = MapSpec {
     rules: &[],
 };
 
+// ------------------------------------------------------------------------------ release units (#13)
+
+pub(crate) const GROUP: MapSpec = MapSpec {
+    id: "group",
+    what: "a group",
+    description: "A release unit: artifacts promoted together, in one pull request, verified and rolled back as one.",
+    keys: &[
+        Key {
+            name: "artifacts",
+            need: Need::Required,
+            ty: Ty::List { items: &Ty::Str(Str::Name), min_items: 2, unique: true },
+            description: "Names from `artifacts`, at least two; an artifact belongs to at most one group.",
+        },
+        Key {
+            name: "when",
+            need: Need::Optional,
+            ty: Ty::Enum(&["any", "all"]),
+            description: "any (default): a new version of any member makes a new unit (the others at their newest \
+                          signed versions). all: only when every member has a version newer than the first stage \
+                          runs.",
+        },
+    ],
+    rules: &[],
+};
+
+pub(crate) const STAGE_GROUPS: MapSpec = MapSpec {
+    id: "stageGroups",
+    what: "a stage's group setting",
+    description: "How a stage treats release units.",
+    keys: &[Key {
+        name: "partial",
+        need: Need::Optional,
+        ty: Ty::Enum(&["deny", "allow"]),
+        description: "deny (default): baton/policy fails a pull request that moves only some members of a group. \
+                      allow: it passes.",
+    }],
+    rules: &[],
+};
+
+pub(crate) const WINDOWS: MapSpec = MapSpec {
+    id: "windows",
+    what: "a windows setting",
+    description: "Promotion windows: outside every `allow` span, or inside a `deny` span, automatic promotions \
+                  and merges wait.",
+    keys: &[
+        Key {
+            name: "timezone",
+            need: Need::Required,
+            ty: Ty::Str(Str::Word),
+            description: "An IANA time zone (Europe/Berlin, UTC); the spans are read on its wall clock.",
+        },
+        Key {
+            name: "allow",
+            need: Need::Optional,
+            ty: Ty::List { items: &Ty::Str(Str::Text), min_items: 1, unique: true },
+            description: "When promotions may happen: \"Mon-Thu 09:00-17:00\", \"Fri 15:00 - Mon 08:00\", \
+                          \"2026-12-20 - 2027-01-06\". Without it: always, unless denied.",
+        },
+        Key {
+            name: "deny",
+            need: Need::Optional,
+            ty: Ty::List { items: &Ty::Str(Str::Text), min_items: 1, unique: true },
+            description: "When promotions may not happen (wins over allow); the same forms as `allow`.",
+        },
+    ],
+    rules: &[Rule::AtLeastOne(&["allow", "deny"])],
+};
+
 /// Every mapping, for the schema's `$defs` (the top one first).
-pub(crate) const MAPS: &[&MapSpec] = &[&TOP, &ARTIFACT, &VERIFY_ENTRY, &STAGE, &POINTER, &VERIFICATION, &FREEZE];
+pub(crate) const MAPS: &[&MapSpec] =
+    &[&TOP, &ARTIFACT, &VERIFY_ENTRY, &STAGE, &POINTER, &VERIFICATION, &FREEZE, &GROUP, &STAGE_GROUPS, &WINDOWS];
 
 impl MapSpec {
     pub fn key(&self, name: &str) -> Option<&Key> {

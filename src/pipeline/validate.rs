@@ -14,11 +14,12 @@ use std::time::Duration;
 use super::spec::{self, MapSpec, Need, SELECTOR_KEYS};
 use super::yaml::{Kind, Node};
 use super::{
-    shorten, Approver, Artifact, Pipeline, PointerSpec, Problem, Promotion, RepoPath, Stage, Verification, VerifyEntry,
-    WriteMode,
+    shorten, Approver, Artifact, Group, GroupWhen, PartialGroups, Pipeline, PointerSpec, Problem, Promotion, RepoPath,
+    Stage, Verification, VerifyEntry, WriteMode, NO_RELEASE_TAGS,
 };
 use crate::pointer::{Format, Selector};
-use crate::types::{ArtifactName, ImageName, StageName};
+use crate::types::{ArtifactName, GroupName, ImageName, StageName, Tag};
+use crate::windows::{self, Windows};
 
 /// The template a yaml-path pointer uses when it has none.
 pub const DEFAULT_TEMPLATE: &str = "{tag}@{digest}";
@@ -56,6 +57,8 @@ impl<'a> Field<'a> {
 struct Fields<'a> {
     spec: &'static MapSpec,
     entries: Vec<(&'a str, Field<'a>)>,
+    /// Keys suggested for misspelt ones ("did you mean"): not to be reported missing too.
+    suggested: Vec<&'a str>,
 }
 
 impl<'a> Fields<'a> {
@@ -139,7 +142,7 @@ impl Ctx<'_> {
             self.err(f.line(), path, format!("expected {what} (a mapping), found {}", f.node.describe()));
             return None;
         };
-        let mut fields = Fields { spec, entries: Vec::new() };
+        let mut fields = Fields { spec, entries: Vec::new(), suggested: Vec::new() };
         // A misspelt key is reported once, as unknown with a suggestion, not also as missing.
         let mut suggested: Vec<&str> = Vec::new();
         for (k, v) in entries {
@@ -162,6 +165,7 @@ impl Ctx<'_> {
                 self.err(f.node.line, path, format!("missing required key `{r}` in {what}"));
             }
         }
+        fields.suggested = suggested;
         Some(fields)
     }
 
@@ -267,16 +271,27 @@ impl Ctx<'_> {
             let artifact = self.artifact(Field { key_line: k.line, node: v }, &apath);
             out.insert(
                 raw.to_string(),
-                name.zip(artifact).map(|(name, (image, tags, verify))| Artifact { name, image, tags, verify }),
+                name.zip(artifact).map(|(name, (image, tags, track, verify))| Artifact {
+                    name,
+                    image,
+                    tags,
+                    track,
+                    verify,
+                }),
             );
         }
         out
     }
 
-    fn artifact(&mut self, f: Field<'_>, path: &str) -> Option<(ImageName, regex::Regex, Vec<VerifyEntry>)> {
+    #[allow(clippy::type_complexity)]
+    fn artifact(
+        &mut self,
+        f: Field<'_>,
+        path: &str,
+    ) -> Option<(ImageName, regex::Regex, Option<Tag>, Vec<VerifyEntry>)> {
         let fields = self.mapping(f, path, &spec::ARTIFACT)?;
         let image = fields.get("image").and_then(|f| self.parsed(f, &join(path, "image"), |s| s.parse::<ImageName>()));
-        let tags = fields.get("tags").and_then(|f| self.regex(f, &join(path, "tags")));
+        let (tags, track) = self.tags_and_track(&fields, f, path);
         let verify = match fields.get("verify") {
             None => {
                 self.err(
@@ -288,7 +303,47 @@ impl Ctx<'_> {
             }
             Some(vf) => self.verify(vf, &join(path, "verify")),
         };
-        Some((image?, tags?, verify?))
+        Some((image?, tags?, track?, verify?))
+    }
+
+    /// `tags`, `track` or both (#13): without `tags` the release pattern matches no tag.
+    fn tags_and_track(
+        &mut self,
+        fields: &Fields<'_>,
+        f: Field<'_>,
+        path: &str,
+    ) -> (Option<regex::Regex>, Option<Option<Tag>>) {
+        let tags = match fields.get("tags") {
+            Some(tf) => self.regex(tf, &join(path, "tags")),
+            None => Some(regex::Regex::new(NO_RELEASE_TAGS).expect("the never-matching pattern")),
+        };
+        let track = match fields.get("track") {
+            Some(tf) => self.parsed(tf, &join(path, "track"), |s| s.parse::<Tag>()).map(Some),
+            None => Some(None),
+        };
+        let named = |k: &str| fields.has(k) || fields.suggested.contains(&k);
+        if !named("tags") && !named("track") {
+            self.err(
+                f.node.line,
+                path,
+                "missing `tags` (a pattern of release tags) or `track` (a channel tag such as main): one is required",
+            );
+            return (None, None);
+        }
+        if !fields.has("tags") && !fields.has("track") {
+            return (None, None);
+        }
+        if let (Some(re), Some(Some(t)), Some(tf)) = (&tags, &track, fields.get("track")) {
+            if re.is_match(t.as_str()) {
+                self.err(
+                    tf.line(),
+                    &join(path, "track"),
+                    format!("the channel tag `{t}` also matches `tags`: a tag is either a release or a channel"),
+                );
+                return (None, None);
+            }
+        }
+        (tags, track)
     }
 
     fn verify(&mut self, f: Field<'_>, path: &str) -> Option<Vec<VerifyEntry>> {
@@ -437,6 +492,16 @@ impl Ctx<'_> {
             None => Some(None),
         };
 
+        let windows = match fields.get("windows") {
+            Some(wf) => self.windows(wf, &join(path, "windows")).map(Some),
+            None => Some(None),
+        };
+        let partial_groups = match fields.get("groups") {
+            Some(gf) => self.stage_groups(gf, &join(path, "groups")),
+            None => Some(PartialGroups::default()),
+        };
+        ok &= windows.is_some() && partial_groups.is_some();
+
         d.pointers = pointers;
         if let (true, Some(name), Some(promotion), Some(write), Some(verification), Some(approvers), Some(freeze)) =
             (ok, d.name.clone(), promotion, write, verification, approvers, freeze)
@@ -450,6 +515,8 @@ impl Ctx<'_> {
                 verification,
                 approvers,
                 freeze,
+                windows: windows.flatten(),
+                partial_groups: partial_groups.unwrap_or_default(),
             });
         }
         d
@@ -584,6 +651,153 @@ impl Ctx<'_> {
         Some(Verification { checks: checks?, soak: soak? })
     }
 
+    // ---------------------------------------------------------------- release units, windows (#13)
+
+    fn windows(&mut self, f: Field<'_>, path: &str) -> Option<Windows> {
+        let fields = self.mapping(f, path, &spec::WINDOWS)?;
+        let timezone =
+            fields.get("timezone").and_then(|tf| self.parsed(tf, &join(path, "timezone"), windows::parse_timezone));
+        let allow = self.spans(fields.get("allow"), &join(path, "allow"));
+        let deny = self.spans(fields.get("deny"), &join(path, "deny"));
+        if !fields.has("allow") && !fields.has("deny") {
+            self.err(f.node.line, path, "windows need `allow`, `deny` or both (without them, remove `windows`)");
+            return None;
+        }
+        Some(Windows { timezone: timezone?, allow: allow?, deny: deny? })
+    }
+
+    fn spans(&mut self, f: Option<Field<'_>>, path: &str) -> Option<Vec<windows::Span>> {
+        let Some(f) = f else { return Some(Vec::new()) };
+        let items = self.list(f, path)?;
+        if items.is_empty() {
+            self.err(f.line(), path, "empty list: remove it, or name at least one window");
+            return None;
+        }
+        let mut out: Vec<windows::Span> = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let ipath = format!("{path}[{i}]");
+            match self.parsed(Field::item(item), &ipath, |s| s.parse::<windows::Span>()) {
+                Some(sp) if out.iter().any(|o| o.kind == sp.kind) => {
+                    self.err(item.line, &ipath, format!("window {:?} is listed twice", shorten(&sp.text)));
+                    ok = false;
+                }
+                Some(sp) => out.push(sp),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn stage_groups(&mut self, f: Field<'_>, path: &str) -> Option<PartialGroups> {
+        let fields = self.mapping(f, path, &spec::STAGE_GROUPS)?;
+        match fields.get("partial") {
+            Some(pf) => self.choice(pf, &join(path, "partial"), fields.words("partial"), |w| match w {
+                "deny" => Some(PartialGroups::Deny),
+                "allow" => Some(PartialGroups::Allow),
+                _ => None,
+            }),
+            None => Some(PartialGroups::default()),
+        }
+    }
+
+    /// `groups:` at the top: members are defined artifacts, each in one group; a group is not
+    /// named like an artifact (both name branches).
+    fn groups(&mut self, f: Field<'_>, artifacts: &BTreeMap<String, Option<Artifact>>) -> Option<Vec<GroupDraft>> {
+        let path = "groups";
+        let Kind::Map(entries) = &f.node.kind else {
+            self.err(f.line(), path, format!("expected a mapping of group names, found {}", f.node.describe()));
+            return None;
+        };
+        if entries.is_empty() {
+            self.err(f.line(), path, "empty: remove `groups`, or name at least one group");
+            return None;
+        }
+        let artifact_names: Vec<&str> = artifacts.keys().map(String::as_str).collect();
+        let mut out = Vec::new();
+        let mut member_of: HashMap<String, (String, usize)> = HashMap::new();
+        let mut ok = true;
+        for (k, v) in entries {
+            let raw = k.as_scalar().unwrap_or_default();
+            let gpath = format!("groups.{}", shorten(raw));
+            let name = match raw.parse::<GroupName>() {
+                Ok(n) if artifacts.contains_key(raw) => {
+                    self.err(
+                        k.line,
+                        &gpath,
+                        format!(
+                            "`{n}` is also an artifact's name: a group needs a name of its own (both name branches)"
+                        ),
+                    );
+                    None
+                }
+                Ok(n) => Some(n),
+                Err(e) => {
+                    self.err(k.line, path, e);
+                    None
+                }
+            };
+            let Some(fields) = self.mapping(Field { key_line: k.line, node: v }, &gpath, &spec::GROUP) else {
+                ok = false;
+                continue;
+            };
+            let when = match fields.get("when") {
+                Some(wf) => self.choice(wf, &join(&gpath, "when"), fields.words("when"), |w| match w {
+                    "any" => Some(GroupWhen::Any),
+                    "all" => Some(GroupWhen::All),
+                    _ => None,
+                }),
+                None => Some(GroupWhen::Any),
+            };
+            let mut members: Vec<(ArtifactName, usize)> = Vec::new();
+            let mut members_ok = fields.has("artifacts");
+            if let Some(af) = fields.get("artifacts") {
+                let apath = join(&gpath, "artifacts");
+                match self.list(af, &apath) {
+                    Some(items) => {
+                        if items.len() < 2 {
+                            self.err(af.line(), &apath, "a group needs at least two artifacts");
+                            members_ok = false;
+                        }
+                        for (i, item) in items.iter().enumerate() {
+                            let ipath = format!("{apath}[{i}]");
+                            let Some(m) = self.string(Field::item(item), &ipath) else {
+                                members_ok = false;
+                                continue;
+                            };
+                            if !artifacts.contains_key(m) {
+                                let hint = did_you_mean(m, artifact_names.iter().copied());
+                                self.err(item.line, &ipath, format!("unknown artifact `{}`{hint}", shorten(m)));
+                                members_ok = false;
+                            } else if members.iter().any(|(a, _)| a.as_str() == m) {
+                                self.err(item.line, &ipath, format!("`{m}` is listed twice"));
+                                members_ok = false;
+                            } else if let Some((other, line)) = member_of.get(m) {
+                                self.err(
+                                    item.line,
+                                    &ipath,
+                                    format!("`{m}` is already in group `{other}` (line {line}); an artifact belongs to one group"),
+                                );
+                                members_ok = false;
+                            } else if let Ok(a) = m.parse::<ArtifactName>() {
+                                member_of.insert(m.to_string(), (raw.to_string(), item.line));
+                                members.push((a, item.line));
+                            }
+                        }
+                    }
+                    None => members_ok = false,
+                }
+            }
+            match (name, when, members_ok) {
+                (Some(name), Some(when), true) => out.push(GroupDraft {
+                    group: Group { name, artifacts: members.into_iter().map(|(a, _)| a).collect(), when },
+                }),
+                _ => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
     fn approvers(&mut self, f: Field<'_>, path: &str) -> Option<Vec<Approver>> {
         let items = self.list(f, path)?;
         if items.is_empty() {
@@ -625,6 +839,10 @@ struct StageDraft {
     stage: Option<Stage>,
 }
 
+struct GroupDraft {
+    group: Group,
+}
+
 #[derive(Default)]
 struct PointerDraft {
     line: usize,
@@ -651,14 +869,22 @@ pub(super) fn pipeline(root: &Node, problems: &mut Vec<Problem>) -> Option<Pipel
             }
         }
     }
+    let groups = match top.get("groups") {
+        Some(gf) => cx.groups(gf, &artifacts),
+        None => Some(Vec::new()),
+    };
     cross_check(&mut cx, &drafts, &artifacts, stages_field.map_or(1, |f| f.line()));
+    if let Some(groups) = &groups {
+        check_stage_groups(&mut cx, &drafts, groups);
+    }
 
     if cx.problems.len() > start {
         return None;
     }
     let artifacts = artifacts.into_values().collect::<Option<Vec<_>>>()?;
     let stages = drafts.into_iter().map(|d| d.stage).collect::<Option<Vec<_>>>()?;
-    Some(Pipeline { artifacts: artifacts.into_iter().map(|a| (a.name.clone(), a)).collect(), stages })
+    let groups = groups?.into_iter().map(|g| (g.group.name.clone(), g.group)).collect();
+    Some(Pipeline { artifacts: artifacts.into_iter().map(|a| (a.name.clone(), a)).collect(), stages, groups })
 }
 
 /// `stages[2] (prod)`: the index finds the entry, the name makes the message readable.
@@ -828,6 +1054,30 @@ fn cross_check(
                 &format!("{}.freeze.file", label(i, d)),
                 format!("`{freeze}` is a pointer file; the freeze file must be a separate file (its presence freezes the stage)"),
             );
+        }
+    }
+}
+
+/// A stage holds all members of a group or none: a unit moves as one.
+fn check_stage_groups(cx: &mut Ctx<'_>, drafts: &[StageDraft], groups: &[GroupDraft]) {
+    for (i, d) in drafts.iter().enumerate() {
+        let held: Vec<&str> = d.pointers.iter().filter_map(|p| p.artifact.as_ref().map(|a| a.0.as_str())).collect();
+        for GroupDraft { group } in groups {
+            let (inside, missing): (Vec<&ArtifactName>, Vec<&ArtifactName>) =
+                group.artifacts.iter().partition(|a| held.contains(&a.as_str()));
+            if !inside.is_empty() && !missing.is_empty() {
+                let names = |v: &[&ArtifactName]| v.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ");
+                cx.err(
+                    d.name_line,
+                    &stage_label(i, d.raw_name.as_deref()),
+                    format!(
+                        "holds {} of group `{}` but not {}: a group moves as one, so a stage points at all its artifacts or none",
+                        names(&inside),
+                        group.name,
+                        names(&missing)
+                    ),
+                );
+            }
         }
     }
 }
