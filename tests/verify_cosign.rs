@@ -89,6 +89,7 @@ impl Env {
             name: "app".parse().unwrap(),
             image: self.image.clone(),
             tags: regex::Regex::new(r"^\d+\.\d+\.\d+$").unwrap(),
+            track: None,
             verify: entries,
         };
         let repo: RepoName = "org/deployment".parse().unwrap();

@@ -60,8 +60,11 @@ fn unit_ids_are_stable_and_order_free() {
     retagged.members[0].1.tag = "9.9.9".parse().unwrap();
     assert_eq!(u.id(), retagged.id());
     // Pinned, so a change of the hashing shows up in review.
-    assert_eq!(u.id().as_str(), UnitId::of([(&a("api"), &d('a')), (&a("web"), &d('b')), (&a("worker"), &d('c'))]).as_str());
-    insta::assert_snapshot!(u.id().as_str(), @"a3a1b3ef5f0e");
+    assert_eq!(
+        u.id().as_str(),
+        UnitId::of([(&a("api"), &d('a')), (&a("web"), &d('b')), (&a("worker"), &d('c'))]).as_str()
+    );
+    insta::assert_snapshot!(u.id().as_str(), @"8514cd18865b");
 }
 
 #[test]
@@ -73,12 +76,12 @@ fn unit_texts() {
     insta::assert_snapshot!(text, @r"
     promote platform (api 1.4.3, web 2.0.1, worker 0.9.0) to staging
 
-    Baton-Unit: platform/a3a1b3ef5f0e
+    Baton-Unit: platform/8514cd18865b
     Baton-Member: api 1.4.3@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
     Baton-Member: web 2.0.1@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
     Baton-Member: worker 0.9.0@sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc
     ");
-    assert_eq!(parse_unit_trailer(&text), Some(("platform", "a3a1b3ef5f0e")));
+    assert_eq!(parse_unit_trailer(&text), Some(("platform", "8514cd18865b")));
     assert_eq!(parse_unit_trailer("no trailer"), None);
 }
 
@@ -89,19 +92,83 @@ fn mv(artifact: &str, before: char, after: char, upstream: Option<char>) -> Memb
 #[test]
 fn partial_moves() {
     let names = |v: &[ArtifactName]| v.iter().map(ArtifactName::as_str).collect::<Vec<_>>().join(",");
-    type Row = (&'static str, &'static str, &'static str, Vec<MemberMove>, Option<(&'static str, &'static str)>, &'static str);
+    type Row =
+        (&'static str, &'static str, &'static str, Vec<MemberMove>, Option<(&'static str, &'static str)>, &'static str);
     let rows: Vec<Row> = vec![
         // staging: the unit dev verified is (api=A, web=B, worker=C).
-        ("any", "deny", "staging", vec![mv("api", 'x', 'a', Some('a')), mv("web", 'y', 'b', Some('b')), mv("worker", 'z', 'c', Some('c'))], None, "the whole unit"),
-        ("any", "deny", "staging", vec![mv("api", 'x', 'a', Some('a')), mv("web", 'b', 'b', Some('b')), mv("worker", 'c', 'c', Some('c'))], None, "only api differs, the others already at the unit"),
-        ("any", "deny", "staging", vec![mv("api", 'x', 'a', Some('a')), mv("web", 'y', 'y', Some('b')), mv("worker", 'z', 'z', Some('c'))], Some(("api", "web,worker")), "api alone"),
-        ("any", "deny", "staging", vec![mv("api", 'x', 'q', Some('a')), mv("web", 'y', 'b', Some('b')), mv("worker", 'z', 'c', Some('c'))], Some(("api,web,worker", "api")), "a digest dev never verified"),
-        ("any", "allow", "staging", vec![mv("api", 'x', 'a', Some('a')), mv("web", 'y', 'y', Some('b')), mv("worker", 'z', 'z', Some('c'))], None, "partial: allow"),
-        ("any", "deny", "staging", vec![mv("api", 'x', 'x', Some('a')), mv("web", 'y', 'y', Some('b')), mv("worker", 'z', 'z', Some('c'))], None, "moves nothing of the group"),
+        (
+            "any",
+            "deny",
+            "staging",
+            vec![mv("api", '7', 'a', Some('a')), mv("web", '8', 'b', Some('b')), mv("worker", '9', 'c', Some('c'))],
+            None,
+            "the whole unit",
+        ),
+        (
+            "any",
+            "deny",
+            "staging",
+            vec![mv("api", '7', 'a', Some('a')), mv("web", 'b', 'b', Some('b')), mv("worker", 'c', 'c', Some('c'))],
+            None,
+            "only api differs, the others already at the unit",
+        ),
+        (
+            "any",
+            "deny",
+            "staging",
+            vec![mv("api", '7', 'a', Some('a')), mv("web", '8', '8', Some('b')), mv("worker", '9', '9', Some('c'))],
+            Some(("api", "web,worker")),
+            "api alone",
+        ),
+        (
+            "any",
+            "deny",
+            "staging",
+            vec![mv("api", '7', '6', Some('a')), mv("web", '8', 'b', Some('b')), mv("worker", '9', 'c', Some('c'))],
+            Some(("api,web,worker", "api")),
+            "a digest dev never verified",
+        ),
+        (
+            "any",
+            "allow",
+            "staging",
+            vec![mv("api", '7', 'a', Some('a')), mv("web", '8', '8', Some('b')), mv("worker", '9', '9', Some('c'))],
+            None,
+            "partial: allow",
+        ),
+        (
+            "any",
+            "deny",
+            "staging",
+            vec![mv("api", '7', '7', Some('a')), mv("web", '8', '8', Some('b')), mv("worker", '9', '9', Some('c'))],
+            None,
+            "moves nothing of the group",
+        ),
         // dev: units come from the registry.
-        ("any", "deny", "dev", vec![mv("api", 'x', 'a', None), mv("web", 'y', 'y', None), mv("worker", 'z', 'z', None)], None, "when any: one member is a new unit"),
-        ("all", "deny", "dev", vec![mv("api", 'x', 'a', None), mv("web", 'y', 'y', None), mv("worker", 'z', 'z', None)], Some(("api", "web,worker")), "when all: every member must move"),
-        ("all", "deny", "dev", vec![mv("api", 'x', 'a', None), mv("web", 'y', 'b', None), mv("worker", 'z', 'c', None)], None, "when all: all moved"),
+        (
+            "any",
+            "deny",
+            "dev",
+            vec![mv("api", '7', 'a', None), mv("web", '8', '8', None), mv("worker", '9', '9', None)],
+            None,
+            "when any: one member is a new unit",
+        ),
+        (
+            "all",
+            "deny",
+            "dev",
+            vec![mv("api", '7', 'a', None), mv("web", '8', '8', None), mv("worker", '9', '9', None)],
+            Some(("api", "web,worker")),
+            "when all: every member must move",
+        ),
+        (
+            "all",
+            "deny",
+            "dev",
+            vec![mv("api", '7', 'a', None), mv("web", '8', 'b', None), mv("worker", '9', 'c', None)],
+            None,
+            "when all: all moved",
+        ),
     ];
     for (when, partial, stage, moves, expected, why) in rows {
         let p = pipeline(when, partial);
@@ -115,7 +182,11 @@ fn partial_moves() {
 
 #[test]
 fn partial_move_row_text() {
-    let p = PartialMove { group: "platform".parse().unwrap(), moved: vec![a("api")], left_behind: vec![a("web"), a("worker")] };
+    let p = PartialMove {
+        group: "platform".parse().unwrap(),
+        moved: vec![a("api")],
+        left_behind: vec![a("web"), a("worker")],
+    };
     insta::assert_snapshot!(partial_move_text(&p, &"staging".parse().unwrap()), @"moves `api` of group `platform` without `web`, `worker`: a group moves as one unit on staging (let baton promote the unit, or set `groups: { partial: allow }` on the stage)");
 }
 
@@ -189,7 +260,11 @@ fn reconcile_orders_by_created_then_push_order() {
     let bare_a = obs('3', None, None);
     let bare_b = obs('4', None, None);
     assert_eq!(newest_observed(&[late.clone(), early.clone()]).map(|o| o.digest.clone()), Some(d('2')));
-    assert_eq!(newest_observed(&[bare_a.clone(), bare_b.clone()]).map(|o| o.digest.clone()), Some(d('4')), "pushed later");
+    assert_eq!(
+        newest_observed(&[bare_a.clone(), bare_b.clone()]).map(|o| o.digest.clone()),
+        Some(d('4')),
+        "pushed later"
+    );
     assert_eq!(newest_observed(&[early, bare_a]).map(|o| o.digest.clone()), Some(d('1')), "a build time beats none");
     assert_eq!(newest_observed(&[]), None);
 }
