@@ -127,7 +127,7 @@ macro_rules! segment {
 /// A template piece: text without braces, or a known placeholder.
 macro_rules! template_piece {
     () => {
-        concat!(r"(?:[^{}", cc!(), r"]|\{(?:tag|digest|repository)\})")
+        concat!(r"(?:[^{}", cc!(), r"]|\{(?:tag|digest|repository|revision)\})")
     };
 }
 
@@ -220,7 +220,8 @@ impl Str {
             Str::FieldPath => "A dotted path of mapping keys, such as `image` or `spec.values.webImage`.",
             Str::Word => "A string without spaces.",
             Str::Template => {
-                "How the scalar is rendered: placeholders {tag}, {digest}, {repository}; must contain {digest}."
+                "How the scalar is rendered: placeholders {tag}, {digest}, {repository}, {revision} (a tracked version's \
+                 name, main-1a2b3c4); must contain {digest}."
             }
         }
     }
@@ -484,7 +485,8 @@ pub(crate) const POINTER: MapSpec = MapSpec {
             need: Need::Optional,
             ty: Ty::Str(Str::Template),
             description: "yaml-path: how to render the scalar (default: {tag}@{digest}); placeholders {tag}, \
-                          {digest}, {repository}; must contain {digest}.",
+                          {digest}, {repository}, {revision} (a tracked version's name, main-1a2b3c4); must contain \
+                          {digest}.",
         },
     ],
     rules: &[Rule::PerFormat(FORMAT_RULES)],

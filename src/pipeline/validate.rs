@@ -1200,10 +1200,10 @@ fn check_template(template: &str) -> Result<(), String> {
         let end = after.find('}').ok_or("unclosed `{` in template")?;
         match &after[..end] {
             "digest" => has_digest = true,
-            "tag" | "repository" => {}
+            "tag" | "repository" | "revision" => {}
             other => {
                 return Err(format!(
-                    "unknown placeholder `{{{}}}` in template: expected {{tag}}, {{digest}} or {{repository}}",
+                    "unknown placeholder `{{{}}}` in template: expected {{tag}}, {{digest}}, {{repository}} or {{revision}}",
                     shorten(other)
                 ))
             }

@@ -429,9 +429,9 @@ fn check_template(t: &str) -> Result<(), PointerError> {
     while let Some(i) = rest.find('{') {
         let close = rest[i..].find('}').ok_or_else(|| unsafe_(format!("template {t:?}: unclosed `{{`")))?;
         let name = &rest[i + 1..i + close];
-        if !matches!(name, "tag" | "digest" | "repository") {
+        if !matches!(name, "tag" | "digest" | "repository" | "revision") {
             return Err(unsafe_(format!(
-                "template {t:?}: unknown placeholder {{{name}}} (use {{repository}}, {{tag}}, {{digest}})"
+                "template {t:?}: unknown placeholder {{{name}}} (use {{repository}}, {{tag}}, {{revision}}, {{digest}})"
             )));
         }
         rest = &rest[i + close + 1..];
@@ -472,6 +472,8 @@ fn template_regex(t: &str, image: Option<&str>) -> Regex {
         let close = rest[i..].find('}').map_or(rest.len(), |c| i + c);
         match &rest[i + 1..close] {
             "tag" => re.push_str(&format!("(?P<tag>{TAG_RE})")),
+            // A tracked version's name (`main-1a2b3c4`): tag text, not the version's tag.
+            "revision" => re.push_str(&format!("(?P<revision>{TAG_RE})")),
             "digest" => re.push_str(&format!("(?P<digest>{DIGEST_RE})")),
             _ => match image {
                 Some(img) => re.push_str(&regex::escape(img)),
@@ -515,7 +517,13 @@ fn yaml_path_get(tree: &Tree, sel: &Selector) -> Result<Current, PointerError> {
     }
 }
 
-fn yaml_path_set(ed: &mut Editor, sel: &Selector, tag: &Tag, digest: &Digest) -> Result<(), PointerError> {
+fn yaml_path_set(
+    ed: &mut Editor,
+    sel: &Selector,
+    tag: &Tag,
+    digest: &Digest,
+    revision: Option<&str>,
+) -> Result<(), PointerError> {
     let (f, field) = yaml_path_found(ed.tree, sel)?;
     ed.check_not_aliased(&f.chain, &format!("`{field}`"))?;
     let current = f.node.scalar().unwrap_or_default();
@@ -536,6 +544,7 @@ fn yaml_path_set(ed: &mut Editor, sel: &Selector, tag: &Tag, digest: &Digest) ->
     let value = template
         .replace("{repository}", repository.as_deref().unwrap_or_default())
         .replace("{tag}", tag.as_str())
+        .replace("{revision}", revision.unwrap_or(tag.as_str()))
         .replace("{digest}", digest.as_str());
     let flow = is_flow(f.parent);
     ed.replace(f.node, &value, flow, Change { doc: f.doc, path: f.path.clone(), value: Some(value.clone()) })
@@ -558,12 +567,13 @@ pub(crate) fn set(
     sel: &Selector,
     tag: &Tag,
     digest: &Digest,
+    revision: Option<&str>,
 ) -> Result<(), PointerError> {
     match format {
         Format::FluxOci => flux_set(ed, sel, tag, digest),
         Format::HelmValues => helm_set(ed, sel, tag, digest),
         Format::KustomizeImage => kustomize_set(ed, sel, tag, digest),
-        Format::YamlPath => yaml_path_set(ed, sel, tag, digest),
+        Format::YamlPath => yaml_path_set(ed, sel, tag, digest, revision),
     }
 }
 

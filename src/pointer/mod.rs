@@ -94,7 +94,8 @@ pub struct Selector {
     pub image: Option<String>,
     /// flux-oci: `metadata.name` of the OCIRepository when the file has several.
     pub name: Option<String>,
-    /// yaml-path: template, default `{tag}@{digest}`; placeholders `{repository}`, `{tag}`, `{digest}`.
+    /// yaml-path: template, default `{tag}@{digest}`; placeholders `{repository}`, `{tag}`, `{digest}`,
+    /// `{revision}` (a tracked version's name, `main-1a2b3c4`).
     pub template: Option<String>,
 }
 
@@ -159,10 +160,25 @@ pub fn get(text: &str, format: Format, sel: &Selector) -> Result<Current, Pointe
 /// Returns `text` with the pointer that `sel` selects set to `tag` and `digest`, changing
 /// nothing else (checked by re-parsing: otherwise [`PointerError::Unsafe`]).
 pub fn set(text: &str, format: Format, sel: &Selector, tag: &Tag, digest: &Digest) -> Result<String, PointerError> {
+    set_tracked(text, format, sel, tag, digest, None)
+}
+
+/// [`set`] for a version of a tracked channel tag (#13): `tag` is the channel tag (`main`), which
+/// flux-oci, helm-values and kustomize-image write beside the digest; `revision` is the version's
+/// name (`main-1a2b3c4`), which yaml-path templates render as `{revision}` (without one,
+/// `{revision}` is the tag).
+pub fn set_tracked(
+    text: &str,
+    format: Format,
+    sel: &Selector,
+    tag: &Tag,
+    digest: &Digest,
+    revision: Option<&str>,
+) -> Result<String, PointerError> {
     let (bom, body) = split_bom(text);
     let tree = tree::parse(body)?;
     let mut ed = edit::Editor::new(body, &tree);
-    formats::set(&mut ed, format, sel, tag, digest)?;
+    formats::set(&mut ed, format, sel, tag, digest, revision)?;
     let (new, changes) = ed.finish()?;
     verify::verify(body, &new, &changes)?;
     Ok(format!("{bom}{new}"))
