@@ -25,6 +25,9 @@ pub enum Verdict {
     },
     /// Not applicable here (with the reason), e.g. freeze for a rollback.
     Skip(String),
+    /// Not yet: the change waits (a closed promotion window, #13), e.g. "closed until Mon 08:00
+    /// Europe/Berlin". The check stays pending rather than failing.
+    Wait(String),
 }
 
 impl Verdict {
@@ -43,6 +46,7 @@ impl Verdict {
             Verdict::Pass(s) => format!("✅ {}", esc(s)),
             Verdict::Fail { what, .. } => format!("❌ {}", esc(what)),
             Verdict::Skip(s) => format!("➖ {}", esc(s)),
+            Verdict::Wait(s) => format!("🚧 {}", esc(s)),
         }
     }
 }
@@ -57,11 +61,27 @@ pub enum Rule {
     Signature,
     FromStage,
     Freeze,
+    /// The stage's promotion window is open (#13). Shown only when a row has a verdict for it.
+    Window,
+    /// The PR moves a whole release unit (#13). Shown only when a row has a verdict for it.
+    Unit,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 6] =
-        [Rule::Parses, Rule::DigestPinned, Rule::Registry, Rule::Signature, Rule::FromStage, Rule::Freeze];
+    pub const ALL: [Rule; 8] = [
+        Rule::Parses,
+        Rule::DigestPinned,
+        Rule::Registry,
+        Rule::Signature,
+        Rule::FromStage,
+        Rule::Freeze,
+        Rule::Window,
+        Rule::Unit,
+    ];
+    /// Rules whose column appears only when some row has a verdict for them.
+    fn optional(self) -> bool {
+        matches!(self, Rule::Window | Rule::Unit)
+    }
     pub fn header(self) -> &'static str {
         match self {
             Rule::Parses => "parses",
@@ -70,6 +90,8 @@ impl Rule {
             Rule::Signature => "signature",
             Rule::FromStage => "verified upstream",
             Rule::Freeze => "not frozen",
+            Rule::Window => "window open",
+            Rule::Unit => "whole unit",
         }
     }
 }
@@ -110,11 +132,38 @@ impl Report {
         }
     }
 
+    /// Whether a row waits (a closed promotion window) while none fails: the check stays
+    /// pending (`in_progress`), so neither auto-merge nor a human merges before the window opens.
+    pub fn waiting(&self) -> bool {
+        self.conclusion() == Conclusion::Success
+            && self.rows.iter().any(|r| r.verdicts.iter().any(|(_, v)| matches!(v, Verdict::Wait(_))))
+    }
+
+    /// The rule columns of the table: every rule, but optional ones only when used.
+    fn columns(&self) -> Vec<Rule> {
+        Rule::ALL
+            .into_iter()
+            .filter(|rule| !rule.optional() || self.rows.iter().any(|r| r.verdicts.iter().any(|(x, _)| x == rule)))
+            .collect()
+    }
+
     pub fn title(&self) -> String {
         if let Some(f) = &self.fatal {
             return first_line(f).trim_end_matches(':').to_string();
         }
         let failed = self.rows.iter().filter(|r| r.failed()).count();
+        if self.waiting() {
+            let why = self
+                .rows
+                .iter()
+                .flat_map(|r| &r.verdicts)
+                .find_map(|(_, v)| match v {
+                    Verdict::Wait(w) => Some(w.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            return format!("Waiting for the promotion window ({why})");
+        }
         match (self.rows.len(), failed) {
             (0, _) => "No pointer version changes; see the notes".to_string(),
             (1, 0) => "The pointer change passes every rule".to_string(),
@@ -139,14 +188,16 @@ impl Report {
             return s;
         }
         if !self.rows.is_empty() {
+            let columns = self.columns();
             let _ = writeln!(
                 s,
                 "| pointer | stage | artifact | version | digest | {} |",
-                Rule::ALL.map(Rule::header).join(" | ")
+                columns.iter().map(|r| r.header()).collect::<Vec<_>>().join(" | ")
             );
-            let _ = writeln!(s, "|---|---|---|---|---|{}|", Rule::ALL.map(|_| "---").join("|"));
+            let _ =
+                writeln!(s, "|---|---|---|---|---|{}|", columns.iter().map(|_| "---").collect::<Vec<_>>().join("|"));
             for r in &self.rows {
-                let cells: Vec<String> = Rule::ALL
+                let cells: Vec<String> = columns
                     .iter()
                     .map(|rule| {
                         r.verdicts
@@ -547,6 +598,7 @@ mod tests {
                 Verdict::Pass(_) => format!("{}:pass", rule.header()),
                 Verdict::Fail { what, .. } => format!("{}:fail({what})", rule.header()),
                 Verdict::Skip(why) => format!("{}:skip({why})", rule.header()),
+                Verdict::Wait(w) => format!("{}:wait({w})", rule.header()),
             })
             .collect::<Vec<_>>()
             .join(" ")
@@ -611,5 +663,60 @@ mod tests {
         };
         let row = evaluate_pointer(&facts).unwrap();
         insta::assert_snapshot!(Report { rows: vec![row], warnings: vec![], fatal: None }.summary());
+
+    /// #13: a closed window waits (pending, not failed); a partial unit move fails.
+    #[test]
+    fn window_and_unit_rows() {
+        let row = |artifact: &str, verdicts: Vec<(Rule, Verdict)>| Row {
+            file: format!("clusters/prod/{artifact}.yaml"),
+            stage: "prod".into(),
+            artifact: artifact.into(),
+            old: "`1.4.2`".into(),
+            new: "`1.4.3`".into(),
+            digest: Some(digest()),
+            verdicts,
+        };
+        let waiting = Report {
+            rows: vec![row(
+                "api",
+                vec![
+                    (Rule::Parses, Verdict::pass("")),
+                    (Rule::Freeze, Verdict::pass("")),
+                    (Rule::Window, Verdict::Wait("closed until Mon 08:00 Europe/Berlin".into())),
+                    (Rule::Unit, Verdict::pass("platform 8514cd18865b")),
+                ],
+            )],
+            warnings: vec![],
+            fatal: None,
+        };
+        assert_eq!(waiting.conclusion(), Conclusion::Success);
+        assert!(waiting.waiting());
+        let partial = Report {
+            rows: vec![row(
+                "api",
+                vec![
+                    (Rule::Parses, Verdict::pass("")),
+                    (Rule::Window, Verdict::Wait("closed until Mon 08:00 Europe/Berlin".into())),
+                    (
+                        Rule::Unit,
+                        Verdict::fail(
+                            "moves `api` of group `platform` without `web`, `worker`",
+                            "Let baton promote the unit, or set `groups: { partial: allow }` on the stage.",
+                        ),
+                    ),
+                ],
+            )],
+            warnings: vec![],
+            fatal: None,
+        };
+        assert_eq!(partial.conclusion(), Conclusion::Failure);
+        assert!(!partial.waiting(), "a failure is not a wait");
+        insta::assert_snapshot!(format!(
+            "{}\n\n{}\n---\n{}\n\n{}",
+            waiting.title(),
+            waiting.summary(),
+            partial.title(),
+            partial.summary()
+        ));
     }
 }
