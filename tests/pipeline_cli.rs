@@ -16,7 +16,7 @@ fn check_config(file: &str) -> (i32, String, String) {
 fn valid_example_exits_0() {
     let (code, stdout, stderr) = check_config("examples/baton.yaml");
     assert_eq!(code, 0, "stderr: {stderr}");
-    assert_eq!(stdout.trim(), "examples/baton.yaml: ok (2 artifacts, 4 stages)");
+    assert_eq!(stdout.trim(), "examples/baton.yaml: ok (4 artifacts, 4 stages)");
     assert!(stderr.is_empty(), "{stderr}");
 }
 

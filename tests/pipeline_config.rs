@@ -78,7 +78,7 @@ fn design_example_parses() {
 #[test]
 fn example_parses() {
     let p = example();
-    assert_eq!(p.artifacts.len(), 2);
+    assert_eq!(p.artifacts.len(), 4);
     let myapp = p.artifact(&art("myapp")).unwrap();
     assert_eq!(myapp.image.to_string(), "registry.internal/deployments/myapp");
     assert!(myapp.tags.is_match("0.5.123"));
@@ -178,7 +178,7 @@ fn example_helpers() {
     assert!(p.is_pointer_file("clusters/prod-us/web.yaml"));
     let frozen: Vec<&str> = p.stages_for_freeze_file("clusters/prod-us/FREEZE").map(|s| s.name.as_str()).collect();
     assert_eq!(frozen, ["prod-us"]);
-    assert_eq!(eu.artifacts(), [&art("myapp"), &web]);
+    assert_eq!(eu.artifacts(), [&art("myapp"), &web, &art("api"), &art("worker")]);
     assert_eq!(eu.pointers_for(&web).count(), 1);
 
     let order: Vec<&str> = p.topological_order().iter().map(|s| s.name.as_str()).collect();

@@ -228,3 +228,20 @@ fn the_schema_knows_the_new_keys() {
         assert!(!v.is_valid(&serde_yaml_ng::from_str(&text).unwrap()), "{new}");
     }
 }
+
+/// examples/baton.yaml shows a group, a tracked channel tag and a prod window.
+#[test]
+fn the_example_shows_units_tracks_and_windows() {
+    let text = std::fs::read_to_string("examples/baton.yaml").unwrap();
+    let p = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let g = &p.groups[&"platform".parse::<GroupName>().unwrap()];
+    assert_eq!(g.artifacts.iter().map(ArtifactName::as_str).collect::<Vec<_>>(), ["api", "worker"]);
+    let worker = p.artifact(&"worker".parse().unwrap()).unwrap();
+    assert_eq!(worker.track.as_ref().map(|t| t.as_str()), Some("main"));
+    let eu = p.stage(&"prod-eu".parse::<StageName>().unwrap()).unwrap();
+    let w = eu.windows.as_ref().expect("prod-eu has windows");
+    // Fri 2026-12-04 16:00 Berlin: after Friday's window; Monday 09:00 Berlin.
+    assert_eq!(w.state(utc("2026-12-04T15:00:00Z")), WindowState::ClosedUntil(utc("2026-12-07T08:00:00Z")));
+    let us = p.stage(&"prod-us".parse::<StageName>().unwrap()).unwrap();
+    assert!(!g.in_stage(us), "prod-us holds none of the group");
+}
