@@ -2,7 +2,8 @@
 //! - webhook intake: HMAC-SHA256 verification and parsing of a real `pull_request` payload;
 //! - pointer editing: `pointer::set` on the largest real-world file of the corpus
 //!   (argo-cd's 179 KB Helm values, read in place from ../shared; skipped if absent);
-//! - the pipeline parser on the commented example.
+//! - the pipeline parser on the commented example;
+//! - the promotion-window decision (#13).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -45,5 +46,21 @@ fn pipeline(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, intake, pointer, pipeline);
+/// #13: the promotion-window decision, per event, for the example (office hours, a
+/// weekend deny, a year-end freeze): inside a window, and closed with the next opening 3 weeks
+/// away (the longest search).
+fn windows(c: &mut Criterion) {
+    use baton::windows::{parse_timezone, Windows};
+    let w = Windows {
+        timezone: parse_timezone("Europe/Berlin").unwrap(),
+        allow: vec!["Mon-Thu 09:00-17:00".parse().unwrap()],
+        deny: vec!["Fri 15:00 - Mon 08:00".parse().unwrap(), "2026-12-20 - 2027-01-06".parse().unwrap()],
+    };
+    let open = chrono::DateTime::parse_from_rfc3339("2026-12-02T09:00:00Z").unwrap().to_utc();
+    let frozen = chrono::DateTime::parse_from_rfc3339("2026-12-17T17:00:00Z").unwrap().to_utc();
+    c.bench_function("windows: state inside an allow window", |b| b.iter(|| w.state(open)));
+    c.bench_function("windows: state in a freeze, next opening 3 weeks away", |b| b.iter(|| w.state(frozen)));
+}
+
+criterion_group!(benches, intake, pointer, pipeline, windows);
 criterion_main!(benches);
