@@ -28,6 +28,7 @@ impl Engine {
         let marker = render::parse_marker(&pr.body);
         let stage = marker.as_ref().and_then(|m| rp.pipeline.stage(&m.stage));
         let (mut checks, mut statuses, mut refused) = (None, None, None::<String>);
+        let window = stage.and_then(|s| s.windows.as_ref()).map(|w| w.state((self.clock)()));
         loop {
             let facts = MergeFacts {
                 marker: marker.as_ref(),
@@ -35,6 +36,7 @@ impl Engine {
                 checks: checks.as_deref(),
                 statuses: statuses.as_deref(),
                 refused: refused.as_deref(),
+                window,
             };
             match merge_decision(&facts) {
                 MergeDecision::Needs(Fact::Checks) => {

@@ -84,8 +84,14 @@ impl Engine {
         if let (Some(loaded), None) = (&loaded, &report.fatal) {
             self.policy_rows(loaded, pr, &targets, &changed, &mut report).await?;
         }
-        check.status = CheckStatus::Completed;
-        check.conclusion = Some(report.conclusion());
+        // A closed promotion window (#13) leaves the check pending until it opens.
+        if report.waiting() {
+            check.status = CheckStatus::InProgress;
+            check.conclusion = None;
+        } else {
+            check.status = CheckStatus::Completed;
+            check.conclusion = Some(report.conclusion());
+        }
         check.title = report.title();
         check.summary = report.summary();
         self.github.update_check_run(repo, id, &check).await?;
@@ -217,7 +223,8 @@ impl Engine {
             _ => None,
         };
         let new = read(pr.head_sha.clone()).await;
-        let mut facts = PointerFacts { stage, spec, artifact, old, new, rollback, pinned: None };
+        let window = crate::planner::policy::WindowFact::of(stage, (self.clock)());
+        let mut facts = PointerFacts { stage, spec, artifact, old, new, rollback, pinned: None, window };
         if let NewPointer::Read(c) = &facts.new {
             if facts.old.as_ref() != Some(c) {
                 if let Ok(version) = pinned_version(c, spec) {

@@ -6,6 +6,7 @@ use crate::forge::{CheckRunInfo, CheckStatus, PrState, PullRequest, StatusInfo, 
 use crate::pipeline::{Promotion, Stage, WriteMode};
 use crate::planner::policy::CHECK_NAME;
 use crate::render::Marker;
+use crate::windows::WindowState;
 
 /// A fact the decision needs that the engine has not read yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +42,8 @@ pub struct MergeFacts<'a> {
     pub statuses: Option<&'a [StatusInfo]>,
     /// GitHub refused the last merge attempt (the reason).
     pub refused: Option<&'a str>,
+    /// The stage's promotion window now (#13); `None` when the stage has no `windows`.
+    pub window: Option<WindowState>,
 }
 
 /// Whether `pr` is baton's own open PR for `head`: its branch is baton's, its author is this App
@@ -79,6 +82,20 @@ pub fn merge_decision(f: &MergeFacts) -> MergeDecision {
     }
     if stage.promotion != Promotion::Auto && marker.approved_by.is_empty() && !marker.rollback {
         return MergeDecision::Never(format!("{} is manual: it merges only with a recorded approval", stage.name));
+    }
+    // A closed window holds automatic and approved merges alike; a rollback goes through.
+    match f.window {
+        Some(WindowState::ClosedUntil(t)) if !marker.rollback => {
+            return MergeDecision::Wait(format!(
+                "the promotion window of {} is closed until {}",
+                stage.name,
+                t.format("%Y-%m-%d %H:%M UTC")
+            ));
+        }
+        Some(WindowState::Closed) if !marker.rollback => {
+            return MergeDecision::Wait(format!("no promotion window of {} opens again", stage.name));
+        }
+        _ => {}
     }
     if f.refused.is_some() {
         return MergeDecision::Rebuild;
@@ -168,6 +185,7 @@ mod tests {
         use MergeDecision::*;
         let never = |s: &str| Never(s.to_string());
         let wait = |s: &str| Wait(s.to_string());
+        let closed = WindowState::ClosedUntil("2026-12-07T07:00:00Z".parse().unwrap());
         #[rustfmt::skip]
         let cases: Vec<(&str, MergeFacts, MergeDecision)> = vec![
             ("no marker", MergeFacts { stage: auto.stages.first(), ..Default::default() }, never("no baton marker in its body")),
@@ -185,7 +203,13 @@ mod tests {
             ("no statuses at all", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&[]), ..Default::default() }, Merge),
             ("skipped counts as green", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&other_skipped), statuses: Some(&[]), ..Default::default() }, Merge),
             ("re-run policy went green", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_rerun_green), statuses: Some(&[]), ..Default::default() }, Merge),
-            ("refused merge", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), refused: Some("base moved") }, Rebuild),
+            ("refused merge", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), refused: Some("base moved"), window: None }, Rebuild),
+            // #13: promotion windows hold merges (approved ones too); rollbacks are exempt.
+            ("window open", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), window: Some(WindowState::Open), ..Default::default() }, Merge),
+            ("window closed", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), window: Some(closed), ..Default::default() }, wait("the promotion window of dev is closed until 2026-12-07 07:00 UTC")),
+            ("window closed, approved", MergeFacts { marker: Some(&approved), stage: manual.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), window: Some(closed), ..Default::default() }, wait("the promotion window of dev is closed until 2026-12-07 07:00 UTC")),
+            ("window closed for good", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), window: Some(WindowState::Closed), ..Default::default() }, wait("no promotion window of dev opens again")),
+            ("window closed, rollback", MergeFacts { marker: Some(&rollback), stage: manual.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), window: Some(closed), ..Default::default() }, Merge),
         ];
         for (what, facts, want) in cases {
             assert_eq!(merge_decision(&facts), want, "{what}");

@@ -132,8 +132,9 @@ impl Report {
         }
     }
 
-    /// Whether a row waits (a closed promotion window) while none fails: the check stays
-    /// pending (`in_progress`), so neither auto-merge nor a human merges before the window opens.
+    /// Whether a row waits (a closed promotion window) while none fails: the engine leaves the
+    /// check `in_progress` (pending), so neither auto-merge nor a human merges before the window
+    /// opens; `reconcile` re-runs a check that has not completed.
     pub fn waiting(&self) -> bool {
         self.conclusion() == Conclusion::Success
             && self.rows.iter().any(|r| r.verdicts.iter().any(|(_, v)| matches!(v, Verdict::Wait(_))))
@@ -328,6 +329,36 @@ pub struct PointerFacts<'a> {
     pub rollback: bool,
     /// Gathered only when [`pinned_version`] of the new pointer is `Ok`.
     pub pinned: Option<PinnedFacts>,
+    /// The stage's promotion window now (#13); `None` when the stage has no `windows`.
+    pub window: Option<WindowFact>,
+}
+
+/// A stage's promotion window at the moment of the check (#13).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WindowFact {
+    Open,
+    /// Closed, in words: "closed until Mon 08:00 Europe/Berlin".
+    Closed(String),
+}
+
+impl WindowFact {
+    /// The fact for `stage` at `now`.
+    pub fn of(stage: &Stage, now: chrono::DateTime<chrono::Utc>) -> Option<WindowFact> {
+        let w = stage.windows.as_ref()?;
+        let state = w.state(now);
+        Some(match crate::windows::closed_text(w, state, now) {
+            None => WindowFact::Open,
+            Some(text) => WindowFact::Closed(text),
+        })
+    }
+}
+
+fn window_verdict(stage: &Stage, rollback: bool, f: &WindowFact) -> Verdict {
+    match f {
+        WindowFact::Open => Verdict::pass(""),
+        WindowFact::Closed(text) if rollback => Verdict::Skip(format!("{} {text}; rollbacks are exempt", stage.name)),
+        WindowFact::Closed(text) => Verdict::Wait(text.clone()),
+    }
 }
 
 /// The version a pointer pins, or the verdict of the digest-pinned rule when it pins none.
@@ -417,6 +448,9 @@ pub fn evaluate_pointer(f: &PointerFacts) -> Option<Row> {
     row.verdicts.push((Rule::Signature, signature_verdict(&p.signature)));
     row.verdicts.push((Rule::FromStage, upstream_verdict(f.stage, f.rollback, &version, &p.upstream)));
     row.verdicts.push((Rule::Freeze, freeze_verdict(f.stage, f.rollback, &p.freeze)));
+    if let Some(w) = &f.window {
+        row.verdicts.push((Rule::Window, window_verdict(f.stage, f.rollback, w)));
+    }
     Some(row)
 }
 

@@ -13,3 +13,4 @@ mod policy;
 mod registry_login;
 mod signatures;
 mod stages;
+mod windows;
