@@ -67,3 +67,125 @@ async fn an_auto_promotion_in_a_deny_window_waits_and_merges_when_it_ends() {
     w.gh.settle(Duration::from_millis(200), Duration::from_secs(5)).await;
     w.assert_no_violations();
 }
+
+const PROD: &str = "clusters/prod/myapp.yaml";
+
+/// dev → staging (auto) → prod (manual, approver @erin; open Mon–Thu 09:00–17:00 Berlin time,
+/// closed over the holidays).
+async fn world_with_prod_window() -> World {
+    let w = World::start_custom(
+        |host| {
+            pipeline_yaml(host, "pull-request", "auto")
+                + "  - name: prod\n    from: staging\n    approvers: [\"@erin\"]\n"
+                + "    windows:\n      timezone: Europe/Berlin\n      allow: [\"Mon-Thu 09:00-17:00\"]\n"
+                + "      deny: [\"2026-12-20 - 2027-01-06\"]\n"
+                + "    pointers: [{ file: clusters/prod/myapp.yaml, format: flux-oci, artifact: myapp }]\n"
+        },
+        true,
+    )
+    .await;
+    w.gh.push_commit(REPO, "main", "sre", "prod pointer", &[(PROD, Some(DEV_POINTER))]).await;
+    w.gh.add_user("erin");
+    w.gh.set_permission(REPO, "erin", "write");
+    w
+}
+
+fn merged_title(w: &World, title: &str) -> Option<String> {
+    w.gh.pulls(REPO).into_iter().rev().find(|p| p.merged && p.title == title).and_then(|p| p.merge_commit_sha)
+}
+
+/// Takes `tag` through dev and staging (both verify it).
+async fn verified_in_staging(w: &World, tag: &str) -> String {
+    let digest = w.push(tag).await;
+    let title = |stage: &str| format!("promote myapp {tag} to {stage}");
+    w.until("dev merged", |_| merged_title(w, &title("dev")).is_some()).await;
+    let dev = merged_title(w, &title("dev")).unwrap();
+    w.gh.post_status(REPO, &dev, "kustomization/myapp-dev", "success").await;
+    w.until("staging merged", |_| merged_title(w, &title("staging")).is_some()).await;
+    let staging = merged_title(w, &title("staging")).unwrap();
+    w.gh.post_check_run(REPO, &staging, "e2e / staging", "success", "github-actions").await;
+    w.until("staging verified", |gh| {
+        gh.check_run(REPO, &staging, "baton/verified/staging")
+            .is_some_and(|c| c.conclusion.as_deref() == Some("success"))
+    })
+    .await;
+    digest
+}
+
+/// Posts a comment and waits for baton's answer.
+async fn say(w: &World, issue: u64, who: &str, body: &str) -> String {
+    let before = w.gh.comments(REPO, issue).len();
+    let id = w.gh.comment(REPO, issue, who, body).await;
+    w.until(&format!("an answer to {body:?}"), |gh| {
+        gh.reactions(REPO, id).iter().any(|x| x == "rocket" || x == "confused")
+            && gh.comments(REPO, issue).len() > before + 1
+    })
+    .await;
+    w.gh.comments(REPO, issue).into_iter().rev().find(|c| c.author == "baton[bot]").unwrap().body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_outside_the_allow_window_merges_when_it_opens() {
+    let w = world_with_prod_window().await;
+    // Wednesday 2 December 2026, 19:00 in Berlin: after hours.
+    set_clock(&w, "2026-12-02T18:00:00Z");
+    let digest = verified_in_staging(&w, "0.5.1").await;
+    let issue = w.gh.create_issue(REPO, "alice", "releases", "").await;
+    let reply = say(&w, issue, "erin", "/promote prod").await;
+    assert!(reply.contains("moves prod to `0.5.1`"), "{reply}");
+
+    w.until("a prod PR", |_| w.open_pr("prod").is_some()).await;
+    let pr = w.open_pr("prod").unwrap();
+    w.until("baton/policy waiting", |gh| {
+        gh.check_run(REPO, &pr.head_sha, "baton/policy").and_then(|c| c.title).is_some_and(|t| t.starts_with("Waiting"))
+    })
+    .await;
+    let check = w.gh.check_run(REPO, &pr.head_sha, "baton/policy").unwrap();
+    assert_eq!(check.title.as_deref(), Some("Waiting for the promotion window (closed until Thu 09:00 Europe/Berlin)"));
+    assert!(w.open_pr("prod").is_some_and(|p| !p.merged));
+
+    // Thursday 09:01 in Berlin: the window is open; reconcile merges the approved PR.
+    set_clock(&w, "2026-12-03T08:01:00Z");
+    let repo = REPO.parse().unwrap();
+    w.baton.engine.reconcile(&repo).await.unwrap();
+    w.until("prod merged", |_| merged_title(&w, "promote myapp 0.5.1 to prod").is_some()).await;
+    assert_eq!(w.running(PROD, Format::FluxOci), format!("0.5.1@{digest}"));
+    let commit = w.gh.commit(REPO, &merged_title(&w, "promote myapp 0.5.1 to prod").unwrap()).unwrap();
+    assert!(commit.message.contains("Baton-Approved-By: erin"), "{}", commit.message);
+    w.assert_no_violations();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_during_a_freeze_window_goes_through() {
+    let w = world_with_prod_window().await;
+    // Inside the allow window: two versions reach prod.
+    set_clock(&w, "2026-12-02T10:00:00Z");
+    let d1 = verified_in_staging(&w, "0.5.1").await;
+    let issue = w.gh.create_issue(REPO, "alice", "releases", "").await;
+    say(&w, issue, "erin", "/promote prod").await;
+    w.until("0.5.1 in prod", |_| merged_title(&w, "promote myapp 0.5.1 to prod").is_some()).await;
+    verified_in_staging(&w, "0.5.2").await;
+    say(&w, issue, "erin", "/promote prod").await;
+    w.until("0.5.2 in prod", |_| merged_title(&w, "promote myapp 0.5.2 to prod").is_some()).await;
+
+    // Monday 21 December, 10:00 in Berlin: the holiday freeze. A rollback is exempt.
+    set_clock(&w, "2026-12-21T09:00:00Z");
+    let reply = say(&w, issue, "erin", "/rollback prod").await;
+    assert!(reply.contains("moves prod to `0.5.1`"), "{reply}");
+    w.until("the rollback merged", |gh| {
+        gh.pulls(REPO).iter().any(|p| p.merged && p.labels.iter().any(|l| l == "baton:rollback"))
+    })
+    .await;
+    assert_eq!(w.running(PROD, Format::FluxOci), format!("0.5.1@{d1}"));
+    let pr = w.prs("prod").into_iter().rev().find(|p| p.labels.iter().any(|l| l == "baton:rollback")).unwrap();
+    let check = w.gh.check_run(REPO, &pr.head_sha, "baton/policy").unwrap();
+    assert_eq!(check.conclusion.as_deref(), Some("success"));
+    assert!(
+        check
+            .summary
+            .unwrap_or_default()
+            .contains("➖ prod closed until Thu 2027-01-07 09:00 Europe/Berlin; rollbacks are exempt"),
+        "the row says why the window does not hold it"
+    );
+    w.assert_no_violations();
+}
