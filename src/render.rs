@@ -224,6 +224,8 @@ pub struct StatusRow {
     /// The open PR on baton's branch, with the version it proposes.
     pub pr: Option<(u64, Option<String>)>,
     pub frozen: bool,
+    /// The stage's closed promotion window, in words ("closed until Mon 08:00 Europe/Berlin").
+    pub window: Option<String>,
 }
 
 /// The `/status` reply: a table and a Mermaid flowchart of the stages.
@@ -244,9 +246,10 @@ pub fn status(rows: &[StatusRow]) -> String {
             None => "—".to_string(),
         };
         s.push_str(&format!(
-            "| `{}`{} | `{}` | {} | {} | {} | {verified} | {pr} |\n",
+            "| `{}`{}{} | `{}` | {} | {} | {} | {verified} | {pr} |\n",
             cell(&r.stage),
             if r.frozen { " 🧊 frozen" } else { "" },
+            r.window.as_deref().map(|w| format!(" 🚧 {}", cell(w))).unwrap_or_default(),
             cell(&r.artifact),
             r.version.as_deref().map(|v| format!("`{}`", cell(v))).unwrap_or_else(|| "—".into()),
             r.digest.as_deref().map(|v| format!("`{}`", cell(v))).unwrap_or_else(|| "—".into()),
@@ -267,10 +270,11 @@ pub fn status(rows: &[StatusRow]) -> String {
             .map(|x| format!("{} {}", x.artifact, x.version.as_deref().unwrap_or("?")))
             .collect();
         s.push_str(&format!(
-            "  {}[\"{}{}<br/>{}\"]\n",
+            "  {}[\"{}{}{}<br/>{}\"]\n",
             id(&r.stage),
             r.stage,
             if r.frozen { " 🧊" } else { "" },
+            if r.window.is_some() { " 🚧" } else { "" },
             versions.join("<br/>").replace('"', "'")
         ));
     }
@@ -500,6 +504,7 @@ mod tests {
                 verified: Some("success".into()),
                 pr: None,
                 frozen: false,
+                window: None,
             },
             StatusRow {
                 stage: "prod".into(),
@@ -511,6 +516,19 @@ mod tests {
                 verified: Some("in_progress".into()),
                 pr: Some((7, Some("0.5.2".into()))),
                 frozen: true,
+                window: None,
+            },
+            StatusRow {
+                stage: "prod-eu".into(),
+                from: Some("dev".into()),
+                artifact: "myapp".into(),
+                version: Some("0.5.1".into()),
+                digest: Some("sha256:cdcdcdcdcdcd".into()),
+                since: None,
+                verified: Some("success".into()),
+                pr: Some((8, Some("0.5.2".into()))),
+                frozen: false,
+                window: Some("closed until Mon 08:00 Europe/Berlin".into()),
             },
         ];
         insta::assert_snapshot!("status", status(&rows));

@@ -143,6 +143,8 @@ async fn an_approval_outside_the_allow_window_merges_when_it_opens() {
     let check = w.gh.check_run(REPO, &pr.head_sha, "baton/policy").unwrap();
     assert_eq!(check.title.as_deref(), Some("Waiting for the promotion window (closed until Thu 09:00 Europe/Berlin)"));
     assert!(w.open_pr("prod").is_some_and(|p| !p.merged));
+    let status = say(&w, issue, "erin", "/status").await;
+    assert!(status.contains("| `prod` 🚧 closed until Thu 09:00 Europe/Berlin |"), "{status}");
 
     // Thursday 09:01 in Berlin: the window is open; reconcile merges the approved PR.
     set_clock(&w, "2026-12-03T08:01:00Z");

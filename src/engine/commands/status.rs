@@ -44,6 +44,10 @@ impl Engine {
                     verified,
                     pr: pr.map(|p| (p.number, render::parse_marker(&p.body).map(|m| m.tag.to_string()))),
                     frozen,
+                    window: stage.windows.as_ref().and_then(|w| {
+                        let now = (self.clock)();
+                        crate::windows::closed_text(w, w.state(now), now)
+                    }),
                 });
             }
         }
