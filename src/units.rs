@@ -141,16 +141,15 @@ pub fn partial_move(group: &Group, stage: &Stage, moves: &[MemberMove]) -> Optio
     (!left_behind.is_empty()).then(|| PartialMove { group: group.name.clone(), moved, left_behind })
 }
 
-/// The `baton/policy` row text for a partial move.
-pub fn partial_move_text(p: &PartialMove, stage: &StageName) -> String {
+/// The `baton/policy` cell for a partial move: what it does wrong.
+pub fn partial_move_text(p: &PartialMove) -> String {
     let list = |v: &[ArtifactName]| v.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ");
-    format!(
-        "moves {} of group `{}` without {}: a group moves as one unit on {stage} (let baton promote the unit, or set \
-         `groups: {{ partial: allow }}` on the stage)",
-        list(&p.moved),
-        p.group,
-        list(&p.left_behind)
-    )
+    format!("moves {} of group `{}` without {}", list(&p.moved), p.group, list(&p.left_behind))
+}
+
+/// What to do about a partial move.
+pub fn partial_move_fix(stage: &StageName) -> String {
+    format!("Let baton promote the whole unit, or set `groups: {{ partial: allow }}` on {stage}.")
 }
 
 /// `when: all` on a first stage: a new unit only when every member has a version newer than the

@@ -16,6 +16,7 @@ pub mod merge;
 pub mod policy;
 pub mod promotion;
 pub mod reconcile;
+mod units;
 pub mod verification;
 
 use std::collections::HashMap;

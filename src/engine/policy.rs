@@ -172,6 +172,7 @@ impl Engine {
                 report.rows.push(row);
             }
         }
+        self.unit_rows(rp, &default_head, pr, targets, rollback, report).await;
         // Changed YAML files beside configured pointers that no stage names.
         let pointer_dirs: BTreeSet<&str> =
             targets.iter().map(|(_, p)| p.file.as_str().rsplit_once('/').map(|(d, _)| d).unwrap_or("")).collect();

@@ -187,7 +187,8 @@ fn partial_move_row_text() {
         moved: vec![a("api")],
         left_behind: vec![a("web"), a("worker")],
     };
-    insta::assert_snapshot!(partial_move_text(&p, &"staging".parse().unwrap()), @"moves `api` of group `platform` without `web`, `worker`: a group moves as one unit on staging (let baton promote the unit, or set `groups: { partial: allow }` on the stage)");
+    insta::assert_snapshot!(partial_move_text(&p), @"moves `api` of group `platform` without `web`, `worker`");
+    insta::assert_snapshot!(partial_move_fix(&"staging".parse().unwrap()), @"Let baton promote the whole unit, or set `groups: { partial: allow }` on staging.");
 }
 
 #[test]

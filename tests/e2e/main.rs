@@ -13,4 +13,5 @@ mod policy;
 mod registry_login;
 mod signatures;
 mod stages;
+mod units;
 mod windows;

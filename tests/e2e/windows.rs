@@ -1,8 +1,6 @@
 //! Promotion windows (#13): a closed window holds a stage's automatic merge, with a pending
 //! `baton/policy` row saying until when; the merge happens once the window opens.
 
-use std::time::Duration;
-
 use baton::pointer::Format;
 
 use crate::support::world::*;
@@ -64,7 +62,7 @@ async fn an_auto_promotion_in_a_deny_window_waits_and_merges_when_it_ends() {
     let check = w.gh.check_run(REPO, &pr.head_sha, "baton/policy").unwrap();
     assert_eq!((check.status.as_str(), check.conclusion.as_deref()), ("completed", Some("success")));
     assert_eq!(w.running(STAGING, Format::HelmValues), format!("0.5.1@{digest}"));
-    w.gh.settle(Duration::from_millis(200), Duration::from_secs(5)).await;
+    w.settle().await;
     w.assert_no_violations();
 }
 
