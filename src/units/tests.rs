@@ -239,7 +239,9 @@ fn channel_tags_never_downgrade() {
     let c2 = obs('2', Some("2026-12-01T11:00:00Z"), Some("2222222"));
     let c3 = obs('3', None, None);
     let old_build = obs('4', Some("2026-11-30T10:00:00Z"), None);
-    let rows: &[(&Observed, Option<&Observed>, &[char], TrackedDecision, &str)] = &[
+    /// (the digest the tag points at, what the stage runs, digests seen before, decision, why)
+    type Case<'a> = (&'a Observed, Option<&'a Observed>, &'a [char], TrackedDecision, &'a str);
+    let rows: &[Case] = &[
         (&c1, None, &[], TrackedDecision::New, "nothing runs yet"),
         (&c2, Some(&c1), &['1'], TrackedDecision::New, "built later"),
         (&c1, Some(&c1), &['1'], TrackedDecision::Current, "the same digest"),

@@ -138,7 +138,9 @@ fn windows_across_midnight() {
 /// on Sun 25 October it falls back from 03:00 CEST to 02:00 CET (01:00Z).
 #[test]
 fn daylight_saving_in_the_configured_zone() {
-    let rows: &[(&[&str], &[&str], &str, WindowState, &str)] = &[
+    /// (allow, deny, now, state, why)
+    type Case<'a> = (&'a [&'a str], &'a [&'a str], &'a str, WindowState, &'a str);
+    let rows: &[Case] = &[
         // A window at 02:30 on the day 02:30 does not exist opens when the clock jumps.
         (
             &["Sun 02:30-04:00"],
