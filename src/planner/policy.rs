@@ -677,7 +677,7 @@ mod tests {
         ];
         for (what, stage, old, new, rollback, pinned, want) in cases {
             let spec = &stage.pointers[0];
-            let facts = PointerFacts { stage, spec, artifact, old, new, rollback, pinned };
+            let facts = PointerFacts { stage, spec, artifact, old, new, rollback, pinned, window: None };
             assert_eq!(verdicts(evaluate_pointer(&facts)), want, "{what}");
         }
     }
@@ -694,9 +694,27 @@ mod tests {
             new: NewPointer::Read(cur(Some("1.1.0"), None)),
             rollback: false,
             pinned: None,
+            window: None,
         };
         let row = evaluate_pointer(&facts).unwrap();
         insta::assert_snapshot!(Report { rows: vec![row], warnings: vec![], fatal: None }.summary());
+    }
+
+    /// #13: the window rule: open passes, closed waits, a rollback is exempt.
+    #[test]
+    fn window_verdicts() {
+        let p = pipeline();
+        let prod = &p.stages[1];
+        let closed = WindowFact::Closed("closed until Mon 08:00 Europe/Berlin".into());
+        let cases: [(&WindowFact, bool, Verdict); 3] = [
+            (&WindowFact::Open, false, Verdict::pass("")),
+            (&closed, false, Verdict::Wait("closed until Mon 08:00 Europe/Berlin".into())),
+            (&closed, true, Verdict::Skip("prod closed until Mon 08:00 Europe/Berlin; rollbacks are exempt".into())),
+        ];
+        for (fact, rollback, want) in cases {
+            assert_eq!(window_verdict(prod, rollback, fact), want, "{fact:?} rollback={rollback}");
+        }
+    }
 
     /// #13: a closed window waits (pending, not failed); a partial unit move fails.
     #[test]
