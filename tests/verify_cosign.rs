@@ -489,6 +489,7 @@ async fn a_verification_is_bounded_by_one_deadline() {
         name: "app".parse().unwrap(),
         image,
         tags: regex::Regex::new(r"^\d+\.\d+\.\d+$").unwrap(),
+        track: None,
         verify: vec![key_entry()],
     };
     let repo: RepoName = "org/deployment".parse().unwrap();
