@@ -104,7 +104,8 @@ fn example_parses() {
     assert_eq!(dev.from, None);
     assert_eq!(dev.promotion, Promotion::Auto);
     assert_eq!(dev.write, WriteMode::PullRequest);
-    assert_eq!(dev.verification.checks, ["kustomization/myapp-dev", "smoke / dev"]);
+    let checks: Vec<&str> = dev.verification.checks.iter().map(|c| c.pattern.as_str()).collect();
+    assert_eq!(checks, ["kustomization/myapp-dev", "smoke / dev"]);
     assert_eq!(dev.verification.soak, Some(Duration::from_secs(600)));
     assert_eq!(dev.pointers[1].format, Format::HelmValues);
     assert_eq!(dev.pointers[1].selector.field.as_deref(), Some("web.image"));

@@ -150,7 +150,8 @@ pub fn evaluate_gate(f: &GateFacts) -> GateReport {
         .verification
         .checks
         .iter()
-        .map(|name| Requirement { name: name.clone(), signal: answer(f.signals, name).cloned() })
+        .map(|c| c.pattern.as_str())
+        .map(|name| Requirement { name: name.to_string(), signal: answer(f.signals, name).cloned() })
         .collect();
     let mut report = GateReport {
         stage: f.stage.name.clone(),

@@ -2,8 +2,6 @@
 //! and open PR plus an [`Offer`] in, a [`Decision`] out (the files to write, the commit
 //! message, the PR's title, body and labels).
 
-pub mod signals;
-
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 

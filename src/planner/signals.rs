@@ -368,7 +368,12 @@ mod tests {
         let rows: Vec<(FluxEvent, Option<(&str, SignalState, &str, bool)>)> = vec![
             (
                 event("Kustomization", Severity::Info, "ReconciliationSucceeded", Some(digest_rev)),
-                Some(("flux/kustomization/flux-system/myapp-dev", SignalState::Success, "reconciliation succeeded", true)),
+                Some((
+                    "flux/kustomization/flux-system/myapp-dev",
+                    SignalState::Success,
+                    "reconciliation succeeded",
+                    true,
+                )),
             ),
             (
                 event("HelmRelease", Severity::Info, "UpgradeSucceeded", Some("0.5.120")),
