@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::types::Digest;
 
@@ -153,7 +153,7 @@ pub fn digest_from_revision(revision: &str) -> Option<Digest> {
 /// Flux's `event.Event` (fluxcd/pkg `apis/event/v1beta1`), as notification-controller forwards it
 /// to a `generic` / `generic-hmac` provider: metadata keys arrive without their API-group
 /// prefix (`revision`, `token`, …).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FluxEvent {
     pub involved_object: FluxObject,
@@ -172,7 +172,7 @@ pub struct FluxEvent {
 }
 
 /// A Kubernetes `ObjectReference` (the fields Flux fills in).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FluxObject {
     pub kind: String,
@@ -186,7 +186,7 @@ pub struct FluxObject {
 }
 
 /// `info`, `error` or `trace` (notification-controller only forwards the first two to alerts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
