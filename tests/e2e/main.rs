@@ -11,5 +11,6 @@ mod github_client;
 mod intake;
 mod policy;
 mod registry_login;
+mod signals;
 mod signatures;
 mod stages;
