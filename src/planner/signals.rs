@@ -14,7 +14,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::types::Digest;
+use crate::pipeline::SignalSource;
+use crate::types::{Digest, RepoName, StageName};
 
 /// A git commit id: 40 lowercase hex characters (SHA-1, what GitHub uses).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -148,6 +149,159 @@ pub fn digest_from_revision(revision: &str) -> Option<Digest> {
     revision[at..].parse().ok()
 }
 
+// ------------------------------------------------------------------------------ requirements
+
+/// What one observed signal says (a check run, a commit status, a workflow run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Observed {
+    Pending,
+    Passed,
+    Failed,
+}
+
+/// One signal as the gate sees it, from any of the commits that count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    pub name: String,
+    pub state: Observed,
+    /// GitHub's word for it (`success`, `timed_out`, `in_progress`), shown to people.
+    pub detail: String,
+    /// When it was created or last updated (None: unknown, counts).
+    pub at: Option<DateTime<Utc>>,
+    /// Among signals of one name at the same time, the higher wins (check runs before statuses,
+    /// then the higher id).
+    pub rank: (u8, u64),
+}
+
+/// How one `checks` entry stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judgement {
+    pub pattern: CheckPattern,
+    pub min: u32,
+    /// The newest signal of each matching name, by name.
+    pub matched: Vec<Observation>,
+    pub state: Observed,
+}
+
+impl Judgement {
+    /// Matching names that reported, fewer than `min`.
+    pub fn missing(&self) -> u32 {
+        self.min.saturating_sub(self.matched.len() as u32)
+    }
+}
+
+/// Judges one requirement: among signals created at or after `since` (the bump's time; older
+/// ones are left over from an earlier deploy), the newest per matching name; failed if one of
+/// them failed, pending while one is pending or fewer than `min` names reported, else passed.
+pub fn judge(req: &CheckRequirement, signals: &[Observation], since: Option<DateTime<Utc>>) -> Judgement {
+    let mut newest: BTreeMap<&str, &Observation> = BTreeMap::new();
+    let fresh = signals.iter().filter(|o| match (o.at, since) {
+        (Some(at), Some(since)) => at >= since,
+        _ => true,
+    });
+    for o in fresh.filter(|o| req.pattern.matches(&o.name)) {
+        let e = newest.entry(o.name.as_str()).or_insert(o);
+        if (o.at, o.rank) > (e.at, e.rank) {
+            *e = o;
+        }
+    }
+    let matched: Vec<Observation> = newest.into_values().cloned().collect();
+    let state = if matched.iter().any(|o| o.state == Observed::Failed) {
+        Observed::Failed
+    } else if matched.iter().any(|o| o.state == Observed::Pending) || (matched.len() as u32) < req.min {
+        Observed::Pending
+    } else {
+        Observed::Passed
+    };
+    Judgement { pattern: req.pattern.clone(), min: req.min, matched, state }
+}
+
+/// Whether a stage waiting for signals has waited longer than its `timeout`.
+pub fn timed_out(bumped_at: Option<DateTime<Utc>>, timeout: Option<std::time::Duration>, now: DateTime<Utc>) -> bool {
+    match (bumped_at, timeout.and_then(|t| chrono::Duration::from_std(t).ok())) {
+        (Some(at), Some(t)) => now >= at + t,
+        _ => false,
+    }
+}
+
+/// `30m`, `1h30m`, `45s`: a duration as `.baton.yaml` writes it.
+pub fn duration_text(d: std::time::Duration) -> String {
+    let mut secs = d.as_secs();
+    let mut out = String::new();
+    for (unit, n) in [('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)] {
+        if secs >= n {
+            out.push_str(&format!("{}{unit}", secs / n));
+            secs %= n;
+        }
+    }
+    if out.is_empty() {
+        out.push_str("0s");
+    }
+    out
+}
+
+/// Whether `org.opencontainers.image.source` names `repo` on GitHub (`https://github.com/o/r`,
+/// with `.git`, a trailing `/`, `git@github.com:o/r.git`; case-insensitive like GitHub).
+pub fn source_is_repo(source: &str, repo: &RepoName) -> bool {
+    let s = source.trim();
+    let path = s
+        .strip_prefix("https://github.com/")
+        .or_else(|| s.strip_prefix("http://github.com/"))
+        .or_else(|| s.strip_prefix("git@github.com:"))
+        .or_else(|| s.strip_prefix("ssh://git@github.com/"))
+        .or_else(|| s.strip_prefix("git+https://github.com/"));
+    let Some(path) = path else { return false };
+    let path = path.trim_end_matches('/');
+    let path = path.strip_suffix(".git").unwrap_or(path);
+    path.eq_ignore_ascii_case(repo.as_str())
+}
+
+/// The artifact's source commit S, when signals on it count for this stage: V's
+/// `org.opencontainers.image.revision` (in a format Flux accepts) if V's
+/// `org.opencontainers.image.source` names this repository or the stage sets
+/// `source: commit-of-artifact`.
+pub fn source_commit(
+    annotations: &BTreeMap<String, String>,
+    repo: &RepoName,
+    setting: SignalSource,
+) -> Option<CommitSha> {
+    let revision = annotations.get("org.opencontainers.image.revision")?;
+    let ours = match setting {
+        SignalSource::CommitOfArtifact => true,
+        SignalSource::SameRepository => {
+            annotations.get("org.opencontainers.image.source").is_some_and(|s| source_is_repo(s, repo))
+        }
+    };
+    if ours {
+        commit_from_revision(revision)
+    } else {
+        None
+    }
+}
+
+/// A stage running a version, as the Flux event router sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningStage<'a> {
+    pub stage: &'a StageName,
+    pub checks: &'a [CheckRequirement],
+    pub digest: &'a Digest,
+    pub bump_sha: &'a str,
+    pub bumped_at: Option<DateTime<Utc>>,
+}
+
+/// The bump commits a Flux signal is recorded on: those of stages whose checks match its
+/// context, when the event is not older than the bump and, if its revision names a digest,
+/// names the one the stage runs.
+pub fn flux_targets<'a>(signal: &FluxSignal, stages: &[RunningStage<'a>]) -> Vec<(&'a StageName, &'a str)> {
+    stages
+        .iter()
+        .filter(|s| s.checks.iter().any(|c| c.pattern.matches(&signal.context)))
+        .filter(|s| s.bumped_at.is_none_or(|b| signal.at >= b))
+        .filter(|s| signal.digest.as_ref().is_none_or(|d| d == s.digest))
+        .map(|s| (s.stage, s.bump_sha))
+        .collect()
+}
+
 // ------------------------------------------------------------------------------ Flux events
 
 /// Flux's `event.Event` (fluxcd/pkg `apis/event/v1beta1`), as notification-controller forwards it
@@ -198,7 +352,7 @@ pub enum Severity {
 
 /// What a deployer said about a version in a stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignalState {
+pub enum FluxState {
     Success,
     Failure,
 }
@@ -208,7 +362,7 @@ pub enum SignalState {
 pub struct FluxSignal {
     /// `flux/<kind>/<namespace>/<name>`, kind lower-cased.
     pub context: String,
-    pub state: SignalState,
+    pub state: FluxState,
     /// The reason in words, as Flux's own GitHub provider writes it ("health check failed").
     pub description: String,
     /// The digest the event's revision names, when it names one (OCI sources).
@@ -224,8 +378,8 @@ const SUCCESS_REASONS: &[&str] = &["ReconciliationSucceeded", "InstallSucceeded"
 /// The status baton records for an event, or `None` when the event says nothing about health.
 pub fn flux_signal(event: &FluxEvent) -> Option<FluxSignal> {
     let state = match event.severity {
-        Severity::Info if SUCCESS_REASONS.contains(&event.reason.as_str()) => SignalState::Success,
-        Severity::Error => SignalState::Failure,
+        Severity::Info if SUCCESS_REASONS.contains(&event.reason.as_str()) => FluxState::Success,
+        Severity::Error => FluxState::Failure,
         _ => return None,
     };
     let o = &event.involved_object;
@@ -365,27 +519,27 @@ mod tests {
     #[test]
     fn flux_events_become_statuses() {
         let digest_rev = "0.5.120@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-        let rows: Vec<(FluxEvent, Option<(&str, SignalState, &str, bool)>)> = vec![
+        let rows: Vec<(FluxEvent, Option<(&str, FluxState, &str, bool)>)> = vec![
             (
                 event("Kustomization", Severity::Info, "ReconciliationSucceeded", Some(digest_rev)),
                 Some((
                     "flux/kustomization/flux-system/myapp-dev",
-                    SignalState::Success,
+                    FluxState::Success,
                     "reconciliation succeeded",
                     true,
                 )),
             ),
             (
                 event("HelmRelease", Severity::Info, "UpgradeSucceeded", Some("0.5.120")),
-                Some(("flux/helmrelease/flux-system/myapp-dev", SignalState::Success, "upgrade succeeded", false)),
+                Some(("flux/helmrelease/flux-system/myapp-dev", FluxState::Success, "upgrade succeeded", false)),
             ),
             (
                 event("HelmRelease", Severity::Info, "InstallSucceeded", None),
-                Some(("flux/helmrelease/flux-system/myapp-dev", SignalState::Success, "install succeeded", false)),
+                Some(("flux/helmrelease/flux-system/myapp-dev", FluxState::Success, "install succeeded", false)),
             ),
             (
                 event("Kustomization", Severity::Error, "HealthCheckFailed", Some(digest_rev)),
-                Some(("flux/kustomization/flux-system/myapp-dev", SignalState::Failure, "health check failed", true)),
+                Some(("flux/kustomization/flux-system/myapp-dev", FluxState::Failure, "health check failed", true)),
             ),
             (event("Kustomization", Severity::Info, "Progressing", Some(digest_rev)), None),
             (event("HelmRelease", Severity::Info, "RollbackSucceeded", None), None),
@@ -402,9 +556,9 @@ mod tests {
     #[test]
     fn flux_fixtures_parse() {
         for (file, context, state) in [
-            ("kustomization-succeeded.json", "flux/kustomization/apps/myapp-dev", Some(SignalState::Success)),
-            ("kustomization-health-failed.json", "flux/kustomization/apps/myapp-dev", Some(SignalState::Failure)),
-            ("helmrelease-upgrade-succeeded.json", "flux/helmrelease/apps/myapp", Some(SignalState::Success)),
+            ("kustomization-succeeded.json", "flux/kustomization/apps/myapp-dev", Some(FluxState::Success)),
+            ("kustomization-health-failed.json", "flux/kustomization/apps/myapp-dev", Some(FluxState::Failure)),
+            ("helmrelease-upgrade-succeeded.json", "flux/helmrelease/apps/myapp", Some(FluxState::Success)),
         ] {
             let path = format!("{}/tests/data/flux/{file}", env!("CARGO_MANIFEST_DIR"));
             let text = std::fs::read_to_string(&path).unwrap();
@@ -412,6 +566,188 @@ mod tests {
             let s = flux_signal(&ev);
             assert_eq!(s.as_ref().map(|s| s.context.as_str()), state.map(|_| context), "{file}");
             assert_eq!(s.map(|s| s.state), state, "{file}");
+        }
+    }
+
+    fn obs(name: &str, state: Observed, at: &str, id: u64) -> Observation {
+        Observation { name: name.into(), state, detail: String::new(), at: Some(at.parse().unwrap()), rank: (1, id) }
+    }
+
+    fn req(pattern: &str, min: u32) -> CheckRequirement {
+        CheckRequirement { pattern: CheckPattern::parse(pattern).unwrap(), min }
+    }
+
+    #[test]
+    fn requirements_are_judged() {
+        use Observed::*;
+        let bump = "2026-12-02T04:00:00Z";
+        let (before, after, later) = ("2026-12-02T03:00:00Z", "2026-12-02T04:05:00Z", "2026-12-02T04:10:00Z");
+        let dev = "kustomization/myapp-dev/*";
+        let rows: Vec<(&str, CheckRequirement, Vec<Observation>, Observed, usize)> = vec![
+            ("silent", req(dev, 1), vec![], Pending, 0),
+            ("one green", req(dev, 1), vec![obs("kustomization/myapp-dev/0c9c2e41", Passed, after, 1)], Passed, 1),
+            (
+                "stale green before the bump",
+                req(dev, 1),
+                vec![obs("kustomization/myapp-dev/0c9c2e41", Passed, before, 1)],
+                Pending,
+                0,
+            ),
+            (
+                "other names do not count",
+                req(dev, 1),
+                vec![obs("kustomization/flux-system/0c9c2e41", Passed, after, 1)],
+                Pending,
+                0,
+            ),
+            (
+                "min 2: one green, one silent",
+                req("kustomization/myapp-*/*", 2),
+                vec![obs("kustomization/myapp-dev/0c9c2e41", Passed, after, 1)],
+                Pending,
+                1,
+            ),
+            (
+                "min 2: both green",
+                req("kustomization/myapp-*/*", 2),
+                vec![
+                    obs("kustomization/myapp-dev/0c9c2e41", Passed, after, 1),
+                    obs("kustomization/myapp-dev/9d1e7f00", Passed, later, 2),
+                ],
+                Passed,
+                2,
+            ),
+            (
+                "every match must be green",
+                req(dev, 1),
+                vec![
+                    obs("kustomization/myapp-dev/0c9c2e41", Passed, after, 1),
+                    obs("kustomization/myapp-dev/9d1e7f00", Failed, later, 2),
+                ],
+                Failed,
+                2,
+            ),
+            (
+                "latest per name: red then green",
+                req(dev, 1),
+                vec![
+                    obs("kustomization/myapp-dev/0c9c2e41", Failed, after, 1),
+                    obs("kustomization/myapp-dev/0c9c2e41", Passed, later, 2),
+                ],
+                Passed,
+                1,
+            ),
+            (
+                "latest per name: green then red",
+                req(dev, 1),
+                vec![
+                    obs("kustomization/myapp-dev/0c9c2e41", Passed, after, 1),
+                    obs("kustomization/myapp-dev/0c9c2e41", Failed, later, 2),
+                ],
+                Failed,
+                1,
+            ),
+            ("pending waits", req("e2e", 1), vec![obs("e2e", Pending, after, 1)], Pending, 1),
+            ("failure beats the count", req("a/*", 3), vec![obs("a/x", Failed, after, 1)], Failed, 1),
+        ];
+        for (what, r, signals, want, matched) in rows {
+            let j = judge(&r, &signals, Some(bump.parse().unwrap()));
+            assert_eq!((j.state, j.matched.len()), (want, matched), "{what}");
+        }
+        // Unknown times count (nothing to compare).
+        let mut o = obs("e2e", Passed, after, 1);
+        o.at = None;
+        assert_eq!(judge(&req("e2e", 1), &[o], Some(bump.parse().unwrap())).state, Passed);
+    }
+
+    #[test]
+    fn timeouts_and_durations() {
+        let at: DateTime<Utc> = "2026-12-02T04:00:00Z".parse().unwrap();
+        let m30 = Some(std::time::Duration::from_secs(1800));
+        assert!(!timed_out(Some(at), m30, at + chrono::Duration::minutes(29)));
+        assert!(timed_out(Some(at), m30, at + chrono::Duration::minutes(30)));
+        assert!(!timed_out(Some(at), None, at + chrono::Duration::days(30)));
+        assert!(!timed_out(None, m30, at));
+        let rows = [(1800, "30m"), (5400, "1h30m"), (45, "45s"), (86_400, "1d"), (0, "0s"), (3661, "1h1m1s")];
+        for (secs, want) in rows {
+            assert_eq!(duration_text(std::time::Duration::from_secs(secs)), want);
+        }
+    }
+
+    #[test]
+    fn the_source_commit_counts_when_the_artifact_comes_from_this_repository() {
+        let repo: RepoName = "org/deploy".parse().unwrap();
+        let ann = |source: &str, revision: &str| -> BTreeMap<String, String> {
+            [("org.opencontainers.image.source", source), ("org.opencontainers.image.revision", revision)]
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let rev = format!("main@sha1:{SHA}");
+        let rows: Vec<(BTreeMap<String, String>, SignalSource, bool)> = vec![
+            (ann("https://github.com/org/deploy", &rev), SignalSource::SameRepository, true),
+            (ann("https://github.com/Org/Deploy.git", &rev), SignalSource::SameRepository, true),
+            (ann("git@github.com:org/deploy.git", &rev), SignalSource::SameRepository, true),
+            (ann("https://github.com/org/deploy/", SHA), SignalSource::SameRepository, true),
+            (ann("https://github.com/org/myapp", &rev), SignalSource::SameRepository, false),
+            (ann("https://github.com/org/deploy-other", &rev), SignalSource::SameRepository, false),
+            (ann("https://gitlab.com/org/deploy", &rev), SignalSource::SameRepository, false),
+            (ann("", &rev), SignalSource::SameRepository, false),
+            (ann("https://github.com/org/myapp", &rev), SignalSource::CommitOfArtifact, true),
+            (ann("", &rev), SignalSource::CommitOfArtifact, true),
+            (ann("https://github.com/org/deploy", "main"), SignalSource::SameRepository, false),
+            (ann("https://github.com/org/deploy", ""), SignalSource::CommitOfArtifact, false),
+        ];
+        for (a, setting, want) in rows {
+            let got = source_commit(&a, &repo, setting);
+            assert_eq!(got.is_some(), want, "{a:?} {setting:?}");
+            if let Some(c) = got {
+                assert_eq!(c.as_str(), SHA);
+            }
+        }
+    }
+
+    #[test]
+    fn flux_signals_go_to_the_stages_they_concern() {
+        let (dev, staging, prod): (StageName, StageName, StageName) =
+            ("dev".parse().unwrap(), "staging".parse().unwrap(), "prod".parse().unwrap());
+        let d1: Digest = format!("sha256:{}", "1".repeat(64)).parse().unwrap();
+        let d2: Digest = format!("sha256:{}", "2".repeat(64)).parse().unwrap();
+        let checks_dev = [req("flux/kustomization/apps/myapp-dev", 1)];
+        let checks_any = [req("flux/helmrelease/apps/*", 1)];
+        let bump: DateTime<Utc> = "2026-12-02T04:00:00Z".parse().unwrap();
+        let stages = [
+            RunningStage { stage: &dev, checks: &checks_dev, digest: &d1, bump_sha: "b-dev", bumped_at: Some(bump) },
+            RunningStage {
+                stage: &staging,
+                checks: &checks_any,
+                digest: &d1,
+                bump_sha: "b-staging",
+                bumped_at: Some(bump),
+            },
+            RunningStage { stage: &prod, checks: &checks_any, digest: &d2, bump_sha: "b-prod", bumped_at: Some(bump) },
+        ];
+        let signal = |context: &str, digest: Option<&Digest>, at: &str| FluxSignal {
+            context: context.into(),
+            state: FluxState::Success,
+            description: String::new(),
+            digest: digest.cloned(),
+            at: at.parse().unwrap(),
+        };
+        let after = "2026-12-02T04:05:00Z";
+        let rows: Vec<(FluxSignal, Vec<&str>)> = vec![
+            (signal("flux/kustomization/apps/myapp-dev", Some(&d1), after), vec!["b-dev"]),
+            (signal("flux/kustomization/apps/myapp-dev", Some(&d2), after), vec![]),
+            (signal("flux/kustomization/apps/myapp-dev", Some(&d1), "2026-12-02T03:59:59Z"), vec![]),
+            // A HelmRelease from a Git source names a chart version: time and name decide.
+            (signal("flux/helmrelease/apps/myapp", None, after), vec!["b-staging", "b-prod"]),
+            (signal("flux/helmrelease/apps/myapp", Some(&d2), after), vec!["b-prod"]),
+            (signal("flux/kustomization/apps/other", None, after), vec![]),
+        ];
+        for (sig, want) in rows {
+            let got: Vec<&str> = flux_targets(&sig, &stages).into_iter().map(|(_, b)| b).collect();
+            assert_eq!(got, want, "{} {:?}", sig.context, sig.digest);
         }
     }
 }
