@@ -209,8 +209,8 @@ async fn flux_webhook(State(st): State<Arc<AppState>>, headers: HeaderMap, body:
         return answer(StatusCode::UNAUTHORIZED, "missing or invalid X-Signature");
     }
     let ev = match webhook::flux::parse(&body) {
-        Ok(Parsed::Event(ev)) => ev,
-        Ok(Parsed::Ignored(why)) => {
+        Ok(Received::Event(ev)) => ev,
+        Ok(Received::Ignored(why)) => {
             crate::metrics::delivery("flux", "event", "ignored");
             tracing::debug!("ignored: {why}");
             return answer(StatusCode::OK, format!("ignored: {why}"));

@@ -876,7 +876,7 @@ async fn workflow_dispatch_runs_merge_groups_and_rules() {
     let done = rx.find("workflow_run", Some("completed"));
     assert_eq!(done.len(), 1);
     let body = serde_json::to_vec(&done[0]).unwrap();
-    let Ok(baton::webhook::Parsed::Event(ev)) = baton::webhook::github::parse_event("workflow_run", &body) else {
+    let Ok(baton::webhook::Received::Event(ev)) = baton::webhook::github::parse_event("workflow_run", &body) else {
         panic!("baton parses the fake's workflow_run")
     };
     let baton::event::Event::WorkflowRun(run) = *ev else { panic!() };
@@ -900,6 +900,9 @@ async fn workflow_dispatch_runs_merge_groups_and_rules() {
     assert_eq!(groups[0]["merge_group"]["head_sha"], head.as_str());
     assert_eq!(gh.file(REPO, &head, "README.md").as_deref(), Some("hi\n"));
     let body = serde_json::to_vec(&groups[0]).unwrap();
-    assert!(matches!(baton::webhook::github::parse_event("merge_group", &body), Ok(baton::webhook::Parsed::Event(_))));
+    assert!(matches!(
+        baton::webhook::github::parse_event("merge_group", &body),
+        Ok(baton::webhook::Received::Event(_))
+    ));
     assert!(gh.violations().is_empty(), "{:?}", gh.violations());
 }

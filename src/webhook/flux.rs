@@ -2,7 +2,7 @@
 //! Provider (its `internal/notifier/forwarder.go`): the JSON of an `eventv1.Event`, signed with
 //! `X-Signature: sha256=<hex HMAC-SHA256 of the body>` under the Provider's `token`.
 
-use super::Parsed;
+use super::Received;
 use crate::event::Event;
 use crate::planner::signals::{flux_signal, FluxEvent};
 
@@ -11,18 +11,18 @@ pub const SIGNATURE_HEADER: &str = "x-signature";
 
 /// The body → a Flux event, or ignored when it says nothing about health (`Progressing`,
 /// source-controller's `NewArtifact`, …). Malformed bodies are an error with the reason.
-pub fn parse(body: &[u8]) -> Result<Parsed, String> {
+pub fn parse(body: &[u8]) -> Result<Received, String> {
     let event: FluxEvent = serde_json::from_slice(body).map_err(|e| format!("malformed Flux event: {e}"))?;
     if event.involved_object.kind.is_empty() || event.involved_object.name.is_empty() {
         return Err("malformed Flux event: involvedObject needs kind and name".into());
     }
     if flux_signal(&event).is_none() {
-        return Ok(Parsed::Ignored(format!(
+        return Ok(Received::Ignored(format!(
             "Flux {:?} event with reason {:?} says nothing about health",
             event.severity, event.reason
         )));
     }
-    Ok(Parsed::Event(Box::new(Event::Flux(event))))
+    Ok(Received::Event(Box::new(Event::Flux(event))))
 }
 
 #[cfg(test)]
@@ -35,7 +35,7 @@ mod tests {
 
     #[test]
     fn fixtures_parse_into_events() {
-        let Parsed::Event(ev) = parse(&fixture("helmrelease-upgrade-succeeded.json")).unwrap() else { panic!() };
+        let Received::Event(ev) = parse(&fixture("helmrelease-upgrade-succeeded.json")).unwrap() else { panic!() };
         insta::assert_yaml_snapshot!(ev, @r#"
         Flux:
           involvedObject:
@@ -53,7 +53,7 @@ mod tests {
           reportingController: helm-controller
           reportingInstance: helm-controller-5c8b6d9f7-q8r2w
         "#);
-        assert!(matches!(parse(&fixture("kustomization-health-failed.json")), Ok(Parsed::Event(_))));
+        assert!(matches!(parse(&fixture("kustomization-health-failed.json")), Ok(Received::Event(_))));
     }
 
     #[test]
@@ -62,7 +62,7 @@ mod tests {
         let progressing = text.replace("ReconciliationSucceeded", "Progressing");
         assert_eq!(
             parse(progressing.as_bytes()),
-            Ok(Parsed::Ignored("Flux Info event with reason \"Progressing\" says nothing about health".into()))
+            Ok(Received::Ignored("Flux Info event with reason \"Progressing\" says nothing about health".into()))
         );
         let e = parse(b"{\"severity\":\"info\"}").unwrap_err();
         assert!(e.starts_with("malformed Flux event: missing field `involvedObject`"), "{e}");

@@ -412,7 +412,7 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Received, String> {
                 return ignored(format!("merge_group action {}", p.action));
             }
             let g = p.merge_group;
-            Ok(Parsed::Event(Box::new(Event::MergeGroup(MergeGroupEvent {
+            Ok(Received::Event(Box::new(Event::MergeGroup(MergeGroupEvent {
                 repo: repo(&p.repository)?,
                 head_sha: g.head_sha,
                 head_ref: g.head_ref,
@@ -432,7 +432,7 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Received, String> {
             if workflow_file.is_empty() {
                 return Err("workflow_run.path names no workflow file".into());
             }
-            Ok(Parsed::Event(Box::new(Event::WorkflowRun(WorkflowRunEvent {
+            Ok(Received::Event(Box::new(Event::WorkflowRun(WorkflowRunEvent {
                 repo: repo(&p.repository)?,
                 run_id: run.id,
                 workflow_file,
@@ -462,8 +462,8 @@ mod tests {
 
     fn parsed(event: &str, index: u64) -> Event {
         match parse_event(event, &example(event, index)).unwrap() {
-            Parsed::Event(ev) => *ev,
-            Parsed::Ignored(why) => panic!("{event} {index} ignored: {why}"),
+            Received::Event(ev) => *ev,
+            Received::Ignored(why) => panic!("{event} {index} ignored: {why}"),
         }
     }
 
@@ -498,11 +498,11 @@ mod tests {
     #[test]
     fn other_actions_are_ignored() {
         let body = example("workflow_run", 3);
-        assert_eq!(parse_event("workflow_run", &body), Ok(Parsed::Ignored("workflow_run action requested".into())));
+        assert_eq!(parse_event("workflow_run", &body), Ok(Received::Ignored("workflow_run action requested".into())));
         let mut v: serde_json::Value = serde_json::from_slice(&example("merge_group", 0)).unwrap();
         v["action"] = "destroyed".into();
         let body = serde_json::to_vec(&v).unwrap();
-        assert_eq!(parse_event("merge_group", &body), Ok(Parsed::Ignored("merge_group action destroyed".into())));
+        assert_eq!(parse_event("merge_group", &body), Ok(Received::Ignored("merge_group action destroyed".into())));
         v["action"] = "checks_requested".into();
         v["merge_group"].as_object_mut().unwrap().remove("head_sha");
         let body = serde_json::to_vec(&v).unwrap();
