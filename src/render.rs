@@ -121,13 +121,21 @@ pub fn promote_action_id(stage: &StageName) -> String {
 /// The Markdown summary of a stage's verification gate.
 pub fn gate_summary(r: &crate::planner::gate::GateReport) -> String {
     use crate::planner::gate::{Signal, SignalKind, SignalState, Soak};
-    let describe = |s: &Option<Signal>| match s {
-        None => "not reported yet".to_string(),
-        Some(s) => match (s.kind, s.state) {
+    let short = |c: &str| c.chars().take(7).collect::<String>();
+    let describe = |s: &Signal| {
+        let what = match (s.kind, s.state) {
             (SignalKind::CheckRun, SignalState::Passed) => "check run succeeded".to_string(),
             (SignalKind::CheckRun, _) => format!("check run {}", s.detail),
             (SignalKind::Status, _) => format!("status {}", s.detail),
-        },
+            (SignalKind::WorkflowRun, _) => format!("workflow run {}", s.detail),
+        };
+        let mark = match s.state {
+            SignalState::Passed => "✅",
+            SignalState::Failed => "❌",
+            SignalState::Pending => "⏳",
+        };
+        let on = if s.commit == r.commit { String::new() } else { format!(" on `{}`", short(&s.commit)) };
+        format!("{mark} `{}`: {what}{on}", s.name.replace('|', "\\|"))
     };
     let lines: Vec<String> = r
         .requirements
@@ -138,7 +146,15 @@ pub fn gate_summary(r: &crate::planner::gate::GateReport) -> String {
                 SignalState::Failed => "❌",
                 SignalState::Pending => "⏳",
             };
-            format!("| `{}` | {mark} {} |", q.name.replace('|', "\\|"), describe(&q.signal))
+            let label = q.wanted.label().replace('|', "\\|");
+            let min = if q.wanted.min() > 1 { format!(" (at least {})", q.wanted.min()) } else { String::new() };
+            let mut parts: Vec<String> = q.matched.iter().map(describe).collect();
+            match (q.matched.is_empty(), q.missing()) {
+                (true, _) => parts.push(format!("waiting for {label}")),
+                (false, n) if n > 0 => parts.push(format!("waiting for {n} more")),
+                _ => {}
+            }
+            format!("| `{label}`{min} | {mark} {} |", parts.join("<br>"))
         })
         .collect();
     let mut summary = format!(
@@ -147,6 +163,15 @@ pub fn gate_summary(r: &crate::planner::gate::GateReport) -> String {
         r.stage,
         if lines.is_empty() { "| (none configured) | ✅ |".to_string() } else { lines.join("\n") }
     );
+    if let Some(t) = r.timed_out {
+        let silent: Vec<String> =
+            r.requirements.iter().filter(|q| q.state() == SignalState::Pending).map(|q| q.wanted.label()).collect();
+        summary.push_str(&format!(
+            "\nNo result from {} within {}.\n",
+            silent.join(", "),
+            crate::planner::signals::duration_text(t)
+        ));
+    }
     match r.soak {
         Some(Soak::Until { until, secs }) => {
             summary.push_str(&format!("\nSoaking until {} ({secs}s soak).\n", until.to_rfc3339()))

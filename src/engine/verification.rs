@@ -47,6 +47,7 @@ impl Engine {
             let report = evaluate_gate(&GateFacts {
                 stage: sp.stage,
                 tag: &bump.version.tag,
+                commit: &bump.sha,
                 bumped_at: bump.date,
                 signals: &signals,
                 now: (self.clock)(),

@@ -5,6 +5,7 @@
 //!   Provider's UID: `kustomization/myapp-dev/0c9c2e41`).
 //! - [`commit_from_revision`]: the commit a Flux revision names, in the formats Flux accepts
 //!   (`main@sha1:<sha>`, `sha1:<sha>`, the older `main/<sha>`, a bare sha).
+//! - [`source_commit`], [`timed_out`]: which extra commit counts, and when silence is a failure.
 //! - [`flux_signal`]: a Flux notification-controller event (generic / generic-hmac provider) →
 //!   the commit status baton records for it (`flux/<kind>/<namespace>/<name>`), or nothing.
 
@@ -150,71 +151,6 @@ pub fn digest_from_revision(revision: &str) -> Option<Digest> {
 }
 
 // ------------------------------------------------------------------------------ requirements
-
-/// What one observed signal says (a check run, a commit status, a workflow run).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Observed {
-    Pending,
-    Passed,
-    Failed,
-}
-
-/// One signal as the gate sees it, from any of the commits that count.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Observation {
-    pub name: String,
-    pub state: Observed,
-    /// GitHub's word for it (`success`, `timed_out`, `in_progress`), shown to people.
-    pub detail: String,
-    /// When it was created or last updated (None: unknown, counts).
-    pub at: Option<DateTime<Utc>>,
-    /// Among signals of one name at the same time, the higher wins (check runs before statuses,
-    /// then the higher id).
-    pub rank: (u8, u64),
-}
-
-/// How one `checks` entry stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Judgement {
-    pub pattern: CheckPattern,
-    pub min: u32,
-    /// The newest signal of each matching name, by name.
-    pub matched: Vec<Observation>,
-    pub state: Observed,
-}
-
-impl Judgement {
-    /// Matching names that reported, fewer than `min`.
-    pub fn missing(&self) -> u32 {
-        self.min.saturating_sub(self.matched.len() as u32)
-    }
-}
-
-/// Judges one requirement: among signals created at or after `since` (the bump's time; older
-/// ones are left over from an earlier deploy), the newest per matching name; failed if one of
-/// them failed, pending while one is pending or fewer than `min` names reported, else passed.
-pub fn judge(req: &CheckRequirement, signals: &[Observation], since: Option<DateTime<Utc>>) -> Judgement {
-    let mut newest: BTreeMap<&str, &Observation> = BTreeMap::new();
-    let fresh = signals.iter().filter(|o| match (o.at, since) {
-        (Some(at), Some(since)) => at >= since,
-        _ => true,
-    });
-    for o in fresh.filter(|o| req.pattern.matches(&o.name)) {
-        let e = newest.entry(o.name.as_str()).or_insert(o);
-        if (o.at, o.rank) > (e.at, e.rank) {
-            *e = o;
-        }
-    }
-    let matched: Vec<Observation> = newest.into_values().cloned().collect();
-    let state = if matched.iter().any(|o| o.state == Observed::Failed) {
-        Observed::Failed
-    } else if matched.iter().any(|o| o.state == Observed::Pending) || (matched.len() as u32) < req.min {
-        Observed::Pending
-    } else {
-        Observed::Passed
-    };
-    Judgement { pattern: req.pattern.clone(), min: req.min, matched, state }
-}
 
 /// Whether a stage waiting for signals has waited longer than its `timeout`.
 pub fn timed_out(bumped_at: Option<DateTime<Utc>>, timeout: Option<std::time::Duration>, now: DateTime<Utc>) -> bool {
@@ -569,97 +505,6 @@ mod tests {
         }
     }
 
-    fn obs(name: &str, state: Observed, at: &str, id: u64) -> Observation {
-        Observation { name: name.into(), state, detail: String::new(), at: Some(at.parse().unwrap()), rank: (1, id) }
-    }
-
-    fn req(pattern: &str, min: u32) -> CheckRequirement {
-        CheckRequirement { pattern: CheckPattern::parse(pattern).unwrap(), min }
-    }
-
-    #[test]
-    fn requirements_are_judged() {
-        use Observed::*;
-        let bump = "2026-12-02T04:00:00Z";
-        let (before, after, later) = ("2026-12-02T03:00:00Z", "2026-12-02T04:05:00Z", "2026-12-02T04:10:00Z");
-        let dev = "kustomization/myapp-dev/*";
-        let rows: Vec<(&str, CheckRequirement, Vec<Observation>, Observed, usize)> = vec![
-            ("silent", req(dev, 1), vec![], Pending, 0),
-            ("one green", req(dev, 1), vec![obs("kustomization/myapp-dev/0c9c2e41", Passed, after, 1)], Passed, 1),
-            (
-                "stale green before the bump",
-                req(dev, 1),
-                vec![obs("kustomization/myapp-dev/0c9c2e41", Passed, before, 1)],
-                Pending,
-                0,
-            ),
-            (
-                "other names do not count",
-                req(dev, 1),
-                vec![obs("kustomization/flux-system/0c9c2e41", Passed, after, 1)],
-                Pending,
-                0,
-            ),
-            (
-                "min 2: one green, one silent",
-                req("kustomization/myapp-*/*", 2),
-                vec![obs("kustomization/myapp-dev/0c9c2e41", Passed, after, 1)],
-                Pending,
-                1,
-            ),
-            (
-                "min 2: both green",
-                req("kustomization/myapp-*/*", 2),
-                vec![
-                    obs("kustomization/myapp-dev/0c9c2e41", Passed, after, 1),
-                    obs("kustomization/myapp-dev/9d1e7f00", Passed, later, 2),
-                ],
-                Passed,
-                2,
-            ),
-            (
-                "every match must be green",
-                req(dev, 1),
-                vec![
-                    obs("kustomization/myapp-dev/0c9c2e41", Passed, after, 1),
-                    obs("kustomization/myapp-dev/9d1e7f00", Failed, later, 2),
-                ],
-                Failed,
-                2,
-            ),
-            (
-                "latest per name: red then green",
-                req(dev, 1),
-                vec![
-                    obs("kustomization/myapp-dev/0c9c2e41", Failed, after, 1),
-                    obs("kustomization/myapp-dev/0c9c2e41", Passed, later, 2),
-                ],
-                Passed,
-                1,
-            ),
-            (
-                "latest per name: green then red",
-                req(dev, 1),
-                vec![
-                    obs("kustomization/myapp-dev/0c9c2e41", Passed, after, 1),
-                    obs("kustomization/myapp-dev/0c9c2e41", Failed, later, 2),
-                ],
-                Failed,
-                1,
-            ),
-            ("pending waits", req("e2e", 1), vec![obs("e2e", Pending, after, 1)], Pending, 1),
-            ("failure beats the count", req("a/*", 3), vec![obs("a/x", Failed, after, 1)], Failed, 1),
-        ];
-        for (what, r, signals, want, matched) in rows {
-            let j = judge(&r, &signals, Some(bump.parse().unwrap()));
-            assert_eq!((j.state, j.matched.len()), (want, matched), "{what}");
-        }
-        // Unknown times count (nothing to compare).
-        let mut o = obs("e2e", Passed, after, 1);
-        o.at = None;
-        assert_eq!(judge(&req("e2e", 1), &[o], Some(bump.parse().unwrap())).state, Passed);
-    }
-
     #[test]
     fn timeouts_and_durations() {
         let at: DateTime<Utc> = "2026-12-02T04:00:00Z".parse().unwrap();
@@ -706,6 +551,10 @@ mod tests {
                 assert_eq!(c.as_str(), SHA);
             }
         }
+    }
+
+    fn req(pattern: &str, min: u32) -> CheckRequirement {
+        CheckRequirement { pattern: CheckPattern::parse(pattern).unwrap(), min }
     }
 
     #[test]
