@@ -97,6 +97,9 @@ pub struct Engine {
     pub replay_window: Duration,
     /// The time, injectable so that tests can move past a soak without sleeping.
     pub clock: Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>,
+    /// Artifacts' annotations by digest (digests are immutable): where an artifact was built
+    /// from, without asking the registry on every status event.
+    annotations: Mutex<HashMap<crate::types::Digest, std::collections::BTreeMap<String, String>>>,
 }
 
 /// What became of one promotion attempt.
@@ -126,6 +129,7 @@ impl Engine {
             signature_wait: Duration::from_secs(120),
             replay_window: Duration::from_secs(3600),
             clock: Arc::new(chrono::Utc::now),
+            annotations: Mutex::new(HashMap::new()),
         }
     }
 

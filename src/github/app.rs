@@ -898,27 +898,28 @@ impl GitHub for AppClient {
             limit.clamp(1, 100)
         );
         let v = self.call(repo, Method::GET, &url, None).await?;
-        Ok(v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|c| {
-                        Some(CommitInfo {
-                            sha: c["sha"].as_str()?.to_string(),
-                            message: c
-                                .pointer("/commit/message")
-                                .and_then(Value::as_str)
-                                .unwrap_or_default()
-                                .to_string(),
-                            date: c.pointer("/commit/committer/date").and_then(Value::as_str).map(str::to_string),
-                            parents: c["parents"]
-                                .as_array()
-                                .map(|p| p.iter().filter_map(|x| x["sha"].as_str().map(str::to_string)).collect())
-                                .unwrap_or_default(),
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(commit_infos(&v))
+    }
+
+    async fn branch_commits(&self, repo: &RepoName, branch: &str, limit: u32) -> Result<Vec<CommitInfo>> {
+        let url =
+            format!("{}/commits?sha={}&per_page={}", repo_path(repo), encode_path(branch, false), limit.clamp(1, 100));
+        let v = self.call(repo, Method::GET, &url, None).await?;
+        Ok(commit_infos(&v))
+    }
+
+    async fn create_status(
+        &self,
+        repo: &RepoName,
+        sha: &str,
+        state: StatusState,
+        context: &str,
+        description: &str,
+    ) -> Result<()> {
+        let description: String = description.chars().take(140).collect();
+        let body = json!({"state": state.as_str(), "context": context, "description": description});
+        let path = format!("{}/statuses/{}", repo_path(repo), encode_path(sha, false));
+        self.call(repo, Method::POST, &path, Some(body)).await.map(|_| ())
     }
 
     async fn create_check_run(&self, repo: &RepoName, check: &CheckRunWrite) -> Result<u64> {
@@ -1252,6 +1253,27 @@ fn check_body(c: &CheckRunWrite) -> Value {
         body["actions"] = json!(c.actions);
     }
     body
+}
+
+/// `GET …/commits` answers → commits, newest first.
+fn commit_infos(v: &Value) -> Vec<CommitInfo> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| {
+                    Some(CommitInfo {
+                        sha: c["sha"].as_str()?.to_string(),
+                        message: c.pointer("/commit/message").and_then(Value::as_str).unwrap_or_default().to_string(),
+                        date: c.pointer("/commit/committer/date").and_then(Value::as_str).map(str::to_string),
+                        parents: c["parents"]
+                            .as_array()
+                            .map(|p| p.iter().filter_map(|x| x["sha"].as_str().map(str::to_string)).collect())
+                            .unwrap_or_default(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -131,6 +131,17 @@ pub trait GitHub: Send + Sync {
     async fn check_runs(&self, repo: &RepoName, sha: &str, name: Option<&str>) -> Result<Vec<CheckRunInfo>>;
     /// The latest status per context on a commit.
     async fn statuses(&self, repo: &RepoName, sha: &str) -> Result<Vec<StatusInfo>>;
+    /// The newest `limit` commits of `branch`, newest first.
+    async fn branch_commits(&self, repo: &RepoName, branch: &str, limit: u32) -> Result<Vec<CommitInfo>>;
+    /// Posts a commit status (`description` is cut to GitHub's 140 characters).
+    async fn create_status(
+        &self,
+        repo: &RepoName,
+        sha: &str,
+        state: StatusState,
+        context: &str,
+        description: &str,
+    ) -> Result<()>;
     async fn create_comment(&self, repo: &RepoName, number: u64, body: &str) -> Result<u64>;
     async fn comments(&self, repo: &RepoName, number: u64) -> Result<Vec<CommentInfo>>;
     /// Comments on any issue or pull request of the repository updated at or after `since`
