@@ -3,6 +3,8 @@
 //! Flux events posted to `/webhooks/flux`, timeouts, verification workflows, `baton/policy` on
 //! every PR and merge groups.
 
+use std::time::Duration;
+
 use crate::support::world::*;
 
 const FLUX_OK: &str = include_str!("../data/flux/kustomization-succeeded.json");
@@ -32,4 +34,152 @@ async fn flux_events_need_a_valid_signature() {
     // notification-controller retries with the same body: a duplicate.
     let r = b.post_flux(FLUX_OK, Some(FLUX_SECRET)).await;
     assert_eq!((r.status().as_u16(), r.text().await.unwrap().as_str()), (200, "duplicate delivery\n"));
+}
+
+const DEV_CHECKS: &str = "      checks: [\"kustomization/myapp-dev\"]";
+
+/// The standard world with dev's verification replaced by `verification` (YAML lines under
+/// `verification:`).
+async fn world(verification: &str) -> World {
+    let v = verification.to_string();
+    World::start_custom(move |host| pipeline_yaml(host, "pull-request", "auto").replace(DEV_CHECKS, &v), true).await
+}
+
+/// An apps/ commit on main, the commit the artifact is built from.
+async fn source_commit(w: &World) -> String {
+    w.gh.push_commit(REPO, "main", "alice", "apps: myapp 0.5.1", &[("apps/myapp/deployment.yaml", Some("kind: Deployment\n"))])
+        .await
+}
+
+/// Pushes `tag` built from `source` (its revision annotation in Flux's format).
+async fn push_built_from(w: &World, tag: &str, source: &str) -> String {
+    let revision = format!("main@sha1:{source}");
+    w.registry
+        .push_artifact(
+            "deployments/myapp",
+            tag,
+            format!("manifests of {tag}").as_bytes(),
+            &[
+                ("org.opencontainers.image.revision", revision.as_str()),
+                ("org.opencontainers.image.source", "https://github.com/org/deploy"),
+            ],
+        )
+        .await
+}
+
+async fn dev_bump(w: &World, tag: &str) -> String {
+    let title = format!("promote myapp {tag} to dev");
+    w.until(&format!("{title} merged"), |gh| gh.pulls(REPO).iter().any(|p| p.merged && p.title == title)).await;
+    let pr = w.prs("dev").into_iter().find(|p| p.merged).unwrap();
+    pr.merge_commit_sha.unwrap()
+}
+
+fn record(w: &World, sha: &str, stage: &str) -> Option<(String, String)> {
+    w.gh.check_run(REPO, sha, &format!("baton/verified/{stage}")).map(|c| {
+        let state = if c.status == "completed" { c.conclusion.unwrap_or_default() } else { c.status };
+        (state, c.summary.unwrap_or_default())
+    })
+}
+
+async fn until_record(w: &World, sha: &str, stage: &str, state: &str) -> String {
+    w.until(&format!("baton/verified/{stage} {state}"), |_| record(w, sha, stage).is_some_and(|(s, _)| s == state))
+        .await;
+    record(w, sha, stage).unwrap().1
+}
+
+/// Flux with an OCIRepository source reports on the artifact's source commit, not on the bump:
+/// that status verifies dev, and staging's PR follows with no human.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_on_the_artifacts_source_commit_verifies() {
+    let w = world("      checks: [\"kustomization/myapp-dev/*\"]").await;
+    let source = source_commit(&w).await;
+    push_built_from(&w, "0.5.1", &source).await;
+    let bump = dev_bump(&w, "0.5.1").await;
+    let waiting = until_record(&w, &bump, "dev", "in_progress").await;
+    assert!(waiting.contains("| `kustomization/myapp-dev/*` | ⏳ waiting for kustomization/myapp-dev/* |"), "{waiting}");
+    // The bootstrap Kustomization's status on the bump commit is not dev's.
+    w.gh.post_status(REPO, &bump, "kustomization/flux-system/0c9c2e41", "success").await;
+    w.gh.post_status(REPO, &source, "kustomization/myapp-dev/0c9c2e41", "success").await;
+    let summary = until_record(&w, &bump, "dev", "success").await;
+    insta::assert_snapshot!(summary.replace(&source[..7], "<source>"));
+    w.until("staging's PR", |_| !w.prs("staging").is_empty()).await;
+    w.assert_no_violations();
+}
+
+/// A GitRepository source (or Argo CD) reports on whatever tip it synced: a later commit of the
+/// default branch that still holds the version counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_on_a_later_tip_that_still_holds_the_version_verifies() {
+    let w = world("      checks: [\"kustomization/myapp-dev/*\"]").await;
+    w.push("0.5.1").await;
+    let bump = dev_bump(&w, "0.5.1").await;
+    until_record(&w, &bump, "dev", "in_progress").await;
+    let tip = w.gh.push_commit(REPO, "main", "bob", "docs", &[("README.md", Some("docs\n"))]).await;
+    w.gh.post_status(REPO, &tip, "kustomization/myapp-dev/0c9c2e41", "success").await;
+    let summary = until_record(&w, &bump, "dev", "success").await;
+    assert!(summary.contains(&format!("`kustomization/myapp-dev/0c9c2e41`: status success on `{}`", &tip[..7])), "{summary}");
+    w.until("staging's PR", |_| !w.prs("staging").is_empty()).await;
+    w.assert_no_violations();
+}
+
+/// Two clusters serve dev (`min: 2`): one green and one silent is pending; both green verify.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clusters_must_both_report() {
+    let w = world("      checks: [{ name: \"kustomization/myapp-dev/*\", min: 2 }]").await;
+    w.push("0.5.1").await;
+    let bump = dev_bump(&w, "0.5.1").await;
+    w.gh.post_status(REPO, &bump, "kustomization/myapp-dev/0c9c2e41", "success").await;
+    w.until("one of two reported", |_| {
+        record(&w, &bump, "dev").is_some_and(|(s, t)| s == "in_progress" && t.contains("waiting for 1 more"))
+    })
+    .await;
+    assert!(w.prs("staging").is_empty());
+    w.gh.post_status(REPO, &bump, "kustomization/myapp-dev/9d1e7f00", "success").await;
+    let summary = until_record(&w, &bump, "dev", "success").await;
+    insta::assert_snapshot!(summary);
+    w.until("staging's PR", |_| !w.prs("staging").is_empty()).await;
+    w.assert_no_violations();
+}
+
+/// A green status left on the source commit by an earlier deploy is no verification of this one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_green_status_from_before_the_bump_does_not_verify() {
+    let w = world("      checks: [\"kustomization/myapp-dev/*\"]").await;
+    let source = source_commit(&w).await;
+    w.gh.post_status(REPO, &source, "kustomization/myapp-dev/0c9c2e41", "success").await;
+    w.gh.advance_clock(Duration::from_secs(60));
+    push_built_from(&w, "0.5.1", &source).await;
+    let bump = dev_bump(&w, "0.5.1").await;
+    // Something else reports on the bump: baton evaluates again, and still waits.
+    w.gh.post_status(REPO, &bump, "kustomization/flux-system/0c9c2e41", "success").await;
+    w.gh.settle(Duration::from_millis(300), Duration::from_secs(10)).await;
+    w.baton.wait_idle().await;
+    let (state, summary) = record(&w, &bump, "dev").expect("a record");
+    assert_eq!(state, "in_progress", "{summary}");
+    assert!(summary.contains("waiting for kustomization/myapp-dev/*"), "{summary}");
+    // (That status was fresh for the version dev ran before, which it verified; 0.5.1 waits.)
+    assert!(w.prs("staging").iter().all(|p| !p.title.contains("0.5.1")));
+    w.assert_no_violations();
+}
+
+/// No result within `timeout`: the record fails saying so, with one comment on the bump PR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silence_past_the_timeout_fails_the_record_once() {
+    let w = world("      checks: [\"kustomization/myapp-dev/*\"]\n      timeout: 30m").await;
+    w.push("0.5.1").await;
+    let bump = dev_bump(&w, "0.5.1").await;
+    until_record(&w, &bump, "dev", "in_progress").await;
+    w.advance(Duration::from_secs(31 * 60));
+    // Any event on the bump re-evaluates it (reconcile does too).
+    w.gh.post_status(REPO, &bump, "kustomization/flux-system/0c9c2e41", "success").await;
+    let summary = until_record(&w, &bump, "dev", "failure").await;
+    assert!(summary.ends_with("\nNo result from kustomization/myapp-dev/* within 30m.\n"), "{summary}");
+    let pr = w.prs("dev").pop().unwrap();
+    w.until("a comment on the dev PR", |gh| !gh.comments(REPO, pr.number).is_empty()).await;
+    w.gh.post_status(REPO, &bump, "kustomization/flux-system/0c9c2e41", "success").await;
+    w.gh.settle(Duration::from_millis(300), Duration::from_secs(10)).await;
+    w.baton.wait_idle().await;
+    assert_eq!(w.gh.comments(REPO, pr.number).len(), 1);
+    assert!(w.prs("staging").is_empty());
+    w.assert_no_violations();
 }
