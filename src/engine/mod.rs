@@ -6,7 +6,8 @@
 //!
 //! One file per concern: `promotion` (registry pushes, writing a promotion), `verification`
 //! (bump commits' gates and their records), `history` (what a stage ran, where a version was
-//! verified, what was rolled back), `merge` (auto-merge and rebuild of baton's PRs), `commands`,
+//! verified, what was rolled back), `merge` (auto-merge and rebuild of baton's PRs), `signals`
+//! (Flux events recorded as commit statuses), `commands`,
 //! `policy` (`baton/policy`), `reconcile`. This file holds the engine, the pipeline cache and
 //! the event dispatch. See docs/architecture.md.
 
@@ -16,6 +17,7 @@ pub mod merge;
 pub mod policy;
 pub mod promotion;
 pub mod reconcile;
+pub mod signals;
 pub mod verification;
 
 use std::collections::HashMap;
@@ -214,6 +216,7 @@ impl Engine {
                 self.on_checks_changed(repo, &st.sha, (!branches.is_empty()).then_some(branches)).await
             }
             Event::IssueComment(c) => self.on_comment(repo, c).await,
+            Event::Flux(f) => self.on_flux_event(repo, f).await,
             Event::Push(p) => {
                 let Some(rp) = self.pipeline(repo).await? else { return Ok(()) };
                 if p.git_ref == format!("refs/heads/{}", rp.default_branch) {

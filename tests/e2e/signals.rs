@@ -47,8 +47,14 @@ async fn world(verification: &str) -> World {
 
 /// An apps/ commit on main, the commit the artifact is built from.
 async fn source_commit(w: &World) -> String {
-    w.gh.push_commit(REPO, "main", "alice", "apps: myapp 0.5.1", &[("apps/myapp/deployment.yaml", Some("kind: Deployment\n"))])
-        .await
+    w.gh.push_commit(
+        REPO,
+        "main",
+        "alice",
+        "apps: myapp 0.5.1",
+        &[("apps/myapp/deployment.yaml", Some("kind: Deployment\n"))],
+    )
+    .await
 }
 
 /// Pushes `tag` built from `source` (its revision annotation in Flux's format).
@@ -96,7 +102,10 @@ async fn a_status_on_the_artifacts_source_commit_verifies() {
     push_built_from(&w, "0.5.1", &source).await;
     let bump = dev_bump(&w, "0.5.1").await;
     let waiting = until_record(&w, &bump, "dev", "in_progress").await;
-    assert!(waiting.contains("| `kustomization/myapp-dev/*` | ⏳ waiting for kustomization/myapp-dev/* |"), "{waiting}");
+    assert!(
+        waiting.contains("| `kustomization/myapp-dev/*` | ⏳ waiting for kustomization/myapp-dev/* |"),
+        "{waiting}"
+    );
     // The bootstrap Kustomization's status on the bump commit is not dev's.
     w.gh.post_status(REPO, &bump, "kustomization/flux-system/0c9c2e41", "success").await;
     w.gh.post_status(REPO, &source, "kustomization/myapp-dev/0c9c2e41", "success").await;
@@ -117,7 +126,10 @@ async fn a_status_on_a_later_tip_that_still_holds_the_version_verifies() {
     let tip = w.gh.push_commit(REPO, "main", "bob", "docs", &[("README.md", Some("docs\n"))]).await;
     w.gh.post_status(REPO, &tip, "kustomization/myapp-dev/0c9c2e41", "success").await;
     let summary = until_record(&w, &bump, "dev", "success").await;
-    assert!(summary.contains(&format!("`kustomization/myapp-dev/0c9c2e41`: status success on `{}`", &tip[..7])), "{summary}");
+    assert!(
+        summary.contains(&format!("`kustomization/myapp-dev/0c9c2e41`: status success on `{}`", &tip[..7])),
+        "{summary}"
+    );
     w.until("staging's PR", |_| !w.prs("staging").is_empty()).await;
     w.assert_no_violations();
 }
@@ -181,5 +193,43 @@ async fn silence_past_the_timeout_fails_the_record_once() {
     w.baton.wait_idle().await;
     assert_eq!(w.gh.comments(REPO, pr.number).len(), 1);
     assert!(w.prs("staging").is_empty());
+    w.assert_no_violations();
+}
+
+/// A Flux HelmRelease event (generic-hmac) naming the digest dev runs becomes the status
+/// `flux/helmrelease/apps/myapp` on dev's bump commit; that verifies dev and staging's PR
+/// follows. An event for another digest, or one older than the bump, records nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flux_event_becomes_a_status_on_the_bump_commit() {
+    let w = world("      checks: [\"flux/helmrelease/apps/*\"]").await;
+    let digest = w.push("0.5.1").await;
+    let bump = dev_bump(&w, "0.5.1").await;
+    until_record(&w, &bump, "dev", "in_progress").await;
+    let event = |digest: &str, at: chrono::DateTime<chrono::Utc>| {
+        include_str!("../data/flux/helmrelease-upgrade-succeeded.json")
+            .replace(
+                "0.5.120@sha256:3f1a9c0e5b7d2486a0c4e6f8b1d3a5c7e9f0b2d4a6c8e0f1a3b5c7d9e1f2a4b6",
+                &format!("0.5.1@{digest}"),
+            )
+            .replace("2026-12-02T04:12:03Z", &at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    };
+    let now = chrono::Utc::now() + chrono::Duration::seconds(2);
+    assert_eq!(w.baton.post_flux(&event(&digest, now), Some("wrong")).await.status(), 401);
+    let other = format!("sha256:{}", "e".repeat(64));
+    assert_eq!(w.baton.post_flux(&event(&other, now), Some(FLUX_SECRET)).await.status(), 202);
+    let old = chrono::Utc::now() - chrono::Duration::hours(1);
+    assert_eq!(w.baton.post_flux(&event(&digest, old), Some(FLUX_SECRET)).await.status(), 202);
+    w.baton.wait_idle().await;
+    assert!(w.gh.statuses(REPO, &bump).iter().all(|s| !s.context.starts_with("flux/")));
+
+    assert_eq!(w.baton.post_flux(&event(&digest, now), Some(FLUX_SECRET)).await.status(), 202);
+    w.until("flux/helmrelease/apps/myapp on the bump", |gh| {
+        gh.statuses(REPO, &bump).iter().any(|s| s.context == "flux/helmrelease/apps/myapp" && s.state == "success")
+    })
+    .await;
+    let status = w.gh.statuses(REPO, &bump).into_iter().find(|s| s.context == "flux/helmrelease/apps/myapp").unwrap();
+    assert_eq!(status.description.as_deref(), Some("upgrade succeeded"));
+    until_record(&w, &bump, "dev", "success").await;
+    w.until("staging's PR", |_| !w.prs("staging").is_empty()).await;
     w.assert_no_violations();
 }
