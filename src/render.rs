@@ -188,6 +188,15 @@ pub fn gate_summary(r: &crate::planner::gate::GateReport) -> String {
     summary
 }
 
+/// `baton/policy`'s title for a pull request that changes no pointer and not `.baton.yaml`.
+pub const POLICY_NOTHING_TITLE: &str = "No pointer changed";
+
+/// Its summary.
+pub fn policy_nothing_to_check() -> String {
+    "This pull request changes no pointer file and not `.baton.yaml`: there is nothing for baton to check.\n"
+        .to_string()
+}
+
 /// The squash-merge commit message of a baton PR: the title line GitHub would use, and the
 /// same trailers as the PR's commit, so that the default branch carries them.
 pub fn merge_message(number: u64, m: &Marker) -> String {

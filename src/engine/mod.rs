@@ -217,6 +217,7 @@ impl Engine {
             }
             Event::IssueComment(c) => self.on_comment(repo, c).await,
             Event::Flux(f) => self.on_flux_event(repo, f).await,
+            Event::MergeGroup(g) => self.on_merge_group(repo, g).await,
             Event::Push(p) => {
                 let Some(rp) = self.pipeline(repo).await? else { return Ok(()) };
                 if p.git_ref == format!("refs/heads/{}", rp.default_branch) {

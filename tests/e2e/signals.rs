@@ -164,8 +164,7 @@ async fn a_stale_green_status_from_before_the_bump_does_not_verify() {
     let bump = dev_bump(&w, "0.5.1").await;
     // Something else reports on the bump: baton evaluates again, and still waits.
     w.gh.post_status(REPO, &bump, "kustomization/flux-system/0c9c2e41", "success").await;
-    w.gh.settle(Duration::from_millis(300), Duration::from_secs(10)).await;
-    w.baton.wait_idle().await;
+    w.settle().await;
     let (state, summary) = record(&w, &bump, "dev").expect("a record");
     assert_eq!(state, "in_progress", "{summary}");
     assert!(summary.contains("waiting for kustomization/myapp-dev/*"), "{summary}");
@@ -189,8 +188,7 @@ async fn silence_past_the_timeout_fails_the_record_once() {
     let pr = w.prs("dev").pop().unwrap();
     w.until("a comment on the dev PR", |gh| !gh.comments(REPO, pr.number).is_empty()).await;
     w.gh.post_status(REPO, &bump, "kustomization/flux-system/0c9c2e41", "success").await;
-    w.gh.settle(Duration::from_millis(300), Duration::from_secs(10)).await;
-    w.baton.wait_idle().await;
+    w.settle().await;
     assert_eq!(w.gh.comments(REPO, pr.number).len(), 1);
     assert!(w.prs("staging").is_empty());
     w.assert_no_violations();
@@ -231,5 +229,28 @@ async fn a_flux_event_becomes_a_status_on_the_bump_commit() {
     assert_eq!(status.description.as_deref(), Some("upgrade succeeded"));
     until_record(&w, &bump, "dev", "success").await;
     w.until("staging's PR", |_| !w.prs("staging").is_empty()).await;
+    w.assert_no_violations();
+}
+
+/// A merge queue asks for `baton/policy` on the merge group's head (`merge_group`
+/// checks_requested): a pointer change is checked there as on the PR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_group_gets_baton_policy_on_its_head() {
+    let w = World::start_manual().await;
+    w.gh.require_merge_queue(REPO, "main");
+    let (n, pr_head) = w.human_pr("human/docs", &[("README.md", Some("hello\n"))]).await;
+    assert_eq!(w.policy(&pr_head).await.conclusion.as_deref(), Some("success"));
+    let group_head = w.gh.enqueue_merge_group(REPO, n).await;
+    let check = w.policy(&group_head).await;
+    assert_eq!((check.conclusion.as_deref(), check.title.as_deref()), (Some("success"), Some("No pointer changed")));
+
+    // A pointer change by hand to a version nobody verified fails in the queue too.
+    let text = w.gh.file(REPO, "main", "clusters/staging/values.yaml").unwrap().replace("tag: 0.4.9", "tag: 0.4.10");
+    let (n, pr_head) = w.human_pr("human/staging", &[("clusters/staging/values.yaml", Some(&text))]).await;
+    let on_pr = w.policy(&pr_head).await;
+    let group_head = w.gh.enqueue_merge_group(REPO, n).await;
+    let on_group = w.policy(&group_head).await;
+    assert_eq!(on_group.conclusion, on_pr.conclusion);
+    assert_eq!(on_group.conclusion.as_deref(), Some("failure"));
     w.assert_no_violations();
 }
