@@ -455,7 +455,8 @@ mod tests {
     #[test]
     fn flux_events_become_statuses() {
         let digest_rev = "0.5.120@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-        let rows: Vec<(FluxEvent, Option<(&str, FluxState, &str, bool)>)> = vec![
+        type Want<'a> = Option<(&'a str, FluxState, &'a str, bool)>;
+        let rows: Vec<(FluxEvent, Want)> = vec![
             (
                 event("Kustomization", Severity::Info, "ReconciliationSucceeded", Some(digest_rev)),
                 Some((

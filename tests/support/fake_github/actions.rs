@@ -220,13 +220,13 @@ pub fn routes(
             let mut runs: Vec<WorkflowRunRec> = s
                 .workflow_runs
                 .values()
-                .cloned()
                 .filter(|r| r.repo == full && (r.file == file || r.workflow_id.to_string() == file))
                 .filter(|r| q.get("event").is_none_or(|e| &r.event == e))
                 .filter(|r| q.get("branch").is_none_or(|b| &r.head_branch == b))
                 .filter(|r| q.get("head_sha").is_none_or(|h| &r.head_sha == h))
                 .filter(|r| q.get("status").is_none_or(|st| &r.status == st || r.conclusion.as_ref() == Some(st)))
                 .filter(|r| created_after.is_none_or(|t| r.created_at >= t))
+                .cloned()
                 .collect();
             runs.sort_by_key(|r| std::cmp::Reverse(r.id));
             let list: Vec<Value> = runs.iter().map(|r| s.workflow_run_json(r)).collect();
