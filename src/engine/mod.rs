@@ -218,6 +218,10 @@ impl Engine {
             Event::IssueComment(c) => self.on_comment(repo, c).await,
             Event::Flux(f) => self.on_flux_event(repo, f).await,
             Event::MergeGroup(g) => self.on_merge_group(repo, g).await,
+            // A verification workflow finished: its run's commit is the bump or a later tip.
+            Event::WorkflowRun(r) if r.trigger == "workflow_dispatch" => {
+                self.evaluate_stages(repo, Some(&r.head_sha)).await
+            }
             Event::Push(p) => {
                 let Some(rp) = self.pipeline(repo).await? else { return Ok(()) };
                 if p.git_ref == format!("refs/heads/{}", rp.default_branch) {

@@ -67,6 +67,47 @@ impl Engine {
         Ok(())
     }
 
+    /// The runs of the stage's verification workflows for this bump, each dispatched once: a run
+    /// of the workflow dispatched on the default branch since the bump (whose title, the
+    /// workflow's `run-name`, names this stage and digest when it names any digest) is this
+    /// bump's; without one, baton dispatches it (inputs stage, version, digest and the
+    /// configured ones) and waits for its `workflow_run`.
+    async fn workflow_signals(
+        &self,
+        rp: &RepoPipeline,
+        sp: &StagePointer<'_>,
+        bump: &Bump,
+    ) -> anyhow::Result<Vec<Signal>> {
+        let mut out = Vec::new();
+        let since = bump.date.unwrap_or_else(|| (self.clock)());
+        let since = since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let digest = bump.version.digest.as_str();
+        for w in &sp.stage.verification.workflows {
+            let runs = self.github.workflow_runs(&rp.repo, &w.file, &rp.default_branch, &since).await?;
+            let titled = runs.iter().any(|r| r.display_title.contains("sha256:"));
+            let ours: Vec<&crate::github::WorkflowRunInfo> = runs
+                .iter()
+                .filter(|r| {
+                    !titled || (r.display_title.contains(digest) && r.display_title.contains(sp.stage.name.as_str()))
+                })
+                .collect();
+            if ours.is_empty() {
+                let mut inputs = w.inputs.clone();
+                inputs.insert("stage".into(), sp.stage.name.to_string());
+                inputs.insert("version".into(), bump.version.tag.to_string());
+                inputs.insert("digest".into(), digest.to_string());
+                tracing::info!(stage = %sp.stage.name, workflow = %w.file, "dispatching a verification workflow");
+                self.github.dispatch_workflow(&rp.repo, &w.file, &rp.default_branch, &inputs).await?;
+                let runs = self.github.workflow_runs(&rp.repo, &w.file, &rp.default_branch, &since).await?;
+                let newest = runs.iter().filter(|r| !titled || r.display_title.contains(digest)).max_by_key(|r| r.id);
+                out.extend(newest.map(|r| Signal::from_workflow_run(&w.file, r)));
+            } else {
+                out.extend(ours.into_iter().map(|r| Signal::from_workflow_run(&w.file, r)));
+            }
+        }
+        Ok(out)
+    }
+
     /// The artifact's source commit S when signals on it count for the stage (its
     /// `org.opencontainers.image.revision`, when its `.source` is this repository or the stage
     /// sets `source: commit-of-artifact`).
@@ -118,6 +159,7 @@ impl Engine {
             }
             // baton's own records never verify anything.
             signals.retain(|s| !s.name.starts_with("baton/"));
+            signals.extend(self.workflow_signals(rp, sp, bump).await?);
             let report = evaluate_gate(&GateFacts {
                 stage: sp.stage,
                 tag: &bump.version.tag,

@@ -131,6 +131,22 @@ pub trait GitHub: Send + Sync {
     async fn check_runs(&self, repo: &RepoName, sha: &str, name: Option<&str>) -> Result<Vec<CheckRunInfo>>;
     /// The latest status per context on a commit.
     async fn statuses(&self, repo: &RepoName, sha: &str) -> Result<Vec<StatusInfo>>;
+    /// Runs of workflow `file` dispatched on `branch` and created at or after `since` (RFC 3339).
+    async fn workflow_runs(
+        &self,
+        repo: &RepoName,
+        file: &str,
+        branch: &str,
+        since: &str,
+    ) -> Result<Vec<WorkflowRunInfo>>;
+    /// `workflow_dispatch` of `file` on `git_ref` with `inputs`.
+    async fn dispatch_workflow(
+        &self,
+        repo: &RepoName,
+        file: &str,
+        git_ref: &str,
+        inputs: &std::collections::BTreeMap<String, String>,
+    ) -> Result<()>;
     /// The newest `limit` commits of `branch`, newest first.
     async fn branch_commits(&self, repo: &RepoName, branch: &str, limit: u32) -> Result<Vec<CommitInfo>>;
     /// Posts a commit status (`description` is cut to GitHub's 140 characters).

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::forge::{CheckRunInfo, CheckStatus, StatusInfo, StatusState};
+use crate::forge::{CheckRunInfo, CheckStatus, StatusInfo, StatusState, WorkflowRunInfo};
 use crate::pipeline::{CheckRequirement, Stage};
 use crate::planner::signals::timed_out;
 use crate::types::{StageName, Tag};
@@ -68,6 +68,24 @@ impl Signal {
             commit: c.head_sha.clone(),
             at: parse_time(c.completed_at.as_deref().or(c.started_at.as_deref())),
             id: c.id,
+        }
+    }
+
+    /// The run of verification workflow `file` (its name in the gate).
+    pub fn from_workflow_run(file: &str, r: &WorkflowRunInfo) -> Signal {
+        let state = match (r.status.as_str(), r.conclusion.as_deref()) {
+            ("completed", Some("success" | "neutral" | "skipped")) => SignalState::Passed,
+            ("completed", _) => SignalState::Failed,
+            _ => SignalState::Pending,
+        };
+        Signal {
+            name: file.to_string(),
+            kind: SignalKind::WorkflowRun,
+            state,
+            detail: r.conclusion.clone().unwrap_or_else(|| r.status.clone()),
+            commit: r.head_sha.clone(),
+            at: parse_time(r.created_at.as_deref()),
+            id: r.id,
         }
     }
 

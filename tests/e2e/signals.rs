@@ -254,3 +254,37 @@ async fn a_merge_group_gets_baton_policy_on_its_head() {
     assert_eq!(on_group.conclusion.as_deref(), Some("failure"));
     w.assert_no_violations();
 }
+
+/// A verification workflow: dispatched once per bump (replayed events dispatch nothing more),
+/// with stage, version, digest and the configured inputs; its `workflow_run` success verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_gate_is_dispatched_once_and_its_run_verifies() {
+    let w = world("      workflows: [{ file: e2e.yml, inputs: { suite: smoke } }]").await;
+    let wf = "name: e2e\nrun-name: \"verify ${{ inputs.stage }} ${{ inputs.version }} ${{ inputs.digest }}\"\non:\n  workflow_dispatch:\n    inputs:\n      stage: {}\n      version: {}\n      digest: {}\n      suite: {}\n";
+    w.gh.push_commit(REPO, "main", "alice", "ci: e2e", &[(".github/workflows/e2e.yml", Some(wf))]).await;
+    let digest = w.push("0.5.1").await;
+    let bump = dev_bump(&w, "0.5.1").await;
+    // (dev's previous version, 0.5.0, got its own run when the workflow file landed.)
+    let runs_of = |gh: &crate::support::fake_github::FakeGitHub| -> Vec<_> {
+        gh.workflow_runs(REPO).into_iter().filter(|r| r.display_title.contains("0.5.1")).collect()
+    };
+    w.until("one dispatched run for 0.5.1", |gh| runs_of(gh).len() == 1).await;
+    let run = runs_of(&w.gh).remove(0);
+    assert_eq!(run.display_title, format!("verify dev 0.5.1 {digest}"));
+    let inputs: Vec<(&str, &str)> = run.inputs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(inputs, [("digest", digest.as_str()), ("stage", "dev"), ("suite", "smoke"), ("version", "0.5.1")]);
+    let waiting = until_record(&w, &bump, "dev", "in_progress").await;
+    assert!(waiting.contains("| `workflow e2e.yml` | ⏳ workflow run queued |"), "{waiting}");
+    for d in w.gh.deliveries() {
+        w.gh.redeliver(&d.id);
+    }
+    w.gh.settle(Duration::from_millis(300), Duration::from_secs(10)).await;
+    w.baton.wait_idle().await;
+    assert_eq!(runs_of(&w.gh).len(), 1, "dispatched once");
+    w.gh.complete_workflow_run(run.id, "success").await;
+    let summary = until_record(&w, &bump, "dev", "success").await;
+    assert!(summary.contains("| `workflow e2e.yml` | ✅ workflow run success |"), "{summary}");
+    w.until("staging's PR", |_| !w.prs("staging").is_empty()).await;
+    assert_eq!(runs_of(&w.gh).len(), 1);
+    w.assert_no_violations();
+}
