@@ -278,8 +278,7 @@ async fn a_workflow_gate_is_dispatched_once_and_its_run_verifies() {
     for d in w.gh.deliveries() {
         w.gh.redeliver(&d.id);
     }
-    w.gh.settle(Duration::from_millis(300), Duration::from_secs(10)).await;
-    w.baton.wait_idle().await;
+    w.settle().await;
     assert_eq!(runs_of(&w.gh).len(), 1, "dispatched once");
     w.gh.complete_workflow_run(run.id, "success").await;
     let summary = until_record(&w, &bump, "dev", "success").await;
