@@ -118,13 +118,22 @@ struct WorkflowRunPayload {
     action: String,
     repository: Repository,
     workflow_run: WorkflowRun,
+    #[serde(default)]
+    workflow: Option<Workflow>,
+}
+
+#[derive(Deserialize)]
+struct Workflow {
+    #[serde(default)]
+    path: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct WorkflowRun {
     id: u64,
-    /// `.github/workflows/e2e.yml`
-    path: String,
+    /// `.github/workflows/e2e.yml` (older payloads carry it only in `workflow.path`).
+    #[serde(default)]
+    path: Option<String>,
     event: String,
     head_sha: String,
     #[serde(default)]
@@ -426,8 +435,11 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Received, String> {
                 return ignored(format!("workflow_run action {}", p.action));
             }
             let run = p.workflow_run;
+            let Some(path) = run.path.clone().or(p.workflow.and_then(|w| w.path)) else {
+                return ignored("workflow_run without a workflow path".to_string());
+            };
             // `.github/workflows/e2e.yml` (a dynamic workflow may carry `@ref` after it).
-            let path = run.path.split('@').next().unwrap_or_default();
+            let path = path.split('@').next().unwrap_or_default();
             let workflow_file = path.rsplit('/').next().unwrap_or_default().to_string();
             if workflow_file.is_empty() {
                 return Err("workflow_run.path names no workflow file".into());
