@@ -108,8 +108,16 @@ async fn a_status_on_the_artifacts_source_commit_verifies() {
     );
     // The bootstrap Kustomization's status on the bump commit is not dev's.
     w.gh.post_status(REPO, &bump, "kustomization/flux-system/0c9c2e41", "success").await;
+    w.settle().await;
+    w.gh.clear_requests();
     w.gh.post_status(REPO, &source, "kustomization/myapp-dev/0c9c2e41", "success").await;
     let summary = until_record(&w, &bump, "dev", "success").await;
+    // The status on S found its stage without scanning history: the pipeline, the pointer's
+    // bump, the branch's newest commits, signals on B and S, the record (13 requests measured;
+    // the artifact's annotations came from the cache, not the registry).
+    let requests = w.gh.requests();
+    assert!(requests.len() <= 14, "{} requests: {:#?}", requests.len(), requests);
+    assert_eq!(requests.iter().filter(|r| r.path.ends_with("/status")).count(), 2, "signals on B and S");
     insta::assert_snapshot!(summary.replace(&source[..7], "<source>"));
     w.until("staging's PR", |_| !w.prs("staging").is_empty()).await;
     w.assert_no_violations();
