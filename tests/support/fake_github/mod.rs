@@ -13,8 +13,8 @@
 //! ```
 #![allow(dead_code, unused_imports)]
 
-mod faults;
 pub mod actions;
+mod faults;
 mod payloads;
 mod routes;
 mod sha1;
