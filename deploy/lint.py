@@ -285,13 +285,15 @@ PERMISSIONS = {
     "contents": "write",
     "pull_requests": "write",
     "checks": "write",
-    "statuses": "read",
+    "statuses": "write",
+    "actions": "write",
+    "merge_queues": "write",
     "issues": "write",
     "metadata": "read",
     "members": "read",
     "packages": "read",
 }
-REQUIRED_PERMISSIONS = set(PERMISSIONS) - {"packages"}
+REQUIRED_PERMISSIONS = set(PERMISSIONS) - {"packages", "actions", "merge_queues"}
 # Every event baton handles, and the permission GitHub requires to subscribe an App to it.
 EVENTS = {
     "pull_request": "pull_requests",
@@ -301,8 +303,10 @@ EVENTS = {
     "status": "statuses",
     "push": "contents",
     "registry_package": "packages",
+    "merge_group": "merge_queues",
+    "workflow_run": "actions",
 }
-REQUIRED_EVENTS = set(EVENTS) - {"registry_package"}
+REQUIRED_EVENTS = set(EVENTS) - {"registry_package", "merge_group", "workflow_run"}
 
 
 def check_app_manifest(root):

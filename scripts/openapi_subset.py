@@ -80,6 +80,10 @@ OPERATIONS = [
     ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission"),
     ("GET", "/orgs/{org}/teams/{team_slug}/memberships/{username}"),
     ("GET", "/repos/{owner}/{repo}/branches/{branch}/protection"),
+    ("GET", "/repos/{owner}/{repo}/rules/branches/{branch}"),
+    # actions: verification workflows
+    ("POST", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"),
+    ("GET", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs"),
 ]
 
 # Webhook events (X-GitHub-Event values) whose payload schemas are kept under
@@ -90,12 +94,14 @@ WEBHOOK_EVENTS = [
     "installation",
     "installation_repositories",
     "issue_comment",
+    "merge_group",
     "package",
     "ping",
     "pull_request",
     "push",
     "registry_package",
     "status",
+    "workflow_run",
 ]
 
 # Path-item level keys that are not operations but should be kept.

@@ -17,6 +17,12 @@ pub enum Event {
     Status(StatusEvent),
     IssueComment(CommentEvent),
     Push(PushEvent),
+    /// A merge queue asks for the required checks on a merge group's head.
+    MergeGroup(MergeGroupEvent),
+    /// A GitHub Actions run completed (a verification workflow's conclusion is a gate).
+    WorkflowRun(WorkflowRunEvent),
+    /// A Flux notification-controller event (`POST /webhooks/flux`); concerns every repository.
+    Flux(crate::planner::signals::FluxEvent),
 }
 
 impl Event {
@@ -30,6 +36,9 @@ impl Event {
             Event::Status(e) => Some(&e.repo),
             Event::IssueComment(e) => Some(&e.repo),
             Event::Push(e) => Some(&e.repo),
+            Event::MergeGroup(e) => Some(&e.repo),
+            Event::WorkflowRun(e) => Some(&e.repo),
+            Event::Flux(_) => None,
         }
     }
 
@@ -43,6 +52,9 @@ impl Event {
             Event::Status(_) => "status",
             Event::IssueComment(_) => "issue_comment",
             Event::Push(_) => "push",
+            Event::MergeGroup(_) => "merge_group",
+            Event::WorkflowRun(_) => "workflow_run",
+            Event::Flux(_) => "flux",
         }
     }
 }
@@ -151,4 +163,33 @@ pub struct PushEvent {
     /// `refs/heads/main`
     pub git_ref: String,
     pub after: String,
+}
+
+/// `merge_group` `checks_requested`: the queue wants the required checks on `head_sha`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MergeGroupEvent {
+    pub repo: RepoName,
+    pub head_sha: String,
+    /// `refs/heads/gh-readonly-queue/main/pr-104-…`
+    pub head_ref: String,
+    pub base_sha: String,
+    /// `refs/heads/main`
+    pub base_ref: String,
+}
+
+/// `workflow_run` `completed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkflowRunEvent {
+    pub repo: RepoName,
+    pub run_id: u64,
+    /// The workflow's file name in `.github/workflows/` (`e2e.yml`), from its path.
+    pub workflow_file: String,
+    /// What triggered the run (`workflow_dispatch`, `push`, …).
+    pub trigger: String,
+    pub head_sha: String,
+    pub head_branch: Option<String>,
+    pub conclusion: Option<String>,
+    /// The run's title (a workflow's `run-name`), where baton's dispatches name their bump.
+    pub display_title: String,
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }

@@ -230,6 +230,19 @@ pub struct StatusInfo {
     pub updated_at: Option<String>,
 }
 
+/// A GitHub Actions workflow run (`GET …/actions/workflows/{file}/runs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowRunInfo {
+    pub id: u64,
+    pub head_sha: String,
+    pub event: String,
+    /// `queued`, `in_progress`, `completed`, …
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub display_title: String,
+    pub created_at: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssueInfo {
     pub number: u64,

@@ -120,25 +120,45 @@ pub fn promote_action_id(stage: &StageName) -> String {
 
 /// The Markdown summary of a stage's verification gate.
 pub fn gate_summary(r: &crate::planner::gate::GateReport) -> String {
-    use crate::planner::gate::{Signal, SignalKind, SignalState, Soak};
-    let describe = |s: &Option<Signal>| match s {
-        None => "not reported yet".to_string(),
-        Some(s) => match (s.kind, s.state) {
+    use crate::planner::gate::{Signal, SignalKind, SignalState, Soak, Wanted};
+    let short = |c: &str| c.chars().take(7).collect::<String>();
+    let what = |s: &Signal| {
+        let what = match (s.kind, s.state) {
             (SignalKind::CheckRun, SignalState::Passed) => "check run succeeded".to_string(),
             (SignalKind::CheckRun, _) => format!("check run {}", s.detail),
             (SignalKind::Status, _) => format!("status {}", s.detail),
-        },
+            (SignalKind::WorkflowRun, _) => format!("workflow run {}", s.detail),
+        };
+        let on = if s.commit == r.commit { String::new() } else { format!(" on `{}`", short(&s.commit)) };
+        format!("{what}{on}")
+    };
+    let mark_of = |state: SignalState| match state {
+        SignalState::Passed => "✅",
+        SignalState::Failed => "❌",
+        SignalState::Pending => "⏳",
     };
     let lines: Vec<String> = r
         .requirements
         .iter()
         .map(|q| {
-            let mark = match q.state() {
-                SignalState::Passed => "✅",
-                SignalState::Failed => "❌",
-                SignalState::Pending => "⏳",
+            let mark = mark_of(q.state());
+            let label = q.wanted.label().replace('|', "\\|");
+            let min = if q.wanted.min() > 1 { format!(" (at least {})", q.wanted.min()) } else { String::new() };
+            let own_name = matches!(q.matched.as_slice(), [one] if one.name == q.wanted.label() || matches!(q.wanted, Wanted::Workflow(_)));
+            let mut parts: Vec<String> = match q.matched.as_slice() {
+                [one] if own_name => vec![what(one)],
+                [one] => vec![format!("`{}`: {}", one.name.replace('|', "\\|"), what(one))],
+                many => many
+                    .iter()
+                    .map(|s| format!("{} `{}`: {}", mark_of(s.state), s.name.replace('|', "\\|"), what(s)))
+                    .collect(),
             };
-            format!("| `{}` | {mark} {} |", q.name.replace('|', "\\|"), describe(&q.signal))
+            match (q.matched.is_empty(), q.missing()) {
+                (true, _) => parts.push(format!("waiting for {label}")),
+                (false, n) if n > 0 => parts.push(format!("waiting for {n} more")),
+                _ => {}
+            }
+            format!("| `{label}`{min} | {mark} {} |", parts.join("<br>"))
         })
         .collect();
     let mut summary = format!(
@@ -147,6 +167,15 @@ pub fn gate_summary(r: &crate::planner::gate::GateReport) -> String {
         r.stage,
         if lines.is_empty() { "| (none configured) | ✅ |".to_string() } else { lines.join("\n") }
     );
+    if let Some(t) = r.timed_out {
+        let silent: Vec<String> =
+            r.requirements.iter().filter(|q| q.state() == SignalState::Pending).map(|q| q.wanted.label()).collect();
+        summary.push_str(&format!(
+            "\nNo result from {} within {}.\n",
+            silent.join(", "),
+            crate::planner::signals::duration_text(t)
+        ));
+    }
     match r.soak {
         Some(Soak::Until { until, secs }) => {
             summary.push_str(&format!("\nSoaking until {} ({secs}s soak).\n", until.to_rfc3339()))
@@ -157,6 +186,15 @@ pub fn gate_summary(r: &crate::planner::gate::GateReport) -> String {
         None => {}
     }
     summary
+}
+
+/// `baton/policy`'s title for a pull request that changes no pointer and not `.baton.yaml`.
+pub const POLICY_NOTHING_TITLE: &str = "No pointer changed";
+
+/// Its summary.
+pub fn policy_nothing_to_check() -> String {
+    "This pull request changes no pointer file and not `.baton.yaml`: there is nothing for baton to check.\n"
+        .to_string()
 }
 
 /// The squash-merge commit message of a baton PR: the title line GitHub would use, and the
@@ -545,5 +583,75 @@ mod tests {
         assert_eq!(parse_marker(&b).as_ref(), Some(&m));
         assert_eq!(parse_marker("no marker"), None);
         assert_eq!(parse_marker("<!-- baton:{broken -->"), None);
+    }
+
+    /// Signals as deployers report them: a pattern still silent, two clusters of which one
+    /// reported (on the artifact's source commit), an exact check, a workflow; then a timeout.
+    #[test]
+    fn gate_summary_lists_each_matched_context() {
+        use crate::pipeline::{CheckPattern, CheckRequirement};
+        use crate::planner::gate::{GateReport, GateVerdict, Requirement, Signal, SignalKind, SignalState, Wanted};
+        let req =
+            |p: &str, min: u32| Wanted::Checks(CheckRequirement { pattern: CheckPattern::parse(p).unwrap(), min });
+        let sig = |name: &str, kind: SignalKind, state: SignalState, detail: &str, commit: &str| Signal {
+            name: name.into(),
+            kind,
+            state,
+            detail: detail.into(),
+            commit: commit.into(),
+            at: None,
+            id: 1,
+        };
+        let bump = "b".repeat(40);
+        let source = "5394cb7f48332b2de7c17dd8b8384bbc84b7e738";
+        let mut report = GateReport {
+            stage: "dev".parse().unwrap(),
+            tag: "0.5.120".parse().unwrap(),
+            commit: bump.clone(),
+            verdict: GateVerdict::Pending,
+            requirements: vec![
+                Requirement {
+                    wanted: req("kustomization/myapp-dev/*", 1),
+                    matched: vec![],
+                    state: SignalState::Pending,
+                },
+                Requirement {
+                    wanted: req("kustomization/myapp-*/*", 2),
+                    matched: vec![sig(
+                        "kustomization/myapp-dev/0c9c2e41",
+                        SignalKind::Status,
+                        SignalState::Passed,
+                        "success",
+                        source,
+                    )],
+                    state: SignalState::Pending,
+                },
+                Requirement {
+                    wanted: req("continuous-delivery/*", 1),
+                    matched: vec![
+                        sig("continuous-delivery/myapp-eu", SignalKind::Status, SignalState::Passed, "success", &bump),
+                        sig("continuous-delivery/myapp-us", SignalKind::Status, SignalState::Failed, "failure", &bump),
+                    ],
+                    state: SignalState::Failed,
+                },
+                Requirement {
+                    wanted: req("smoke / dev", 1),
+                    matched: vec![sig("smoke / dev", SignalKind::CheckRun, SignalState::Passed, "success", &bump)],
+                    state: SignalState::Passed,
+                },
+                Requirement {
+                    wanted: Wanted::Workflow("e2e.yml".into()),
+                    matched: vec![sig("e2e.yml", SignalKind::WorkflowRun, SignalState::Pending, "queued", &bump)],
+                    state: SignalState::Pending,
+                },
+            ],
+            soak: None,
+            timed_out: None,
+        };
+        insta::assert_snapshot!("gate_summary_signals", gate_summary(&report));
+        report.requirements.retain(|r| r.state != SignalState::Failed);
+        report.verdict = GateVerdict::Failed;
+        report.timed_out = Some(std::time::Duration::from_secs(1800));
+        insta::assert_snapshot!("gate_summary_timeout", gate_summary(&report));
     }
 }

@@ -1,5 +1,5 @@
 //! The axum HTTP server: `POST /webhooks/github`, `POST /webhooks/registry`,
-//! `GET /healthz`, `GET /readyz`, `GET /metrics`.
+//! `POST /webhooks/flux`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
 //!
 //! Answers never wait for GitHub or registry I/O: a verified delivery is parsed into baton's
 //! own event, put on the bounded queue (503 when full, so the sender retries) and answered 202.
@@ -40,6 +40,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/webhooks/github", post(github_webhook))
         .route("/webhooks/registry", post(registry_webhook))
+        .route("/webhooks/flux", post(flux_webhook))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -189,6 +190,51 @@ async fn registry_webhook(State(st): State<Arc<AppState>>, headers: HeaderMap, b
     }
     let jobs = notes.pushes.into_iter().flat_map(|p| st.engine.jobs_for_registry_push(&delivery, p)).collect();
     enqueue(&st, "registry", "push", &delivery, jobs)
+}
+
+/// A Flux event names no repository: it fans out to every repository baton serves, and each
+/// one records it on the stages whose checks match its context.
+async fn flux_webhook(State(st): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Body) -> Response {
+    let body = match read_body(&headers, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if !webhook::signature::verify(
+        &st.settings.webhooks.flux_secrets,
+        header_str(&headers, webhook::flux::SIGNATURE_HEADER),
+        &body,
+    ) {
+        crate::metrics::delivery("flux", "event", "rejected_signature");
+        tracing::warn!("Flux event with a missing or wrong X-Signature refused");
+        return answer(StatusCode::UNAUTHORIZED, "missing or invalid X-Signature");
+    }
+    let ev = match webhook::flux::parse(&body) {
+        Ok(Received::Event(ev)) => ev,
+        Ok(Received::Ignored(why)) => {
+            crate::metrics::delivery("flux", "event", "ignored");
+            tracing::debug!("ignored: {why}");
+            return answer(StatusCode::OK, format!("ignored: {why}"));
+        }
+        Err(reason) => {
+            crate::metrics::delivery("flux", "event", "malformed");
+            tracing::warn!(reason, "malformed Flux event");
+            return answer(StatusCode::BAD_REQUEST, reason);
+        }
+    };
+    // notification-controller retries a failed POST with the same body.
+    let delivery = format!("flux-{}", short_hash(&body));
+    if st.dedup.seen(&delivery) {
+        crate::metrics::delivery("flux", "event", "duplicate");
+        return answer(StatusCode::OK, "duplicate delivery");
+    }
+    let event = Arc::new(*ev);
+    let jobs = st
+        .engine
+        .repositories()
+        .into_iter()
+        .map(|repo| Job { repo, delivery: delivery.clone(), event: event.clone() })
+        .collect();
+    enqueue(&st, "flux", "event", &delivery, jobs)
 }
 
 async fn readyz(State(st): State<Arc<AppState>>) -> Response {

@@ -18,6 +18,7 @@ pub const DEFAULTS: &str = include_str!("../config/default.toml");
 const LIST_KEYS: &[&str] = &[
     "webhooks.github_secrets",
     "webhooks.registry_tokens",
+    "webhooks.flux_secrets",
     "github.repositories",
     "registry.hosts",
     "registry.insecure_hosts",
@@ -77,6 +78,8 @@ impl fmt::Debug for Secret {
 pub struct WebhookSettings {
     pub github_secrets: Vec<Secret>,
     pub registry_tokens: Vec<Secret>,
+    /// HMAC keys of Flux notification-controller `generic-hmac` providers (`POST /webhooks/flux`).
+    pub flux_secrets: Vec<Secret>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -173,6 +176,9 @@ impl Settings {
         }
         if self.webhooks.github_secrets.iter().any(|s| s.expose().is_empty()) {
             return bad("webhooks.github_secrets", "an empty secret would accept unsigned deliveries");
+        }
+        if self.webhooks.flux_secrets.iter().any(|s| s.expose().is_empty()) {
+            return bad("webhooks.flux_secrets", "an empty secret would accept unsigned Flux events");
         }
         if self.webhooks.registry_tokens.iter().any(|s| s.expose().len() < 16) {
             return bad("webhooks.registry_tokens", "each token must be at least 16 characters");

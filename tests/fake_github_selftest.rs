@@ -824,3 +824,85 @@ async fn pagination_unknown_routes_and_validator() {
     assert_eq!(gh.requests().len(), 1);
     assert_eq!(gh.count_requests("GET", "/repos/org/deploy"), 1);
 }
+
+#[tokio::test]
+async fn workflow_dispatch_runs_merge_groups_and_rules() {
+    let (gh, rx) = setup().await;
+    let api = Api::new(&gh).await;
+    let wf = "name: e2e\nrun-name: \"baton ${{ inputs.stage }} ${{ inputs.digest }}\"\non:\n  workflow_dispatch:\n    inputs: {}\n";
+    gh.push_commit(
+        REPO,
+        "main",
+        "alice",
+        "add e2e",
+        &[(".github/workflows/e2e.yml", Some(wf)), (".github/workflows/push.yml", Some("on: push\n"))],
+    )
+    .await;
+
+    // Unknown workflow: 404; no workflow_dispatch trigger: 422.
+    let (s, _) = api.post("repos/org/deploy/actions/workflows/nope.yml/dispatches", json!({"ref": "main"})).await;
+    assert_eq!(s, 404);
+    let (s, v) = api.post("repos/org/deploy/actions/workflows/push.yml/dispatches", json!({"ref": "main"})).await;
+    assert_eq!((s, v["message"].as_str()), (422, Some("Workflow does not have 'workflow_dispatch' trigger")));
+
+    let (s, _, _) = api
+        .call(
+            "POST",
+            "repos/org/deploy/actions/workflows/e2e.yml/dispatches",
+            Some(json!({"ref": "main", "inputs": {"stage": "dev", "digest": "sha256:ab"}})),
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, v) = api
+        .post(
+            "repos/org/deploy/actions/workflows/e2e.yml/dispatches",
+            json!({"ref": "main", "inputs": {"stage": "prod"}, "return_run_details": true}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let second = v["workflow_run_id"].as_u64().unwrap();
+
+    let (s, v) = api.get("repos/org/deploy/actions/workflows/e2e.yml/runs?event=workflow_dispatch&branch=main").await;
+    assert_eq!(s, 200);
+    assert_eq!(v["total_count"], 2);
+    let titles: Vec<&str> =
+        v["workflow_runs"].as_array().unwrap().iter().map(|r| r["display_title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["baton prod ", "baton dev sha256:ab"]);
+    let (_, v) = api.get("repos/org/deploy/actions/workflows/e2e.yml/runs?created=%3E%3D2999-01-01T00:00:00Z").await;
+    assert_eq!(v["total_count"], 0);
+
+    gh.complete_workflow_run(second, "success").await;
+    idle(&gh).await;
+    let done = rx.find("workflow_run", Some("completed"));
+    assert_eq!(done.len(), 1);
+    let body = serde_json::to_vec(&done[0]).unwrap();
+    let Ok(baton::webhook::Received::Event(ev)) = baton::webhook::github::parse_event("workflow_run", &body) else {
+        panic!("baton parses the fake's workflow_run")
+    };
+    let baton::event::Event::WorkflowRun(run) = *ev else { panic!() };
+    assert_eq!(
+        (run.run_id, run.workflow_file.as_str(), run.conclusion.as_deref()),
+        (second, "e2e.yml", Some("success"))
+    );
+
+    // Rules: a merge queue only where required.
+    assert_eq!(api.get("repos/org/deploy/rules/branches/main").await.1, json!([]));
+    gh.require_merge_queue(REPO, "main");
+    assert_eq!(api.get("repos/org/deploy/rules/branches/main").await.1[0]["type"], "merge_queue");
+
+    // A merge group: the queue's merge commit on gh-readonly-queue/…, then merge_group.
+    gh.push_commit(REPO, "feature", "alice", "change", &[("README.md", Some("hi\n"))]).await;
+    let pr = gh.open_pr(REPO, "alice", "feature", "main", "A change", "").await;
+    let head = gh.enqueue_merge_group(REPO, pr).await;
+    idle(&gh).await;
+    let groups = rx.find("merge_group", Some("checks_requested"));
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0]["merge_group"]["head_sha"], head.as_str());
+    assert_eq!(gh.file(REPO, &head, "README.md").as_deref(), Some("hi\n"));
+    let body = serde_json::to_vec(&groups[0]).unwrap();
+    assert!(matches!(
+        baton::webhook::github::parse_event("merge_group", &body),
+        Ok(baton::webhook::Received::Event(_))
+    ));
+    assert!(gh.violations().is_empty(), "{:?}", gh.violations());
+}

@@ -104,7 +104,9 @@ fn example_parses() {
     assert_eq!(dev.from, None);
     assert_eq!(dev.promotion, Promotion::Auto);
     assert_eq!(dev.write, WriteMode::PullRequest);
-    assert_eq!(dev.verification.checks, ["kustomization/myapp-dev", "smoke / dev"]);
+    let checks: Vec<&str> = dev.verification.checks.iter().map(|c| c.pattern.as_str()).collect();
+    assert_eq!(checks, ["kustomization/myapp-dev/*", "smoke / dev"]);
+    assert_eq!(dev.verification.timeout, Some(Duration::from_secs(1800)));
     assert_eq!(dev.verification.soak, Some(Duration::from_secs(600)));
     assert_eq!(dev.pointers[1].format, Format::HelmValues);
     assert_eq!(dev.pointers[1].selector.field.as_deref(), Some("web.image"));
@@ -112,6 +114,9 @@ fn example_parses() {
     let staging = p.stage(&stage("staging")).unwrap();
     assert_eq!(staging.from, Some(stage("dev")));
     assert_eq!(staging.verification.soak, Some(Duration::from_secs(1800)));
+    let c = &staging.verification.checks[0];
+    assert_eq!((c.pattern.as_str(), c.min), ("kustomization/myapp-staging-*/*", 2));
+    assert_eq!(staging.verification.workflows[0].file, "e2e.yml");
     let kustomize = &staging.pointers[1];
     assert_eq!(kustomize.format, Format::KustomizeImage);
     // kustomize-image's `image` defaults to the artifact's image.

@@ -393,6 +393,23 @@ fn string_patterns_agree_with_the_validator() {
         ],
         &|s| s.parse::<ImageName>().is_ok(),
     );
+    check(
+        "checkPattern",
+        &[
+            "smoke / dev",
+            "kustomization/myapp-dev/*",
+            "kustomization/myapp-*/*",
+            "*",
+            "a*b*",
+            "",
+            "a**",
+            "**",
+            "a/**/b",
+            "a\nb",
+            "a\tb",
+        ],
+        &|s| baton::planner::signals::CheckPattern::parse(s).is_ok(),
+    );
 }
 
 #[test]

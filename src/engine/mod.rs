@@ -6,7 +6,8 @@
 //!
 //! One file per concern: `promotion` (registry pushes, writing a promotion), `verification`
 //! (bump commits' gates and their records), `history` (what a stage ran, where a version was
-//! verified, what was rolled back), `merge` (auto-merge and rebuild of baton's PRs), `commands`,
+//! verified, what was rolled back), `merge` (auto-merge and rebuild of baton's PRs), `signals`
+//! (Flux events recorded as commit statuses), `commands`,
 //! `policy` (`baton/policy`), `reconcile`. This file holds the engine, the pipeline cache and
 //! the event dispatch. See docs/architecture.md.
 
@@ -16,6 +17,7 @@ pub mod merge;
 pub mod policy;
 pub mod promotion;
 pub mod reconcile;
+pub mod signals;
 mod units;
 pub mod verification;
 
@@ -98,6 +100,9 @@ pub struct Engine {
     pub replay_window: Duration,
     /// The time, injectable so that tests can move past a soak without sleeping.
     pub clock: Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>,
+    /// Artifacts' annotations by digest (digests are immutable): where an artifact was built
+    /// from, without asking the registry on every status event.
+    annotations: Mutex<HashMap<crate::types::Digest, std::collections::BTreeMap<String, String>>>,
 }
 
 /// What became of one promotion attempt.
@@ -127,6 +132,7 @@ impl Engine {
             signature_wait: Duration::from_secs(120),
             replay_window: Duration::from_secs(3600),
             clock: Arc::new(chrono::Utc::now),
+            annotations: Mutex::new(HashMap::new()),
         }
     }
 
@@ -211,6 +217,12 @@ impl Engine {
                 self.on_checks_changed(repo, &st.sha, (!branches.is_empty()).then_some(branches)).await
             }
             Event::IssueComment(c) => self.on_comment(repo, c).await,
+            Event::Flux(f) => self.on_flux_event(repo, f).await,
+            Event::MergeGroup(g) => self.on_merge_group(repo, g).await,
+            // A verification workflow finished: its run's commit is the bump or a later tip.
+            Event::WorkflowRun(r) if r.trigger == "workflow_dispatch" => {
+                self.evaluate_stages(repo, Some(&r.head_sha)).await
+            }
             Event::Push(p) => {
                 let Some(rp) = self.pipeline(repo).await? else { return Ok(()) };
                 if p.git_ref == format!("refs/heads/{}", rp.default_branch) {

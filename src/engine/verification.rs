@@ -9,28 +9,140 @@ use super::{Engine, RepoPipeline};
 use crate::github::{CheckAction, CheckRunInfo, CheckRunWrite, CheckStatus, Conclusion};
 use crate::pipeline::Promotion;
 use crate::planner::gate::{evaluate_gate, GateFacts, GateReport, GateVerdict, Signal};
+use crate::planner::signals::source_commit;
 use crate::planner::StagePointer;
 use crate::render;
 use crate::types::RepoName;
 
+/// How many of the default branch's newest commits are read to place an event's commit.
+const RECENT_COMMITS: u32 = 20;
+/// How many commits after the bump are searched for signals (besides the one an event names).
+const LATER_COMMITS: usize = 5;
+
 impl Engine {
     /// Re-evaluates every stage whose bump commit is `sha` (or every stage, for `None`):
     /// records verification, comments on failure, promotes downstream.
+    ///
+    /// A stage is concerned by `sha` when `sha` is its bump commit B, a later commit of the
+    /// default branch (which still holds the version: B is the newest commit touching the
+    /// pointer), or the artifact's source commit S (from its annotations, cached by digest) —
+    /// found without scanning history: one read of the branch's newest commits.
     pub async fn evaluate_stages(&self, repo: &RepoName, sha: Option<&str>) -> anyhow::Result<()> {
         let Some(rp) = self.pipeline(repo).await? else { return Ok(()) };
+        let mut recent: Option<Vec<String>> = None;
         for sp in StagePointer::all(&rp.pipeline) {
             let Some(bump) = self.current_bump(&rp, &sp).await? else { continue };
-            if sha.is_some_and(|s| s != bump.sha) {
+            let v = &sp.stage.verification;
+            let gated = !v.checks.is_empty() || !v.workflows.is_empty();
+            let (later, source) = if gated {
+                if recent.is_none() {
+                    let commits = self.github.branch_commits(&rp.repo, &rp.default_branch, RECENT_COMMITS).await?;
+                    recent = Some(commits.into_iter().map(|c| c.sha).collect());
+                }
+                let later: Vec<String> =
+                    recent.as_deref().unwrap_or_default().iter().take_while(|c| **c != bump.sha).cloned().collect();
+                (later, self.source_commit(&rp, &sp, &bump).await)
+            } else {
+                (vec![], None)
+            };
+            let concerned = match sha {
+                None => true,
+                Some(s) => s == bump.sha || later.iter().any(|c| c == s) || source.as_deref() == Some(s),
+            };
+            if !concerned {
                 continue;
             }
-            if let Err(e) = self.evaluate_bump(&rp, &sp, &bump).await {
+            // B, then S, then the newest later commits (and the one that triggered this).
+            let mut commits = vec![bump.sha.clone()];
+            commits.extend(source.filter(|s| *s != bump.sha));
+            for (i, c) in later.iter().enumerate() {
+                if (i < LATER_COMMITS || sha == Some(c.as_str())) && !commits.contains(c) {
+                    commits.push(c.clone());
+                }
+            }
+            if let Err(e) = self.evaluate_bump(&rp, &sp, &bump, &commits).await {
                 tracing::error!(stage = %sp.stage.name, error = format!("{e:#}"), "stage evaluation failed");
             }
         }
         Ok(())
     }
 
-    async fn evaluate_bump(&self, rp: &RepoPipeline, sp: &StagePointer<'_>, bump: &Bump) -> anyhow::Result<()> {
+    /// The runs of the stage's verification workflows for this bump, each dispatched once: a run
+    /// of the workflow dispatched on the default branch since the bump (whose title, the
+    /// workflow's `run-name`, names this stage and digest when it names any digest) is this
+    /// bump's; without one, baton dispatches it (inputs stage, version, digest and the
+    /// configured ones) and waits for its `workflow_run`.
+    async fn workflow_signals(
+        &self,
+        rp: &RepoPipeline,
+        sp: &StagePointer<'_>,
+        bump: &Bump,
+    ) -> anyhow::Result<Vec<Signal>> {
+        let mut out = Vec::new();
+        let since = bump.date.unwrap_or_else(|| (self.clock)());
+        let since = since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let digest = bump.version.digest.as_str();
+        for w in &sp.stage.verification.workflows {
+            let runs = self.github.workflow_runs(&rp.repo, &w.file, &rp.default_branch, &since).await?;
+            let titled = runs.iter().any(|r| r.display_title.contains("sha256:"));
+            let ours: Vec<&crate::github::WorkflowRunInfo> = runs
+                .iter()
+                .filter(|r| {
+                    !titled || (r.display_title.contains(digest) && r.display_title.contains(sp.stage.name.as_str()))
+                })
+                .collect();
+            if ours.is_empty() {
+                let mut inputs = w.inputs.clone();
+                inputs.insert("stage".into(), sp.stage.name.to_string());
+                inputs.insert("version".into(), bump.version.tag.to_string());
+                inputs.insert("digest".into(), digest.to_string());
+                tracing::info!(stage = %sp.stage.name, workflow = %w.file, "dispatching a verification workflow");
+                self.github.dispatch_workflow(&rp.repo, &w.file, &rp.default_branch, &inputs).await?;
+                let runs = self.github.workflow_runs(&rp.repo, &w.file, &rp.default_branch, &since).await?;
+                let newest = runs.iter().filter(|r| !titled || r.display_title.contains(digest)).max_by_key(|r| r.id);
+                out.extend(newest.map(|r| Signal::from_workflow_run(&w.file, r)));
+            } else {
+                out.extend(ours.into_iter().map(|r| Signal::from_workflow_run(&w.file, r)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The artifact's source commit S when signals on it count for the stage (its
+    /// `org.opencontainers.image.revision`, when its `.source` is this repository or the stage
+    /// sets `source: commit-of-artifact`).
+    async fn source_commit(&self, rp: &RepoPipeline, sp: &StagePointer<'_>, bump: &Bump) -> Option<String> {
+        let digest = &bump.version.digest;
+        let cached = self.annotations.lock().unwrap_or_else(|e| e.into_inner()).get(digest).cloned();
+        let annotations = match cached {
+            Some(a) => a,
+            None => match self.registry.resolve(&sp.artifact.image, &bump.version.tag).await {
+                // Only when the tag still names the digest the stage runs.
+                Ok(r) if &r.digest == digest => {
+                    self.annotations
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(digest.clone(), r.annotations.clone());
+                    r.annotations
+                }
+                Ok(_) => return None,
+                Err(e) => {
+                    tracing::debug!(error = %e, "no annotations for the stage's version");
+                    return None;
+                }
+            },
+        };
+        source_commit(&annotations, &rp.repo, sp.stage.verification.source).map(|c| c.to_string())
+    }
+
+    /// `commits`: where signals count, the bump commit first.
+    async fn evaluate_bump(
+        &self,
+        rp: &RepoPipeline,
+        sp: &StagePointer<'_>,
+        bump: &Bump,
+        commits: &[String],
+    ) -> anyhow::Result<()> {
         let name = render::verified_check_name(&sp.stage.name);
         let all = self.github.check_runs(&rp.repo, &bump.sha, None).await?;
         let mine: Vec<&CheckRunInfo> = all.iter().filter(|c| c.name == name).collect();
@@ -38,15 +150,20 @@ impl Engine {
         // A failed check that is re-run and goes green turns the record green; a failure stays
         // one record and one comment.
         let verified = mine.iter().find(|c| c.status == CheckStatus::Completed).is_some_and(|c| c.succeeded()) || {
-            let statuses = self.github.statuses(&rp.repo, &bump.sha).await?;
-            let signals: Vec<Signal> = all
-                .iter()
-                .map(Signal::from_check_run)
-                .chain(statuses.iter().map(|s| Signal::from_status(s, &bump.sha)))
-                .collect();
+            let mut signals: Vec<Signal> = Vec::new();
+            for (i, commit) in commits.iter().enumerate() {
+                let runs = if i == 0 { all.clone() } else { self.github.check_runs(&rp.repo, commit, None).await? };
+                let statuses = self.github.statuses(&rp.repo, commit).await?;
+                signals.extend(runs.iter().map(Signal::from_check_run));
+                signals.extend(statuses.iter().map(|s| Signal::from_status(s, commit)));
+            }
+            // baton's own records never verify anything.
+            signals.retain(|s| !s.name.starts_with("baton/"));
+            signals.extend(self.workflow_signals(rp, sp, bump).await?);
             let report = evaluate_gate(&GateFacts {
                 stage: sp.stage,
                 tag: &bump.version.tag,
+                commit: &bump.sha,
                 bumped_at: bump.date,
                 signals: &signals,
                 now: (self.clock)(),

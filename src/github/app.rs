@@ -898,27 +898,84 @@ impl GitHub for AppClient {
             limit.clamp(1, 100)
         );
         let v = self.call(repo, Method::GET, &url, None).await?;
-        Ok(v.as_array()
+        Ok(commit_infos(&v))
+    }
+
+    async fn workflow_runs(
+        &self,
+        repo: &RepoName,
+        file: &str,
+        branch: &str,
+        since: &str,
+    ) -> Result<Vec<WorkflowRunInfo>> {
+        // `created` takes GitHub's search syntax (`>=…`), which its OpenAPI description types as
+        // a plain date-time: filter on `created_at` here instead (newest runs come first).
+        let path = format!(
+            "{}/actions/workflows/{}/runs?event=workflow_dispatch&branch={}&per_page=100",
+            repo_path(repo),
+            encode_path(file, false),
+            encode_path(branch, false),
+        );
+        let since = chrono::DateTime::parse_from_rfc3339(since).ok();
+        let v = self.call(repo, Method::GET, &path, None).await?;
+        Ok(v["workflow_runs"]
+            .as_array()
             .map(|a| {
                 a.iter()
-                    .filter_map(|c| {
-                        Some(CommitInfo {
-                            sha: c["sha"].as_str()?.to_string(),
-                            message: c
-                                .pointer("/commit/message")
-                                .and_then(Value::as_str)
-                                .unwrap_or_default()
-                                .to_string(),
-                            date: c.pointer("/commit/committer/date").and_then(Value::as_str).map(str::to_string),
-                            parents: c["parents"]
-                                .as_array()
-                                .map(|p| p.iter().filter_map(|x| x["sha"].as_str().map(str::to_string)).collect())
-                                .unwrap_or_default(),
+                    .filter_map(|r| {
+                        Some(WorkflowRunInfo {
+                            id: r["id"].as_u64()?,
+                            head_sha: r["head_sha"].as_str().unwrap_or_default().to_string(),
+                            event: r["event"].as_str().unwrap_or_default().to_string(),
+                            status: r["status"].as_str().unwrap_or_default().to_string(),
+                            conclusion: r["conclusion"].as_str().map(str::to_string),
+                            display_title: r["display_title"].as_str().unwrap_or_default().to_string(),
+                            created_at: r["created_at"].as_str().map(str::to_string),
                         })
+                    })
+                    .filter(|r| {
+                        let at = r.created_at.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+                        match (at, since) {
+                            (Some(at), Some(since)) => at >= since,
+                            _ => true,
+                        }
                     })
                     .collect()
             })
             .unwrap_or_default())
+    }
+
+    async fn dispatch_workflow(
+        &self,
+        repo: &RepoName,
+        file: &str,
+        git_ref: &str,
+        inputs: &std::collections::BTreeMap<String, String>,
+    ) -> Result<()> {
+        let path = format!("{}/actions/workflows/{}/dispatches", repo_path(repo), encode_path(file, false));
+        let body = json!({"ref": git_ref, "inputs": inputs, "return_run_details": true});
+        self.call(repo, Method::POST, &path, Some(body)).await.map(|_| ())
+    }
+
+    async fn branch_commits(&self, repo: &RepoName, branch: &str, limit: u32) -> Result<Vec<CommitInfo>> {
+        let url =
+            format!("{}/commits?sha={}&per_page={}", repo_path(repo), encode_path(branch, false), limit.clamp(1, 100));
+        let v = self.call(repo, Method::GET, &url, None).await?;
+        Ok(commit_infos(&v))
+    }
+
+    async fn create_status(
+        &self,
+        repo: &RepoName,
+        sha: &str,
+        state: StatusState,
+        context: &str,
+        description: &str,
+    ) -> Result<()> {
+        let description: String = description.chars().take(140).collect();
+        let body = json!({"state": state.as_str(), "context": context, "description": description});
+        let path = format!("{}/statuses/{}", repo_path(repo), encode_path(sha, false));
+        self.call(repo, Method::POST, &path, Some(body)).await.map(|_| ())
     }
 
     async fn create_check_run(&self, repo: &RepoName, check: &CheckRunWrite) -> Result<u64> {
@@ -1252,6 +1309,27 @@ fn check_body(c: &CheckRunWrite) -> Value {
         body["actions"] = json!(c.actions);
     }
     body
+}
+
+/// `GET …/commits` answers → commits, newest first.
+fn commit_infos(v: &Value) -> Vec<CommitInfo> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| {
+                    Some(CommitInfo {
+                        sha: c["sha"].as_str()?.to_string(),
+                        message: c.pointer("/commit/message").and_then(Value::as_str).unwrap_or_default().to_string(),
+                        date: c.pointer("/commit/committer/date").and_then(Value::as_str).map(str::to_string),
+                        parents: c["parents"]
+                            .as_array()
+                            .map(|p| p.iter().filter_map(|x| x["sha"].as_str().map(str::to_string)).collect())
+                            .unwrap_or_default(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

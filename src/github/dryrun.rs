@@ -107,6 +107,39 @@ impl<G: GitHub> GitHub for DryRun<G> {
     async fn statuses(&self, repo: &RepoName, sha: &str) -> Result<Vec<StatusInfo>> {
         self.inner.statuses(repo, sha).await
     }
+    async fn workflow_runs(
+        &self,
+        repo: &RepoName,
+        file: &str,
+        branch: &str,
+        since: &str,
+    ) -> Result<Vec<WorkflowRunInfo>> {
+        self.inner.workflow_runs(repo, file, branch, since).await
+    }
+    async fn dispatch_workflow(
+        &self,
+        repo: &RepoName,
+        file: &str,
+        git_ref: &str,
+        inputs: &std::collections::BTreeMap<String, String>,
+    ) -> Result<()> {
+        tracing::warn!(repository = %repo, file, git_ref, ?inputs, "dry-run: would dispatch a workflow");
+        Ok(())
+    }
+    async fn branch_commits(&self, repo: &RepoName, branch: &str, limit: u32) -> Result<Vec<CommitInfo>> {
+        self.inner.branch_commits(repo, branch, limit).await
+    }
+    async fn create_status(
+        &self,
+        repo: &RepoName,
+        sha: &str,
+        state: StatusState,
+        context: &str,
+        description: &str,
+    ) -> Result<()> {
+        tracing::warn!(repository = %repo, sha, state = state.as_str(), context, description, "dry-run: would post a commit status");
+        Ok(())
+    }
     async fn create_comment(&self, repo: &RepoName, number: u64, body: &str) -> Result<u64> {
         tracing::warn!(repository = %repo, number, body, "dry-run: would comment");
         Ok(0)

@@ -131,6 +131,33 @@ pub trait GitHub: Send + Sync {
     async fn check_runs(&self, repo: &RepoName, sha: &str, name: Option<&str>) -> Result<Vec<CheckRunInfo>>;
     /// The latest status per context on a commit.
     async fn statuses(&self, repo: &RepoName, sha: &str) -> Result<Vec<StatusInfo>>;
+    /// Runs of workflow `file` dispatched on `branch` and created at or after `since` (RFC 3339).
+    async fn workflow_runs(
+        &self,
+        repo: &RepoName,
+        file: &str,
+        branch: &str,
+        since: &str,
+    ) -> Result<Vec<WorkflowRunInfo>>;
+    /// `workflow_dispatch` of `file` on `git_ref` with `inputs`.
+    async fn dispatch_workflow(
+        &self,
+        repo: &RepoName,
+        file: &str,
+        git_ref: &str,
+        inputs: &std::collections::BTreeMap<String, String>,
+    ) -> Result<()>;
+    /// The newest `limit` commits of `branch`, newest first.
+    async fn branch_commits(&self, repo: &RepoName, branch: &str, limit: u32) -> Result<Vec<CommitInfo>>;
+    /// Posts a commit status (`description` is cut to GitHub's 140 characters).
+    async fn create_status(
+        &self,
+        repo: &RepoName,
+        sha: &str,
+        state: StatusState,
+        context: &str,
+        description: &str,
+    ) -> Result<()>;
     async fn create_comment(&self, repo: &RepoName, number: u64, body: &str) -> Result<u64>;
     async fn comments(&self, repo: &RepoName, number: u64) -> Result<Vec<CommentInfo>>;
     /// Comments on any issue or pull request of the repository updated at or after `since`

@@ -16,7 +16,8 @@
 //!
 //! Defaults (documented for users in `examples/baton.yaml`):
 //! - `promotion`: `manual` when the stage has `approvers`, else `auto`;
-//! - `write`: `pull-request`; `verification`: no checks, no soak;
+//! - `write`: `pull-request`; `verification`: no checks, no soak, no timeout, no workflows;
+//!   a check's `min`: 1;
 //! - helm-values `field`: `image`; yaml-path `template`: `{tag}@{digest}`; kustomize-image
 //!   `image` and yaml-path `image` (`{repository}`): the artifact's image.
 //!
@@ -29,6 +30,8 @@
 
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+pub use crate::planner::signals::{CheckPattern, CheckRequirement};
 
 use crate::pointer::{Format, Selector};
 use crate::types::{ArtifactName, GroupName, ImageName, StageName, Tag};
@@ -156,9 +159,36 @@ impl Group {
 
 #[derive(Debug, Clone, Default)]
 pub struct Verification {
-    pub checks: Vec<String>,
+    /// Exact names or patterns; every match green, at least `min` matches.
+    pub checks: Vec<CheckRequirement>,
     pub soak: Option<Duration>,
+    /// No green result this long after the bump: failed.
+    pub timeout: Option<Duration>,
+    pub source: SignalSource,
+    pub workflows: Vec<WorkflowGate>,
 }
+
+/// Whether signals on the artifact's source commit (`org.opencontainers.image.revision`) count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SignalSource {
+    /// Only when the artifact's `org.opencontainers.image.source` names this repository.
+    #[default]
+    SameRepository,
+    /// `source: commit-of-artifact`: always.
+    CommitOfArtifact,
+}
+
+/// A `verification.workflows` entry: dispatched once per bump, its conclusion is a gate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowGate {
+    /// The file name in `.github/workflows/`.
+    pub file: String,
+    /// Inputs besides `stage`, `version` and `digest`.
+    pub inputs: BTreeMap<String, String>,
+}
+
+/// Inputs baton always sends to a verification workflow (a configured input may not use them).
+pub const WORKFLOW_INPUTS: [&str; 3] = ["stage", "version", "digest"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Approver {

@@ -76,6 +76,12 @@ fn ty_schema(ty: &Ty) -> Value {
             v
         }
         Ty::Map(m) => reference(m.id),
+        Ty::OneOf(tys) => json!({ "oneOf": tys.iter().map(ty_schema).collect::<Vec<_>>() }),
+        Ty::Int { min } => json!({ "type": "integer", "minimum": min }),
+        Ty::Scalars => json!({
+            "type": "object",
+            "additionalProperties": { "type": ["string", "number", "boolean"] },
+        }),
         Ty::Named { names, values, min } => json!({
             "type": "object",
             "minProperties": min,

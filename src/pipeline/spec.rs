@@ -53,6 +53,14 @@ pub(crate) enum Ty {
         unique: bool,
     },
     Map(&'static MapSpec),
+    /// Either of these (a check: a pattern, or a mapping with `name` and `min`).
+    OneOf(&'static [Ty]),
+    /// A whole number, at least `min`.
+    Int {
+        min: u64,
+    },
+    /// A mapping from names of the user's choice to scalars (workflow inputs).
+    Scalars,
     /// A mapping from names of the user's choice (`names`) to mappings (`artifacts`).
     Named {
         names: Str,
@@ -107,6 +115,10 @@ pub(crate) enum Str {
     Word,
     /// A yaml-path template.
     Template,
+    /// A check name or pattern (`*`: any characters but `/`).
+    CheckPattern,
+    /// A workflow file in `.github/workflows/`: `e2e.yml`.
+    WorkflowFile,
 }
 
 /// Control characters (Unicode category Cc, what `char::is_control` refuses), as a class body
@@ -132,7 +144,7 @@ macro_rules! template_piece {
 }
 
 impl Str {
-    pub const ALL: [Str; 11] = [
+    pub const ALL: [Str; 13] = [
         Str::Text,
         Str::Name,
         Str::Path,
@@ -144,6 +156,8 @@ impl Str {
         Str::FieldPath,
         Str::Word,
         Str::Template,
+        Str::CheckPattern,
+        Str::WorkflowFile,
     ];
 
     /// The `$defs` name in the JSON Schema.
@@ -160,6 +174,8 @@ impl Str {
             Str::FieldPath => "fieldPath",
             Str::Word => "word",
             Str::Template => "template",
+            Str::CheckPattern => "checkPattern",
+            Str::WorkflowFile => "workflowFile",
         }
     }
 
@@ -182,6 +198,10 @@ impl Str {
             Str::FieldPath => concat!(r"^[^.\s", cc!(), r"]+(?:\.[^.\s", cc!(), "]+)*$"),
             Str::Word => concat!(r"^[^\s", cc!(), "]+$"),
             Str::Template => concat!("^", template_piece!(), r"*\{digest\}", template_piece!(), "*$"),
+            // planner::signals::CheckPattern: no control characters, no `**`.
+            Str::CheckPattern => concat!(r"^(?:[^*", cc!(), r"]|\*(?:[^*", cc!(), "]|$))+$"),
+            // A file name (no `/`) ending in .yml or .yaml.
+            Str::WorkflowFile => concat!(r"^[^/\\", cc!(), r"]+\.ya?ml$"),
         }
     }
 
@@ -223,6 +243,11 @@ impl Str {
                 "How the scalar is rendered: placeholders {tag}, {digest}, {repository}, {revision} (a tracked version's \
                  name, main-1a2b3c4); must contain {digest}."
             }
+            Str::CheckPattern => {
+                "A status context or check-run name, or a pattern where `*` stands for any characters except \
+                 `/` (`kustomization/myapp-dev/*` matches Flux's per-cluster suffix)."
+            }
+            Str::WorkflowFile => "A workflow file name in .github/workflows/, such as `e2e.yml`.",
         }
     }
 }
@@ -500,14 +525,87 @@ pub(crate) const VERIFICATION: MapSpec = MapSpec {
         Key {
             name: "checks",
             need: Need::Optional,
-            ty: Ty::List { items: &Ty::Str(Str::Text), min_items: 0, unique: true },
-            description: "Status contexts or check-run names that must be green on the bump commit.",
+            ty: Ty::List {
+                items: &Ty::OneOf(&[Ty::Str(Str::CheckPattern), Ty::Map(&CHECK)]),
+                min_items: 0,
+                unique: true,
+            },
+            description: "Status contexts or check-run names that must be green: on the bump commit, on later \
+                          default-branch commits that still hold the version, and on the artifact's source \
+                          commit. An exact name, or a pattern with `*` (any characters but `/`); every match must \
+                          be green and at least `min` (default 1) must exist.",
         },
         Key {
             name: "soak",
             need: Need::Optional,
             ty: Ty::Str(Str::Duration),
             description: "Minimum time on the stage: 45s, 10m, 1h30m, 2h, 1d; at most 30 days.",
+        },
+        Key {
+            name: "timeout",
+            need: Need::Optional,
+            ty: Ty::Str(Str::Duration),
+            description: "No green result this long after the bump: the version failed verification on the stage \
+                          (45s, 10m, 1h30m, 2h, 1d; at most 30 days). Default: wait forever.",
+        },
+        Key {
+            name: "source",
+            need: Need::Optional,
+            ty: Ty::Enum(&["commit-of-artifact"]),
+            description: "commit-of-artifact: also count signals on the commit the artifact was built from (its \
+                          org.opencontainers.image.revision), even when its org.opencontainers.image.source names \
+                          another repository. Without it, that commit counts only when the source names this \
+                          repository.",
+        },
+        Key {
+            name: "workflows",
+            need: Need::Optional,
+            ty: Ty::List { items: &Ty::Map(&WORKFLOW), min_items: 1, unique: false },
+            description: "CI workflows baton dispatches once per bump (workflow_dispatch on the default branch, \
+                          inputs stage, version, digest and your own); each run's conclusion is a gate.",
+        },
+    ],
+    rules: &[],
+};
+
+pub(crate) const CHECK: MapSpec = MapSpec {
+    id: "check",
+    what: "a check",
+    description: "A check name or pattern with the number of matches that must exist.",
+    keys: &[
+        Key {
+            name: "name",
+            need: Need::Required,
+            ty: Ty::Str(Str::CheckPattern),
+            description: "A status context or check-run name, or a pattern with `*` (any characters but `/`).",
+        },
+        Key {
+            name: "min",
+            need: Need::Optional,
+            ty: Ty::Int { min: 1 },
+            description: "How many distinct matching names must report (e.g. 2 for a stage served by two \
+                          clusters). Default 1.",
+        },
+    ],
+    rules: &[],
+};
+
+pub(crate) const WORKFLOW: MapSpec = MapSpec {
+    id: "workflow",
+    what: "a verification workflow",
+    description: "A GitHub Actions workflow with a workflow_dispatch trigger, run once per bump.",
+    keys: &[
+        Key {
+            name: "file",
+            need: Need::Required,
+            ty: Ty::Str(Str::WorkflowFile),
+            description: "The workflow file in .github/workflows/ of this repository, e.g. e2e.yml.",
+        },
+        Key {
+            name: "inputs",
+            need: Need::Optional,
+            ty: Ty::Scalars,
+            description: "More workflow_dispatch inputs (baton always sends stage, version and digest).",
         },
     ],
     rules: &[],
@@ -595,8 +693,20 @@ pub(crate) const WINDOWS: MapSpec = MapSpec {
 };
 
 /// Every mapping, for the schema's `$defs` (the top one first).
-pub(crate) const MAPS: &[&MapSpec] =
-    &[&TOP, &ARTIFACT, &VERIFY_ENTRY, &STAGE, &POINTER, &VERIFICATION, &FREEZE, &GROUP, &STAGE_GROUPS, &WINDOWS];
+pub(crate) const MAPS: &[&MapSpec] = &[
+    &TOP,
+    &ARTIFACT,
+    &VERIFY_ENTRY,
+    &STAGE,
+    &POINTER,
+    &VERIFICATION,
+    &CHECK,
+    &WORKFLOW,
+    &FREEZE,
+    &GROUP,
+    &STAGE_GROUPS,
+    &WINDOWS,
+];
 
 impl MapSpec {
     pub fn key(&self, name: &str) -> Option<&Key> {

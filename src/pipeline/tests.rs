@@ -126,7 +126,7 @@ stages:
     pointers: [{ file: c.yaml, format: flux-oci, artifact: app }]
 ";
     let p = parse(text).unwrap();
-    assert_eq!(p.stages[1].verification.checks, vec!["smoke".to_string()]);
+    assert_eq!(p.stages[1].verification.checks, vec![CheckRequirement::new(CheckPattern::parse("smoke").unwrap())]);
     assert_eq!(p.stages[1].verification.soak, Some(Duration::from_secs(300)));
     assert_eq!(p.artifacts.len(), 2);
 }
@@ -199,4 +199,64 @@ fn messages_stay_on_one_line() {
         assert!(!p.message.contains('\n'), "{p}");
     }
     assert!(e.problems.iter().any(|p| p.message.contains("unknown key `bad\\nkey`")), "{e}");
+}
+
+#[test]
+fn verification_keys_parse() {
+    let text = format!(
+        "{MINIMAL}    verification:
+      checks:
+        - smoke / dev
+        - kustomization/myapp-dev/*
+        - {{ name: \"kustomization/myapp-*/*\", min: 2 }}
+        - {{ name: e2e }}
+      timeout: 30m
+      source: commit-of-artifact
+      workflows:
+        - file: e2e.yml
+          inputs: {{ suite: smoke, retries: 3 }}
+        - file: load.yaml
+"
+    );
+    let v = parse(&text).unwrap().stages.remove(0).verification;
+    let checks: Vec<(&str, u32)> = v.checks.iter().map(|c| (c.pattern.as_str(), c.min)).collect();
+    assert_eq!(
+        checks,
+        [("smoke / dev", 1), ("kustomization/myapp-dev/*", 1), ("kustomization/myapp-*/*", 2), ("e2e", 1)]
+    );
+    assert_eq!(v.timeout, Some(Duration::from_secs(1800)));
+    assert_eq!(v.source, SignalSource::CommitOfArtifact);
+    assert_eq!(v.workflows.len(), 2);
+    assert_eq!(v.workflows[0].file, "e2e.yml");
+    let inputs: Vec<(&str, &str)> = v.workflows[0].inputs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(inputs, [("retries", "3"), ("suite", "smoke")]);
+    assert!(v.workflows[1].inputs.is_empty());
+
+    let v = parse(MINIMAL).unwrap().stages.remove(0).verification;
+    assert_eq!((v.timeout, v.source, v.workflows.len()), (None, SignalSource::SameRepository, 0));
+}
+
+#[test]
+fn verification_problems_name_their_lines() {
+    let rows: &[(&str, &str)] = &[
+        ("checks: [\"a/**\"]", "line 9: stages[0] (dev).verification.checks[0]: `**` is not a pattern: `*` already matches any characters except `/`"),
+        ("checks: [{ name: a, min: 0 }]", "line 9: stages[0] (dev).verification.checks[0].min: invalid min \"0\": expected a whole number, at least 1"),
+        ("checks: [{ name: a, min: two }]", "line 9: stages[0] (dev).verification.checks[0].min: invalid min \"two\": expected a whole number, at least 1"),
+        ("checks: [{ min: 2 }]", "line 9: stages[0] (dev).verification.checks[0]: missing required key `name` in a check"),
+        ("checks: [{ nam: a }]", "line 9: stages[0] (dev).verification.checks[0]: unknown key `nam` in a check (did you mean `name`?)"),
+        ("checks: [a, { name: a, min: 2 }]", "line 9: stages[0] (dev).verification.checks[1]: check `a` is listed twice"),
+        ("timeout: 30", "line 9: stages[0] (dev).verification.timeout: invalid duration \"30\": expected e.g. 45s, 10m, 1h30m, 2h"),
+        ("source: artifact", "line 9: stages[0] (dev).verification.source: unknown value `artifact`"),
+        ("workflows: []", "line 9: stages[0] (dev).verification.workflows: empty list: remove `workflows` or name a workflow file"),
+        ("workflows: [{ file: .github/workflows/e2e.yml }]", "line 9: stages[0] (dev).verification.workflows[0].file: invalid workflow \".github/workflows/e2e.yml\": expected a file name in .github/workflows/, such as e2e.yml"),
+        ("workflows: [{ file: e2e.yml }, { file: e2e.yml }]", "line 9: stages[0] (dev).verification.workflows[1]: workflow `e2e.yml` is listed twice"),
+        ("workflows: [{ file: e2e.yml, inputs: { stage: x } }]", "line 9: stages[0] (dev).verification.workflows[0].inputs.stage: baton sets this input itself (stage, version and digest of the bump)"),
+        ("workflows: [{ file: e2e.yml, inputs: { 'a b': x } }]", "line 9: stages[0] (dev).verification.workflows[0].inputs: invalid input name `a b`: letters, digits, `-` and `_`, starting with a letter or `_`"),
+        ("workflows: [{ file: e2e.yml, inputs: { a: [x] } }]", "line 9: stages[0] (dev).verification.workflows[0].inputs.a: expected a string, found a list"),
+    ];
+    for (block, want) in rows {
+        let text = format!("{MINIMAL}    verification: {{ {block} }}\n");
+        let e = problems(&text);
+        assert!(e.len() == 1 && e[0].starts_with(want), "{block}: {e:?}");
+    }
 }

@@ -14,8 +14,9 @@ use std::time::Duration;
 use super::spec::{self, MapSpec, Need, SELECTOR_KEYS};
 use super::yaml::{Kind, Node};
 use super::{
-    shorten, Approver, Artifact, Group, GroupWhen, PartialGroups, Pipeline, PointerSpec, Problem, Promotion, RepoPath,
-    Stage, Verification, VerifyEntry, WriteMode, NO_RELEASE_TAGS,
+    shorten, Approver, Artifact, CheckPattern, CheckRequirement, Group, GroupWhen, PartialGroups, Pipeline,
+    PointerSpec, Problem, Promotion, RepoPath, SignalSource, Stage, Verification, VerifyEntry, WorkflowGate, WriteMode,
+    NO_RELEASE_TAGS, WORKFLOW_INPUTS,
 };
 use crate::pointer::{Format, Selector};
 use crate::types::{ArtifactName, GroupName, ImageName, StageName, Tag};
@@ -628,16 +629,20 @@ impl Ctx<'_> {
             Some(cf) => {
                 let cpath = join(path, "checks");
                 let items = self.list(cf, &cpath)?;
-                let mut checks = Vec::new();
+                let mut checks: Vec<CheckRequirement> = Vec::new();
                 let mut ok = true;
                 for (i, item) in items.iter().enumerate() {
                     let ipath = format!("{cpath}[{i}]");
-                    match self.string(Field::item(item), &ipath) {
-                        Some(s) if checks.iter().any(|c: &String| c == s) => {
-                            self.err(item.line, &ipath, format!("check `{}` is listed twice", shorten(s)));
+                    match self.check(Field::item(item), &ipath) {
+                        Some(c) if checks.iter().any(|o| o.pattern == c.pattern) => {
+                            self.err(
+                                item.line,
+                                &ipath,
+                                format!("check `{}` is listed twice", shorten(c.pattern.as_str())),
+                            );
                             ok = false;
                         }
-                        Some(s) => checks.push(s.to_string()),
+                        Some(c) => checks.push(c),
                         None => ok = false,
                     }
                 }
@@ -648,7 +653,125 @@ impl Ctx<'_> {
             None => Some(None),
             Some(sf) => self.parsed(sf, &join(path, "soak"), parse_duration).map(Some),
         };
-        Some(Verification { checks: checks?, soak: soak? })
+        let timeout = match fields.get("timeout") {
+            None => Some(None),
+            Some(tf) => self.parsed(tf, &join(path, "timeout"), parse_duration).map(Some),
+        };
+        let source = match fields.get("source") {
+            None => Some(SignalSource::default()),
+            Some(sf) => self.choice(sf, &join(path, "source"), fields.words("source"), |w| match w {
+                "commit-of-artifact" => Some(SignalSource::CommitOfArtifact),
+                _ => None,
+            }),
+        };
+        let workflows = match fields.get("workflows") {
+            None => Some(Vec::new()),
+            Some(wf) => self.workflows(wf, &join(path, "workflows")),
+        };
+        Some(Verification { checks: checks?, soak: soak?, timeout: timeout?, source: source?, workflows: workflows? })
+    }
+
+    /// A check: `name` (an exact name or a pattern) or `{ name, min }`.
+    fn check(&mut self, f: Field<'_>, path: &str) -> Option<CheckRequirement> {
+        let pattern = |s: &str| CheckPattern::parse(s).map_err(|e| e.to_string());
+        if !matches!(f.node.kind, Kind::Map(_)) {
+            return self.parsed(f, path, pattern).map(CheckRequirement::new);
+        }
+        let fields = self.mapping(f, path, &spec::CHECK)?;
+        let name = fields.get("name").and_then(|nf| self.parsed(nf, &join(path, "name"), pattern));
+        let min = match fields.get("min") {
+            None => Some(1),
+            Some(mf) => self.parsed(mf, &join(path, "min"), |s| match s.parse::<u32>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(format!("invalid min {:?}: expected a whole number, at least 1", shorten(s))),
+            }),
+        };
+        Some(CheckRequirement { pattern: name?, min: min? })
+    }
+
+    fn workflows(&mut self, f: Field<'_>, path: &str) -> Option<Vec<WorkflowGate>> {
+        let items = self.list(f, path)?;
+        if items.is_empty() {
+            self.err(f.line(), path, "empty list: remove `workflows` or name a workflow file");
+            return None;
+        }
+        let mut out: Vec<WorkflowGate> = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let ipath = format!("{path}[{i}]");
+            let Some(fields) = self.mapping(Field::item(item), &ipath, &spec::WORKFLOW) else {
+                ok = false;
+                continue;
+            };
+            let file = fields.get("file").and_then(|ff| self.parsed(ff, &join(&ipath, "file"), parse_workflow_file));
+            if let Some(file) = &file {
+                if out.iter().any(|w| &w.file == file) {
+                    self.err(item.line, &ipath, format!("workflow `{}` is listed twice", shorten(file)));
+                    ok = false;
+                }
+            }
+            let inputs = match fields.get("inputs") {
+                None => Some(BTreeMap::new()),
+                Some(inf) => self.inputs(inf, &join(&ipath, "inputs")),
+            };
+            match (file, inputs) {
+                (Some(file), Some(inputs)) => out.push(WorkflowGate { file, inputs }),
+                _ => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// Workflow inputs: names of GitHub's kind, scalar values, none of baton's own.
+    fn inputs(&mut self, f: Field<'_>, path: &str) -> Option<BTreeMap<String, String>> {
+        let Kind::Map(entries) = &f.node.kind else {
+            self.err(
+                f.line(),
+                path,
+                format!("expected a mapping of input names to values, found {}", f.node.describe()),
+            );
+            return None;
+        };
+        let mut out = BTreeMap::new();
+        let mut ok = true;
+        for (k, v) in entries {
+            let key = k.as_scalar().unwrap_or_default();
+            let kpath = join(path, key);
+            let name_ok = !key.is_empty()
+                && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                && key.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+            if !name_ok {
+                self.err(
+                    k.line,
+                    path,
+                    format!(
+                        "invalid input name `{}`: letters, digits, `-` and `_`, starting with a letter or `_`",
+                        shorten(key)
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            if WORKFLOW_INPUTS.contains(&key) {
+                self.err(k.line, &kpath, "baton sets this input itself (stage, version and digest of the bump)");
+                ok = false;
+                continue;
+            }
+            match v.as_scalar() {
+                Some(s) if !v.is_null() && !s.chars().any(char::is_control) => {
+                    out.insert(key.to_string(), s.to_string());
+                }
+                _ => {
+                    self.err(
+                        Field { key_line: k.line, node: v }.line(),
+                        &kpath,
+                        format!("expected a string, found {}", v.describe()),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
     }
 
     // ---------------------------------------------------------------- release units, windows (#13)
@@ -1145,6 +1268,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("duration {s:?} is longer than 30 days"));
     }
     Ok(d)
+}
+
+/// A workflow file name: no `/`, ends in `.yml` or `.yaml`.
+fn parse_workflow_file(s: &str) -> Result<String, String> {
+    let ok = !s.contains(['/', '\\']) && (s.ends_with(".yml") || s.ends_with(".yaml")) && s.len() > 4;
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!("invalid workflow {:?}: expected a file name in .github/workflows/, such as e2e.yml", shorten(s)))
+    }
 }
 
 /// `codeowners`, `@org/team`, `@user` or `user`.

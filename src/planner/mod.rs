@@ -13,6 +13,7 @@ pub mod gate;
 pub mod merge;
 pub mod policy;
 pub mod promotion;
+pub mod signals;
 pub mod versions;
 
 pub use promotion::{current_version, plan_promotion, Decision, Intent, Offer, PlanError, Snapshot, WritePlan};

@@ -99,6 +99,54 @@ struct RequestedAction {
 }
 
 #[derive(Deserialize)]
+struct MergeGroupPayload {
+    action: String,
+    repository: Repository,
+    merge_group: MergeGroup,
+}
+
+#[derive(Deserialize)]
+struct MergeGroup {
+    head_sha: String,
+    head_ref: String,
+    base_sha: String,
+    base_ref: String,
+}
+
+#[derive(Deserialize)]
+struct WorkflowRunPayload {
+    action: String,
+    repository: Repository,
+    workflow_run: WorkflowRun,
+    #[serde(default)]
+    workflow: Option<Workflow>,
+}
+
+#[derive(Deserialize)]
+struct Workflow {
+    #[serde(default)]
+    path: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WorkflowRun {
+    id: u64,
+    /// `.github/workflows/e2e.yml` (older payloads carry it only in `workflow.path`).
+    #[serde(default)]
+    path: Option<String>,
+    event: String,
+    head_sha: String,
+    #[serde(default)]
+    head_branch: Option<String>,
+    #[serde(default)]
+    conclusion: Option<String>,
+    #[serde(default)]
+    display_title: Option<String>,
+    #[serde(default)]
+    created_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Deserialize)]
 struct CheckSuitePayload {
     action: String,
     repository: Repository,
@@ -367,6 +415,110 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Received, String> {
                 tag,
             }))))
         }
+        "merge_group" => {
+            let p: MergeGroupPayload = parse(event, body)?;
+            if p.action != "checks_requested" {
+                return ignored(format!("merge_group action {}", p.action));
+            }
+            let g = p.merge_group;
+            Ok(Received::Event(Box::new(Event::MergeGroup(MergeGroupEvent {
+                repo: repo(&p.repository)?,
+                head_sha: g.head_sha,
+                head_ref: g.head_ref,
+                base_sha: g.base_sha,
+                base_ref: g.base_ref,
+            }))))
+        }
+        "workflow_run" => {
+            let p: WorkflowRunPayload = parse(event, body)?;
+            if p.action != "completed" {
+                return ignored(format!("workflow_run action {}", p.action));
+            }
+            let run = p.workflow_run;
+            let Some(path) = run.path.clone().or(p.workflow.and_then(|w| w.path)) else {
+                return ignored("workflow_run without a workflow path".to_string());
+            };
+            // `.github/workflows/e2e.yml` (a dynamic workflow may carry `@ref` after it).
+            let path = path.split('@').next().unwrap_or_default();
+            let workflow_file = path.rsplit('/').next().unwrap_or_default().to_string();
+            if workflow_file.is_empty() {
+                return Err("workflow_run.path names no workflow file".into());
+            }
+            Ok(Received::Event(Box::new(Event::WorkflowRun(WorkflowRunEvent {
+                repo: repo(&p.repository)?,
+                run_id: run.id,
+                workflow_file,
+                trigger: run.event,
+                head_sha: run.head_sha,
+                head_branch: run.head_branch,
+                conclusion: run.conclusion,
+                display_title: run.display_title.unwrap_or_default(),
+                created_at: run.created_at,
+            }))))
+        }
         other => ignored(format!("event {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vendored @octokit/webhooks-examples payload `index` of `event`.
+    fn example(event: &str, index: u64) -> Vec<u8> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/webhooks/examples.json");
+        let all: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let ex = all.iter().find(|e| e["event"] == event && e["index"] == index).expect("example exists");
+        serde_json::to_vec(&ex["payload"]).unwrap()
+    }
+
+    fn parsed(event: &str, index: u64) -> Event {
+        match parse_event(event, &example(event, index)).unwrap() {
+            Received::Event(ev) => *ev,
+            Received::Ignored(why) => panic!("{event} {index} ignored: {why}"),
+        }
+    }
+
+    #[test]
+    fn merge_group_checks_requested() {
+        insta::assert_yaml_snapshot!(parsed("merge_group", 0), @r#"
+        MergeGroup:
+          repo: octo-org/octo-repo
+          head_sha: 2ffea6db159f6b6c47a24e778fb9ef40cf6b1c7d
+          head_ref: refs/heads/gh-readonly-queue/main/pr-104-929f8209d40f77f4abc622a499c93a83babdbe64
+          base_sha: 380387fbc80638b734a49e1be1c4dfec1c01b33c
+          base_ref: refs/heads/main
+        "#);
+    }
+
+    #[test]
+    fn workflow_run_completed() {
+        insta::assert_yaml_snapshot!(parsed("workflow_run", 1), @r#"
+        WorkflowRun:
+          repo: octo-org/octo-repo
+          run_id: 289782451
+          workflow_file: test.yml
+          trigger: repository_dispatch
+          head_sha: 3484a3fb816e0859fd6e1cea078d76385ff50625
+          head_branch: master
+          conclusion: success
+          display_title: "ci(action): update actions/setup-node digest to 8c91899"
+          created_at: "2020-10-05T16:33:24Z"
+        "#);
+    }
+
+    #[test]
+    fn other_actions_are_ignored() {
+        let body = example("workflow_run", 3);
+        assert_eq!(parse_event("workflow_run", &body), Ok(Received::Ignored("workflow_run action requested".into())));
+        let mut v: serde_json::Value = serde_json::from_slice(&example("merge_group", 0)).unwrap();
+        v["action"] = "destroyed".into();
+        let body = serde_json::to_vec(&v).unwrap();
+        assert_eq!(parse_event("merge_group", &body), Ok(Received::Ignored("merge_group action destroyed".into())));
+        v["action"] = "checks_requested".into();
+        v["merge_group"].as_object_mut().unwrap().remove("head_sha");
+        let body = serde_json::to_vec(&v).unwrap();
+        let e = parse_event("merge_group", &body).unwrap_err();
+        assert!(e.starts_with("malformed merge_group payload: missing field `head_sha`"), "{e}");
     }
 }

@@ -1,6 +1,7 @@
 //! Webhook intake: signature and token checks, and parsing of GitHub and registry payloads into
 //! baton's own [`Event`](crate::event::Event)s. The HTTP handlers live in `server.rs`.
 
+pub mod flux;
 pub mod github;
 pub mod registry;
 pub mod signature;

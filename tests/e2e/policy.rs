@@ -23,12 +23,25 @@ async fn a_mutable_tag_without_digest_fails() {
     w.assert_no_violations();
 }
 
+/// Branch protection can require `baton/policy`: a PR touching no pointer (and not
+/// `.baton.yaml`) gets a success at once instead of nothing, once per head.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pr_touching_no_pointer_gets_no_check() {
+async fn a_pr_touching_no_pointer_passes_at_once() {
     let w = World::start_manual().await;
     let (_, sha) = w.human_pr("human/docs", &[("README.md", Some("hello\n"))]).await;
+    let check = w.policy(&sha).await;
+    assert_eq!(check.conclusion.as_deref(), Some("success"));
+    assert_eq!(check.title.as_deref(), Some("No pointer changed"));
+    assert_eq!(
+        check.summary.as_deref(),
+        Some("This pull request changes no pointer file and not `.baton.yaml`: there is nothing for baton to check.\n")
+    );
+    // Every delivery replayed: still one check.
+    for d in w.gh.deliveries() {
+        w.gh.redeliver(&d.id);
+    }
     w.settle().await;
-    assert!(w.gh.check_run(REPO, &sha, "baton/policy").is_none());
+    assert_eq!(w.gh.check_runs(REPO, &sha).iter().filter(|c| c.name == "baton/policy").count(), 1);
     w.assert_no_violations();
 }
 

@@ -18,6 +18,8 @@ use super::registry::TestRegistry;
 pub const SECRET: &str = "it's a secret to everybody";
 pub const REGISTRY_TOKEN: &str = "registry-token-0123456789abcdef";
 pub const REPO: &str = "org/deploy";
+/// The HMAC key of the Flux `generic-hmac` Provider posting to /webhooks/flux.
+pub const FLUX_SECRET: &str = "flux-provider-token-0123456789";
 pub const APP_ID: u64 = 4242;
 
 /// Stands in for cosign verification in tests that are about something else.
@@ -45,6 +47,7 @@ pub fn settings(api_url: &str, registry_host: Option<&str>) -> Settings {
         ("BATON_GITHUB__MAX_RETRIES", "3".to_string()),
         ("BATON_WEBHOOKS__GITHUB_SECRETS", format!("{SECRET},previous-secret")),
         ("BATON_WEBHOOKS__REGISTRY_TOKENS", REGISTRY_TOKEN.to_string()),
+        ("BATON_WEBHOOKS__FLUX_SECRETS", format!("{FLUX_SECRET},previous-flux-token")),
         ("BATON_SERVER__QUEUE_CAPACITY", "64".to_string()),
         ("BATON_SERVER__SHUTDOWN_GRACE_SECS", "10".to_string()),
     ];
@@ -127,6 +130,20 @@ impl Baton {
             .send()
             .await
             .unwrap()
+    }
+
+    /// A Flux notification-controller event, as its `generic-hmac` provider posts it: the JSON
+    /// body signed with `X-Signature: sha256=<hex>` (none when `secret` is None).
+    pub async fn post_flux(&self, body: &str, secret: Option<&str>) -> reqwest::Response {
+        let mut req = reqwest::Client::new()
+            .post(format!("{}/webhooks/flux", self.url))
+            .header("content-type", "application/json")
+            .header("gotk-component", "kustomize-controller")
+            .body(body.to_string());
+        if let Some(s) = secret {
+            req = req.header("x-signature", baton::webhook::signature::sign(s, body.as_bytes()));
+        }
+        req.send().await.unwrap()
     }
 
     pub async fn post_github(

@@ -13,6 +13,7 @@
 //! ```
 #![allow(dead_code, unused_imports)]
 
+pub mod actions;
 mod faults;
 mod payloads;
 mod routes;
@@ -556,6 +557,26 @@ impl FakeGitHub {
     /// installation filled in.
     pub async fn send_event(&self, repo: &str, event: &str, action: Option<&str>, sender: &str, payload: Value) {
         self.with(|s| s.emit(repo, event, action, sender, payload))
+    }
+
+    /// The merge queue takes PR `number` (see `actions.rs`); the merge group's head sha.
+    pub async fn enqueue_merge_group(&self, repo: &str, number: u64) -> String {
+        self.with(|s| s.enqueue_merge_group(repo, number)).map_err(|e| e.1).expect("merge group")
+    }
+
+    /// `branch` of `repo` requires a merge queue (its rules answer a `merge_queue` rule).
+    pub fn require_merge_queue(&self, repo: &str, branch: &str) {
+        self.with(|s| s.merge_queue_branches.insert((repo.to_string(), branch.to_string())));
+    }
+
+    /// Workflow runs of `repo` (oldest first): (id, file, display title, inputs, status).
+    pub fn workflow_runs(&self, repo: &str) -> Vec<actions::WorkflowRunRec> {
+        self.with(|s| s.workflow_runs.values().filter(|r| r.repo == repo).cloned().collect())
+    }
+
+    /// Completes a workflow run; sends `workflow_run` completed.
+    pub async fn complete_workflow_run(&self, id: u64, conclusion: &str) {
+        self.with(|s| s.complete_workflow_run(id, conclusion))
     }
 
     // ------------------------------------------------------------------ failure injection

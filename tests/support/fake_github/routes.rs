@@ -52,9 +52,9 @@ impl std::fmt::Display for Reset {
 impl std::error::Error for Reset {}
 
 pub struct Resp {
-    status: u16,
-    body: Option<Value>,
-    headers: Vec<(String, String)>,
+    pub(super) status: u16,
+    pub(super) body: Option<Value>,
+    pub(super) headers: Vec<(String, String)>,
 }
 
 fn ok(v: Value) -> ApiResult<Resp> {
@@ -566,6 +566,9 @@ fn repo_routes(
     actor: &str,
     base: &str,
 ) -> ApiResult<Resp> {
+    if let Some(r) = super::actions::routes(s, method, full, rest, q, body) {
+        return r;
+    }
     match (method, rest) {
         ("GET", []) => ok(repo_json(s, full)),
         ("GET", ["branches", b @ ..]) if !b.is_empty() => {

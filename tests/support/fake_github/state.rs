@@ -228,6 +228,9 @@ pub struct State {
     /// When the rate-limit window resets (unix seconds).
     pub rate_reset: i64,
     pub rate_limit: u64,
+    pub workflow_runs: BTreeMap<u64, super::actions::WorkflowRunRec>,
+    /// (repository, branch) whose rules require a merge queue.
+    pub merge_queue_branches: std::collections::BTreeSet<(String, String)>,
 }
 
 /// An error answered to an API caller: HTTP status and GitHub's `message`.
@@ -267,6 +270,8 @@ impl State {
             not_modified: 0,
             rate_reset: chrono::Utc::now().timestamp() + 3600,
             rate_limit: 5000,
+            workflow_runs: BTreeMap::new(),
+            merge_queue_branches: Default::default(),
         };
         s.apps.insert("baton".into(), 1);
         s.apps.insert("github-actions".into(), 15368);
