@@ -95,7 +95,7 @@ pub fn screen(event: &Event, view: &dyn PipelineView) -> Screen {
             _ => Screen::Handle,
         },
         Event::Status(st) => {
-            if st.state == "pending" {
+            if st.state == crate::forge::StatusState::Pending {
                 return Screen::Ignore("pending status".into());
             }
             if st.branches.is_empty() || st.branches.len() >= STATUS_BRANCHES_LISTED {

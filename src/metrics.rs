@@ -56,6 +56,8 @@ pub struct Metrics {
     pub registry_requests: Family<OutcomeLabels, Counter>,
     pub verifications: Family<OutcomeLabels, Counter>,
     pub promotions: Family<PromotionLabels, Counter>,
+    pub index_installed: Gauge<i64, std::sync::atomic::AtomicI64>,
+    pub index_pipelines: Gauge<i64, std::sync::atomic::AtomicI64>,
 }
 
 pub fn get() -> &'static Metrics {
@@ -93,8 +95,14 @@ pub fn get() -> &'static Metrics {
         registry.register("signature_verifications", "Signature verifications by outcome", verifications.clone());
         let promotions = Family::<PromotionLabels, Counter>::default();
         registry.register("promotions", "Promotions by stage and outcome", promotions.clone());
+        let index_installed = Gauge::default();
+        registry.register("index_repositories", "Repositories the index knows the App is installed on", index_installed.clone());
+        let index_pipelines = Gauge::default();
+        registry.register("index_pipelines", "Repositories in the index that have a pipeline file", index_pipelines.clone());
         Metrics {
             registry,
+            index_installed,
+            index_pipelines,
             deliveries,
             queue_depth,
             handling_seconds,
@@ -105,6 +113,13 @@ pub fn get() -> &'static Metrics {
             promotions,
         }
     })
+}
+
+/// The index's size after a build or an update.
+pub fn index(index: &crate::index::Index) {
+    let (installed, pipelines, _) = index.summary();
+    get().index_installed.set(installed as i64);
+    get().index_pipelines.set(pipelines as i64);
 }
 
 /// The text exposition.

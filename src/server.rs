@@ -18,6 +18,8 @@ use axum::Router;
 use subtle::ConstantTimeEq;
 
 use crate::engine::Engine;
+use crate::index::{Index, IndexWork};
+use crate::intake::Screen;
 use crate::queue::{self, DeliveryDedup, Job, Queue};
 use crate::settings::Settings;
 use crate::webhook::{self, Received};
@@ -31,6 +33,8 @@ pub const MAX_BODY: usize = 25 * 1024 * 1024;
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub engine: Arc<Engine>,
+    /// Which repositories have a pipeline and which OCI repositories feed them.
+    pub index: Arc<Index>,
     pub queue: Queue,
     pub dedup: DeliveryDedup,
     pub ready: AtomicBool,
@@ -117,14 +121,58 @@ async fn github_webhook(State(st): State<Arc<AppState>>, headers: HeaderMap, bod
         }
     };
     let delivery_id = if delivery.is_empty() { format!("github-{}", short_hash(&body)) } else { delivery.clone() };
+    let work = crate::index::work_for(&ev);
+    if work != IndexWork::Nothing {
+        update_index(&st, work);
+    }
+    if let Screen::Ignore(why) = crate::intake::screen(&ev, &*st.index) {
+        if !delivery.is_empty() {
+            st.dedup.record(&delivery);
+        }
+        crate::metrics::delivery("github", &event, "ignored");
+        tracing::debug!(delivery, "ignored: {why}");
+        return answer(StatusCode::OK, format!("ignored: {why}"));
+    }
     let jobs = match *ev {
-        crate::event::Event::RegistryPush(push) => st.engine.jobs_for_registry_push(&delivery_id, push),
+        crate::event::Event::RegistryPush(push) => registry_jobs(&st, &delivery_id, push),
+        crate::event::Event::Installation(_) => {
+            if !delivery.is_empty() {
+                st.dedup.record(&delivery);
+            }
+            crate::metrics::delivery("github", &event, "accepted");
+            return answer(StatusCode::ACCEPTED, "accepted (index update)");
+        }
         ev => match ev.repo().cloned() {
             Some(repo) => vec![Job { repo, delivery: delivery_id.clone(), event: Arc::new(ev) }],
             None => vec![],
         },
     };
     enqueue(&st, "github", &event, &delivery, jobs)
+}
+
+/// The jobs of a registry push: one per repository whose pipeline names the image (from the
+/// index), or, until the index is built, one per repository baton serves.
+fn registry_jobs(st: &AppState, delivery: &str, push: crate::event::RegistryPush) -> Vec<Job> {
+    if !st.index.is_built() {
+        return st.engine.jobs_for_registry_push(delivery, push);
+    }
+    let mut repos: Vec<crate::types::RepoName> = st.index.targets(&push.repository).into_iter().map(|t| t.repo).collect();
+    repos.dedup();
+    let event = Arc::new(crate::event::Event::RegistryPush(push));
+    repos.into_iter().map(|repo| Job { repo, delivery: delivery.to_string(), event: event.clone() }).collect()
+}
+
+/// Index work runs beside the queue: reading a few pipeline files must not delay the answer.
+fn update_index(st: &AppState, work: IndexWork) {
+    let index = st.index.clone();
+    let github = st.engine.github.clone();
+    tokio::spawn(async move {
+        match index.apply(&*github, work.clone()).await {
+            Ok(c) => tracing::info!(added = ?c.added, updated = ?c.updated, removed = ?c.removed, "index updated"),
+            Err(e) => tracing::warn!(error = format!("{e:#}"), ?work, "cannot update the index; the periodic refresh will"),
+        }
+        crate::metrics::index(&index);
+    });
 }
 
 fn enqueue(st: &AppState, source: &str, event: &str, delivery: &str, jobs: Vec<Job>) -> Response {
@@ -187,7 +235,12 @@ async fn registry_webhook(State(st): State<Arc<AppState>>, headers: HeaderMap, b
         crate::metrics::delivery("registry", "push", "duplicate");
         return answer(StatusCode::OK, "duplicate delivery");
     }
-    let jobs = notes.pushes.into_iter().flat_map(|p| st.engine.jobs_for_registry_push(&delivery, p)).collect();
+    let jobs: Vec<Job> = notes.pushes.into_iter().flat_map(|p| registry_jobs(&st, &delivery, p)).collect();
+    if jobs.is_empty() {
+        st.dedup.record(&delivery);
+        crate::metrics::delivery("registry", "push", "ignored");
+        return answer(StatusCode::OK, "ignored: no pipeline names this image");
+    }
     enqueue(&st, "registry", "push", &delivery, jobs)
 }
 
@@ -213,6 +266,7 @@ async fn metrics(State(st): State<Arc<AppState>>) -> Response {
 pub struct Running {
     pub addr: SocketAddr,
     depth: queue::DepthGauge,
+    pub index: Arc<Index>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -243,13 +297,44 @@ pub fn spawn(
     let (queue, dispatcher) = queue::start(settings.server.queue_capacity, settings.server.concurrency, engine.clone());
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
     let depth = queue.depth_gauge();
+    let index = Arc::new(Index::new());
     let state = Arc::new(AppState {
         dedup: DeliveryDedup::new(Duration::from_secs(settings.server.dedup_window_secs), 100_000),
         settings,
         engine,
+        index: index.clone(),
         queue,
         ready: AtomicBool::new(true),
     });
+    {
+        // Built at start, then rebuilt every few minutes: a replica that missed a webhook is
+        // corrected by the next refresh.
+        let index = index.clone();
+        let github = state.engine.github.clone();
+        let configured = state.settings.github.repositories.clone();
+        tokio::spawn(async move {
+            loop {
+                let started = std::time::Instant::now();
+                match index.build(&*github, &configured).await {
+                    Ok(c) => {
+                        let (installed, with_pipeline, images) = index.summary();
+                        tracing::info!(
+                            installed,
+                            with_pipeline,
+                            images,
+                            added = c.added.len(),
+                            removed = c.removed.len(),
+                            elapsed_ms = started.elapsed().as_millis() as u64,
+                            "index built"
+                        );
+                    }
+                    Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot build the index; retrying later"),
+                }
+                crate::metrics::index(&index);
+                tokio::time::sleep(REFRESH_INSTALLATIONS).await;
+            }
+        });
+    }
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(state.clone());
     if state.engine.discovers_repositories() {
@@ -281,5 +366,5 @@ pub fn spawn(
             tracing::warn!(grace_secs = grace.as_secs(), "queue not drained within the grace period");
         }
     });
-    Ok(Running { addr, depth, shutdown: Some(tx), task })
+    Ok(Running { addr, depth, index, shutdown: Some(tx), task })
 }

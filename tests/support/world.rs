@@ -55,11 +55,22 @@ pub fn settings(api_url: &str, registry_host: Option<&str>) -> Settings {
     Settings::load_with_env(None, env.into_iter().map(|(k, v)| (k.to_string(), v))).expect("test settings")
 }
 
+/// Every request baton makes: REST against GitHub's OpenAPI description, GraphQL against the
+/// endpoint's request shape (the REST description does not cover `/graphql`).
+pub fn validate_request(method: &str, path: &str, body: Option<&serde_json::Value>) -> Result<(), String> {
+    if path == "/graphql" {
+        return super::fake_github::graphql::validate_request(method, body);
+    }
+    OpenApi::load().validate_request(method, path, body).map(|_| ())
+}
+
 /// One running baton.
 pub struct Baton {
     pub url: String,
     pub running: Option<Running>,
     pub engine: Arc<Engine>,
+    /// baton's index of pipelines (built at start; `start` returns once it is).
+    pub index: Arc<baton::index::Index>,
     /// Seconds added to baton's clock (soak tests move time instead of sleeping).
     pub clock_offset: Arc<std::sync::atomic::AtomicI64>,
 }
@@ -87,7 +98,21 @@ impl Baton {
         });
         let engine = Arc::new(engine);
         let running = server::spawn(Arc::new(settings), engine.clone(), listener).expect("server");
-        Baton { url: format!("http://{}", running.addr), running: Some(running), engine, clock_offset }
+        let index = running.index.clone();
+        let baton = Baton { url: format!("http://{}", running.addr), running: Some(running), engine, index, clock_offset };
+        baton.wait_index("built", |i| i.is_built()).await;
+        baton
+    }
+
+    /// Waits until baton's index satisfies `cond` (it follows webhooks beside the queue).
+    pub async fn wait_index(&self, what: &str, cond: impl Fn(&baton::index::Index) -> bool) {
+        for _ in 0..500 {
+            if cond(&self.index) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("baton's index not {what} within 10s");
     }
 
     pub async fn start(settings: Settings) -> Baton {
@@ -265,7 +290,7 @@ impl World {
             .try_init();
         let gh = FakeGitHub::start().await;
         gh.set_app(APP_ID, "baton");
-        gh.set_request_validator(|method, path, body| OpenApi::load().validate_request(method, path, body).map(|_| ()));
+        gh.set_request_validator(validate_request);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let baton_url = format!("http://{}", listener.local_addr().unwrap());
         let notify = webhooks.then(|| (format!("{baton_url}/webhooks/registry"), REGISTRY_TOKEN.to_string()));

@@ -14,6 +14,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod faults;
+pub mod graphql;
 mod payloads;
 mod routes;
 mod sha1;
@@ -281,7 +282,11 @@ impl FakeGitHub {
 
     /// Requests that changed something (not GET), excluding token creation.
     pub fn write_requests(&self) -> Vec<RecordedRequest> {
-        self.requests().into_iter().filter(|r| r.method != "GET" && !r.path.starts_with("/app/")).collect()
+        // GraphQL queries are POSTs but read (baton sends no mutation).
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method != "GET" && !r.path.starts_with("/app/") && r.path != "/graphql")
+            .collect()
     }
 
     pub fn clear_requests(&self) {
