@@ -95,6 +95,8 @@ async fn world(n: usize) -> (FakeGitHub, TestRegistry, Baton) {
     gh.set_webhook_target(&format!("http://{}/webhooks/github", listener.local_addr().unwrap()), SECRET);
     let mut s = settings(&gh.url(), Some(&host));
     s.github.repositories = vec![];
+    // Room for the fan-out of one push to every installed repository (what main does).
+    s.server.queue_capacity = 10_000;
     let baton = Baton::start_on(listener, s).await;
     (gh, registry, baton)
 }
@@ -105,7 +107,7 @@ async fn reconcile_cli(gh: &FakeGitHub, registry: &TestRegistry) {
     s.github.repositories = vec![];
     let mut engine = baton::server::build_engine(&s).unwrap();
     engine.verifier = Arc::new(TrustAll);
-    baton::server::reconcile_all(&engine).await;
+    baton::server::reconcile_all(&engine, &baton::index::Index::new()).await;
 }
 
 async fn measure(n: usize) -> Figures {
@@ -168,10 +170,10 @@ async fn measure(n: usize) -> Figures {
 
     // Reconcile of the converged repository: serve's pass (warm caches; the second of two), and
     // the CLI (a fresh process).
-    baton::server::reconcile_all(&baton.engine).await;
+    baton::server::reconcile_all(&baton.engine, &baton.index).await;
     settle(&gh).await;
     gh.clear_requests();
-    baton::server::reconcile_all(&baton.engine).await;
+    baton::server::reconcile_all(&baton.engine, &baton.index).await;
     settle(&gh).await;
     let reconcile_pass = count(&gh);
     gh.clear_requests();
@@ -200,6 +202,10 @@ fn rss_kib() -> u64 {
 
 fn main() {
     support::fake_github::install_jwt_crypto_provider();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
         let mut all = vec![];

@@ -24,8 +24,9 @@ use crate::queue::{self, DeliveryDedup, Job, Queue};
 use crate::settings::Settings;
 use crate::webhook::{self, Received};
 
-/// How often the App's installations are re-read when no repository list is configured.
-const REFRESH_INSTALLATIONS: Duration = Duration::from_secs(300);
+/// How often the index is rebuilt from scratch (installations, then every `.baton.yaml`), to
+/// correct a replica that missed a webhook.
+const REFRESH_INDEX: Duration = Duration::from_secs(300);
 
 /// GitHub caps webhook payloads at 25 MiB.
 pub const MAX_BODY: usize = 25 * 1024 * 1024;
@@ -134,7 +135,18 @@ async fn github_webhook(State(st): State<Arc<AppState>>, headers: HeaderMap, bod
         return answer(StatusCode::OK, format!("ignored: {why}"));
     }
     let jobs = match *ev {
-        crate::event::Event::RegistryPush(push) => registry_jobs(&st, &delivery_id, push),
+        crate::event::Event::RegistryPush(push) => {
+            let jobs = registry_jobs(&st, &delivery_id, push);
+            if jobs.is_empty() {
+                crate::metrics::delivery("github", &event, if st.index.is_built() { "ignored" } else { "not_ready" });
+                return if st.index.is_built() {
+                    answer(StatusCode::OK, "ignored: no pipeline names this image")
+                } else {
+                    answer(StatusCode::SERVICE_UNAVAILABLE, "starting: the index of pipelines is not built yet")
+                };
+            }
+            jobs
+        }
         crate::event::Event::Installation(_) => {
             if !delivery.is_empty() {
                 st.dedup.record(&delivery);
@@ -154,6 +166,7 @@ async fn github_webhook(State(st): State<Arc<AppState>>, headers: HeaderMap, bod
 /// index), or, until the index is built, one per repository baton serves.
 fn registry_jobs(st: &AppState, delivery: &str, push: crate::event::RegistryPush) -> Vec<Job> {
     if !st.index.is_built() {
+        // The configured repositories (none in discovery mode: the caller answers 503 then).
         return st.engine.jobs_for_registry_push(delivery, push);
     }
     let mut repos: Vec<crate::types::RepoName> = st.index.targets(&push.repository).into_iter().map(|t| t.repo).collect();
@@ -236,6 +249,10 @@ async fn registry_webhook(State(st): State<Arc<AppState>>, headers: HeaderMap, b
         return answer(StatusCode::OK, "duplicate delivery");
     }
     let jobs: Vec<Job> = notes.pushes.into_iter().flat_map(|p| registry_jobs(&st, &delivery, p)).collect();
+    if jobs.is_empty() && !st.index.is_built() {
+        crate::metrics::delivery("registry", "push", "not_ready");
+        return answer(StatusCode::SERVICE_UNAVAILABLE, "starting: the index of pipelines is not built yet, retry later");
+    }
     if jobs.is_empty() {
         st.dedup.record(&delivery);
         crate::metrics::delivery("registry", "push", "ignored");
@@ -331,25 +348,12 @@ pub fn spawn(
                     Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot build the index; retrying later"),
                 }
                 crate::metrics::index(&index);
-                tokio::time::sleep(REFRESH_INSTALLATIONS).await;
+                tokio::time::sleep(REFRESH_INDEX).await;
             }
         });
     }
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(state.clone());
-    if state.engine.discovers_repositories() {
-        // No repositories configured: serve every repository the App is installed on.
-        let engine = state.engine.clone();
-        tokio::spawn(async move {
-            loop {
-                match engine.refresh_repositories().await {
-                    Ok(n) => tracing::info!(repositories = n, "repositories from the App's installations"),
-                    Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot list the App's installations"),
-                }
-                tokio::time::sleep(REFRESH_INSTALLATIONS).await;
-            }
-        });
-    }
     let task = tokio::spawn(async move {
         let st = state.clone();
         let shutdown = async move {
