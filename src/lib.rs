@@ -34,6 +34,7 @@ pub mod github;
 pub mod index;
 pub mod intake;
 pub mod metrics;
+pub mod pacing;
 pub mod pipeline;
 pub mod planner;
 pub mod pointer;

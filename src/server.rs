@@ -354,6 +354,13 @@ pub fn spawn(
     }
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(state.clone());
+    if state.settings.reconcile.interval_secs > 0 {
+        let opts = PassOptions {
+            interval: Duration::from_secs(state.settings.reconcile.interval_secs),
+            budget_floor: state.settings.reconcile.budget_floor,
+        };
+        spawn_reconcile(state.engine.clone(), index.clone(), opts);
+    }
     let task = tokio::spawn(async move {
         let st = state.clone();
         let shutdown = async move {

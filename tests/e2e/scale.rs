@@ -189,3 +189,22 @@ async fn the_index_follows_pipeline_files_and_the_installation() {
     let violations = org.gh.violations();
     assert!(violations.is_empty(), "{violations:#?}");
 }
+
+/// `baton serve` reconciles by itself every `reconcile.interval_secs`: a push it never heard
+/// of is promoted by its next pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_reconciles_on_its_own() {
+    // The world's own baton hears nothing and never reconciles (default interval: 5 minutes).
+    let w = World::start_custom(|host| pipeline_yaml(host, "pull-request", "manual"), false).await;
+    let mut s = settings(&w.gh.url(), Some(&w.registry.host()));
+    s.reconcile.interval_secs = 1;
+    let mut reconciling = Baton::start(s).await;
+    w.push("3.1.4").await;
+    w.until("a PR from serve's reconcile pass", |gh| {
+        gh.pulls(REPO).iter().any(|p| p.title == "promote myapp 3.1.4 to dev")
+    })
+    .await;
+    reconciling.stop().await;
+    assert_eq!(w.gh.pulls(REPO).len(), 1, "{:#?}", w.gh.pulls(REPO));
+    w.assert_no_violations();
+}
