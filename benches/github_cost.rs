@@ -105,7 +105,7 @@ async fn world(n: usize) -> (FakeGitHub, TestRegistry, Baton) {
 async fn reconcile_cli(gh: &FakeGitHub, registry: &TestRegistry) {
     let mut s = settings(&gh.url(), Some(&registry.host()));
     s.github.repositories = vec![];
-    let mut engine = baton::server::build_engine(&s).unwrap();
+    let mut engine = baton::cli::serve::build_engine(&s).unwrap();
     engine.verifier = Arc::new(TrustAll);
     baton::server::reconcile_all(&engine, &baton::index::Index::new()).await;
 }

@@ -123,10 +123,14 @@ async fn github_webhook(State(st): State<Arc<AppState>>, headers: HeaderMap, bod
     };
     let delivery_id = if delivery.is_empty() { format!("github-{}", short_hash(&body)) } else { delivery.clone() };
     let work = crate::index::work_for(&ev);
-    if work != IndexWork::Nothing {
+    let screen = crate::intake::screen(&ev, &*st.index);
+    // A push of a configured repository updates the index in its job (before that repository's
+    // next event); anything else updates it here, beside the queue.
+    let in_job = matches!(*ev, crate::event::Event::Push(_)) && screen == Screen::Handle && st.index.is_built();
+    if work != IndexWork::Nothing && !in_job {
         update_index(&st, work);
     }
-    if let Screen::Ignore(why) = crate::intake::screen(&ev, &*st.index) {
+    if let Screen::Ignore(why) = screen {
         if !delivery.is_empty() {
             st.dedup.record(&delivery);
         }
@@ -314,7 +318,7 @@ pub fn spawn(
     let (queue, dispatcher) = queue::start(settings.server.queue_capacity, settings.server.concurrency, engine.clone());
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
     let depth = queue.depth_gauge();
-    let index = Arc::new(Index::new());
+    let index = engine.index.clone();
     let state = Arc::new(AppState {
         dedup: DeliveryDedup::new(Duration::from_secs(settings.server.dedup_window_secs), 100_000),
         settings,
@@ -378,4 +382,89 @@ pub fn spawn(
         }
     });
     Ok(Running { addr, depth, index, shutdown: Some(tx), task })
+}
+
+/// One reconcile pass over the repositories that have a pipeline, without pauses or budget
+/// floor (`baton reconcile`); the number that failed (None: the repositories could not be read).
+pub async fn reconcile_all(engine: &Engine, index: &Index) -> Option<usize> {
+    reconcile_pass(engine, index, &PassOptions::default()).await.map(|r| r.failed)
+}
+
+/// How a reconcile pass is paced.
+#[derive(Debug, Clone, Default)]
+pub struct PassOptions {
+    /// The pass's interval: its repositories are spread over half of it.
+    pub interval: Duration,
+    /// Stop (per installation) below this remaining rate budget.
+    pub budget_floor: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassReport {
+    pub repositories: usize,
+    pub failed: usize,
+    /// Installations (owners) whose repositories were skipped: budget below the floor.
+    pub stopped: Vec<String>,
+}
+
+/// A reconcile pass: every repository with a pipeline, paced, stopping per installation when
+/// its rate budget falls below the floor.
+pub async fn reconcile_pass(engine: &Engine, index: &Index, opts: &PassOptions) -> Option<PassReport> {
+    if !index.is_built() {
+        if let Err(e) = index.build(&*engine.github, &engine.repositories()).await {
+            tracing::error!(error = format!("{e:#}"), "cannot read the repositories' pipelines");
+            return None;
+        }
+    }
+    // Only the repositories that have a pipeline: the cost follows them, not the installed ones.
+    let repositories = index.configured();
+    let gap = crate::pacing::gap(opts.interval, repositories.len());
+    let mut report = PassReport { repositories: repositories.len(), ..PassReport::default() };
+    for repo in &repositories {
+        if report.stopped.iter().any(|o| o == repo.owner()) {
+            continue;
+        }
+        let remaining = rate_remaining(engine, repo.owner());
+        if let crate::pacing::Budget::Stop { remaining, floor } = crate::pacing::budget(remaining, opts.budget_floor) {
+            tracing::warn!(owner = repo.owner(), remaining, floor, "reconcile pass stopped for this installation: rate budget below the floor");
+            report.stopped.push(repo.owner().to_string());
+            continue;
+        }
+        let span = tracing::info_span!("reconcile", repository = %repo);
+        let result = tracing::Instrument::instrument(engine.reconcile(repo), span).await;
+        match result {
+            Ok(()) => {}
+            Err(e) => {
+                report.failed += 1;
+                tracing::error!(repository = %repo, error = format!("{e:#}"), "reconcile failed");
+            }
+        }
+        if !gap.is_zero() {
+            tokio::time::sleep(gap).await;
+        }
+    }
+    tracing::info!(repositories = report.repositories, failed = report.failed, stopped = ?report.stopped, "reconcile pass done");
+    Some(report)
+}
+
+/// The installation's remaining rate budget as last seen (None: unknown).
+fn rate_remaining(_engine: &Engine, _owner: &str) -> Option<u64> {
+    None
+}
+
+/// `baton serve`'s own reconcile pass, every `interval` after the index is built.
+fn spawn_reconcile(engine: Arc<Engine>, index: Arc<Index>, opts: PassOptions) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(opts.interval).await;
+            if !index.is_built() {
+                continue;
+            }
+            match reconcile_pass(&engine, &index, &opts).await {
+                Some(r) if !r.stopped.is_empty() => crate::metrics::reconcile_pass("stopped_budget"),
+                Some(_) => crate::metrics::reconcile_pass("done"),
+                None => crate::metrics::reconcile_pass("failed"),
+            }
+        }
+    });
 }

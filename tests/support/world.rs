@@ -86,6 +86,15 @@ impl Baton {
         settings: Settings,
         real_signatures: bool,
     ) -> Baton {
+        Baton::spawn(listener, settings, real_signatures, true).await
+    }
+
+    async fn spawn(
+        listener: tokio::net::TcpListener,
+        settings: Settings,
+        real_signatures: bool,
+        wait_for_index: bool,
+    ) -> Baton {
         let mut engine = baton::cli::serve::build_engine(&settings).expect("engine");
         if !real_signatures {
             engine.verifier = Arc::new(TrustAll);
@@ -100,8 +109,16 @@ impl Baton {
         let running = server::spawn(Arc::new(settings), engine.clone(), listener).expect("server");
         let index = running.index.clone();
         let baton = Baton { url: format!("http://{}", running.addr), running: Some(running), engine, index, clock_offset };
-        baton.wait_index("built", |i| i.is_built()).await;
+        if wait_for_index {
+            baton.wait_index("built", |i| i.is_built()).await;
+        }
         baton
+    }
+
+    /// A baton with no GitHub behind it (tests of HTTP answers only): its index is never built.
+    pub async fn start_without_github(settings: Settings) -> Baton {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Baton::spawn(listener, settings, false, false).await
     }
 
     /// Waits until baton's index satisfies `cond` (it follows webhooks beside the queue).
