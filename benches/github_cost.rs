@@ -46,7 +46,10 @@ fn count(gh: &FakeGitHub) -> Count {
     Count {
         counted: reqs.iter().filter(|r| r.status != 304).count(),
         not_modified: reqs.iter().filter(|r| r.status == 304).count(),
-        writes: reqs.iter().filter(|r| r.method != "GET" && r.path != "/graphql" && !r.path.ends_with("/access_tokens")).count(),
+        writes: reqs
+            .iter()
+            .filter(|r| r.method != "GET" && r.path != "/graphql" && !r.path.ends_with("/access_tokens"))
+            .count(),
     }
 }
 
@@ -176,6 +179,11 @@ async fn measure(n: usize) -> Figures {
     baton::server::reconcile_all(&baton.engine, &baton.index).await;
     settle(&gh).await;
     let reconcile_pass = count(&gh);
+    if std::env::var_os("GITHUB_COST_VERBOSE").is_some() {
+        for r in gh.requests() {
+            eprintln!("reconcile pass: {} {} {}", r.method, r.path, r.status);
+        }
+    }
     gh.clear_requests();
     reconcile_cli(&gh, &registry).await;
     settle(&gh).await;

@@ -16,6 +16,10 @@ use crate::registry::{RegistryError, Resolved};
 use crate::types::{RepoName, StageName, Tag, Version};
 use crate::verify::{Verified, VerifyContext, VerifyError};
 
+/// How a speculative first attempt says "read the open pull request and plan again" (the head
+/// and files it read are still current).
+const BRANCH_EXISTS: &str = "the stage's branch exists";
+
 impl Engine {
     pub(crate) async fn on_registry_push(&self, repo: &RepoName, push: &RegistryPush) -> anyhow::Result<()> {
         let Some(rp) = self.pipeline(repo).await? else { return Ok(()) };
@@ -187,10 +191,18 @@ impl Engine {
             )));
         }
         let mut attempt = 0;
+        // After a speculative attempt, the head and files just read are still good.
+        let mut reuse: Option<(String, Vec<FileContent>)> = None;
         loop {
             attempt += 1;
-            let head = self.github.branch_head(&rp.repo, &rp.default_branch).await?;
-            let files = self.pointer_files(rp, sp, &head).await?;
+            let (head, files) = match reuse.take() {
+                Some(read) => read,
+                None => {
+                    let head = self.github.branch_head(&rp.repo, &rp.default_branch).await?;
+                    let files = self.pointer_files(rp, sp, &head).await?;
+                    (head, files)
+                }
+            };
             // First attempt of a PR stage: assume no open PR (no read). Creating the stage's
             // branch proves it (a PR needs its head branch); if the branch exists, the attempt
             // ends in a conflict and the next one reads the open PR.
@@ -225,7 +237,12 @@ impl Engine {
             let blobs: Vec<(&str, &str)> = files.iter().map(|f| (f.path.as_str(), f.sha.as_str())).collect();
             match self.execute(&rp.repo, &plan, &blobs, speculative).await {
                 Err(GitHubError::Conflict(e)) if attempt < 3 => {
-                    tracing::info!(error = %e, "lost a race; re-reading and trying again");
+                    if speculative && e.starts_with(BRANCH_EXISTS) {
+                        tracing::debug!(error = %e, "the stage's branch exists: reading its pull request");
+                        reuse = Some((head, files));
+                    } else {
+                        tracing::info!(error = %e, "lost a race; re-reading and trying again");
+                    }
                     continue;
                 }
                 other => return Ok(other?),
@@ -284,12 +301,14 @@ impl Engine {
                     return Ok(Outcome::PullRequest { number, url });
                 }
                 // The branch exists: an open PR may too; re-plan having read it.
-                Err(GitHubError::Conflict(e)) if speculative => return Err(GitHubError::Conflict(e)),
+                Err(GitHubError::Conflict(e)) if speculative => {
+                    return Err(GitHubError::Conflict(format!("{BRANCH_EXISTS}: {e}")))
+                }
                 Err(GitHubError::Conflict(_)) => {}
                 Err(e) => return Err(e),
             }
         } else if speculative {
-            return Err(GitHubError::Conflict("re-planning with the open pull request read".into()));
+            return Err(GitHubError::Conflict(format!("{BRANCH_EXISTS}: re-planning with the open pull request read")));
         }
         let commit =
             NewCommit { parent: plan.parent.clone(), message: plan.commit_message.clone(), files: plan.files.clone() };
