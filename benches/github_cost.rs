@@ -72,8 +72,22 @@ fn count_until_labels(gh: &FakeGitHub) -> Count {
     c
 }
 
-async fn settle(gh: &FakeGitHub) {
-    assert!(gh.settle(Duration::from_millis(400), Duration::from_secs(120)).await, "the fake GitHub did not settle");
+/// Until every webhook the fake sent is answered and baton's queue is empty, twice in a row
+/// with nothing new sent in between.
+async fn settle(gh: &FakeGitHub, baton: &Baton) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let sent = gh.deliveries().len();
+        if gh.wait_deliveries_idle(Duration::ZERO).await
+            && baton.queue_depth() == 0
+            && gh.wait_deliveries_idle(Duration::ZERO).await
+            && gh.deliveries().len() == sent
+        {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "did not settle within 120s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 async fn world(n: usize) -> (FakeGitHub, TestRegistry, Baton) {
@@ -116,7 +130,7 @@ async fn reconcile_cli(gh: &FakeGitHub, registry: &TestRegistry) {
 async fn measure(n: usize) -> Figures {
     let started = Instant::now();
     let (gh, registry, baton) = world(n).await;
-    settle(&gh).await;
+    settle(&gh, &baton).await;
     let startup = count(&gh);
     eprintln!("  N={n}: started in {:?}", started.elapsed());
 
@@ -127,7 +141,7 @@ async fn measure(n: usize) -> Figures {
         baton.post_registry(&push_envelope(&registry.host(), "library/webshop", tag, &digest)).await;
     }
     baton.wait_idle().await;
-    settle(&gh).await;
+    settle(&gh, &baton).await;
     let unrelated_push = count(&gh).counted as f64 / 6.0;
 
     // A check run, a status, a push and a comment without a command in up to 20 repositories
@@ -144,7 +158,7 @@ async fn measure(n: usize) -> Figures {
             }
             v
         };
-        settle(&gh).await;
+        settle(&gh, &baton).await;
         gh.clear_requests();
         for (i, issue) in (1..=k).zip(issues) {
             let repo = format!("org/app-{i:04}");
@@ -156,7 +170,7 @@ async fn measure(n: usize) -> Figures {
         }
         gh.wait_deliveries_idle(Duration::from_secs(60)).await;
         baton.wait_idle().await;
-        settle(&gh).await;
+        settle(&gh, &baton).await;
         Some(count(&gh).counted as f64 / events as f64)
     };
 
@@ -167,17 +181,17 @@ async fn measure(n: usize) -> Figures {
     assert!(gh.wait_until(Duration::from_secs(60), |g| g.pulls(REPO).first().is_some_and(|p| p.labels.len() >= 2)).await);
     gh.wait_deliveries_idle(Duration::from_secs(60)).await;
     baton.wait_idle().await;
-    settle(&gh).await;
+    settle(&gh, &baton).await;
     let promotion = count_until_labels(&gh);
     let promotion_total = count(&gh);
 
     // Reconcile of the converged repository: serve's pass (warm caches; the second of two), and
     // the CLI (a fresh process).
     baton::server::reconcile_all(&baton.engine, &baton.index).await;
-    settle(&gh).await;
+    settle(&gh, &baton).await;
     gh.clear_requests();
     baton::server::reconcile_all(&baton.engine, &baton.index).await;
-    settle(&gh).await;
+    settle(&gh, &baton).await;
     let reconcile_pass = count(&gh);
     if std::env::var_os("GITHUB_COST_VERBOSE").is_some() {
         for r in gh.requests() {
@@ -186,7 +200,7 @@ async fn measure(n: usize) -> Figures {
     }
     gh.clear_requests();
     reconcile_cli(&gh, &registry).await;
-    settle(&gh).await;
+    settle(&gh, &baton).await;
     let reconcile_cli = count(&gh);
     Figures {
         n,
@@ -266,8 +280,8 @@ fn main() {
 
         // Start-up for 1,000 repositories.
         let started = Instant::now();
-        let (gh, _registry, _baton) = world(1000).await;
-        settle(&gh).await;
+        let (gh, _registry, baton) = world(1000).await;
+        settle(&gh, &baton).await;
         println!("\nstart-up with N = 1000: {} in {:?} (incl. fake set-up)", count(&gh), started.elapsed());
     });
     index_memory();

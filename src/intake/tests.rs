@@ -44,7 +44,7 @@ fn check_run(name: &str, action: CheckRunAction, branch: Option<&str>) -> Event 
         name: name.into(),
         head_sha: "abc".into(),
         app_slug: Some("ci".into()),
-        conclusion: Some("success".into()),
+        conclusion: Some(crate::forge::Conclusion::Success),
         sender: "ci[bot]".into(),
         head_branch: branch.map(str::to_string),
     })
@@ -55,7 +55,7 @@ fn status(state: &str, branches: &[&str]) -> Event {
         repo: repo(),
         sha: "abc".into(),
         context: "kustomization/app-dev".into(),
-        state: state.into(),
+        state: crate::forge::StatusState::from_api(state).unwrap(),
         branches: branches.iter().map(|b| b.to_string()).collect(),
     })
 }
@@ -66,7 +66,7 @@ fn suite(branch: Option<&str>) -> Event {
         action: "completed".into(),
         head_sha: "abc".into(),
         head_branch: branch.map(str::to_string),
-        conclusion: Some("success".into()),
+        conclusion: Some(crate::forge::Conclusion::Success),
     })
 }
 
