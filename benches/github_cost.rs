@@ -6,7 +6,6 @@
 //! same). Built by `cargo test --all-targets`, so it cannot rot; not run by CI.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::sync::Arc;
@@ -178,7 +177,9 @@ async fn measure(n: usize) -> Figures {
     gh.clear_requests();
     let digest = registry.push_artifact("deployments/myapp", "0.8.0", b"eight", &[]).await;
     baton.post_registry(&push_envelope(&registry.host(), "deployments/myapp", "0.8.0", &digest)).await;
-    assert!(gh.wait_until(Duration::from_secs(60), |g| g.pulls(REPO).first().is_some_and(|p| p.labels.len() >= 2)).await);
+    assert!(
+        gh.wait_until(Duration::from_secs(60), |g| g.pulls(REPO).first().is_some_and(|p| p.labels.len() >= 2)).await
+    );
     gh.wait_deliveries_idle(Duration::from_secs(60)).await;
     baton.wait_idle().await;
     settle(&gh, &baton).await;
@@ -237,7 +238,8 @@ fn main() {
         println!("| work | N = 1 | N = 200 | ratio |");
         println!("|---|---|---|---|");
         let row = |name: &str, a: String, b: String, ratio: String| println!("| {name} | {a} | {b} | {ratio} |");
-        let ratio = |a: f64, b: f64| if a == 0.0 && b == 0.0 { "—".to_string() } else { format!("{:.2}", b / a.max(1e-9)) };
+        let ratio =
+            |a: f64, b: f64| if a == 0.0 && b == 0.0 { "—".to_string() } else { format!("{:.2}", b / a.max(1e-9)) };
         let (one, two) = (&all[0], &all[1]);
         row("start-up (index build + installations)", one.startup.to_string(), two.startup.to_string(), String::new());
         row(
@@ -298,7 +300,13 @@ fn index_memory() {
         .iter()
         .map(|r| {
             let t = text.replace("deployments/myapp", &format!("deployments/{}", r.name()));
-            (r.clone(), RepoPipeline::Found { default_branch: Some("main".into()), file: Some(PipelineBlob { oid: r.to_string(), text: Some(t) }) })
+            (
+                r.clone(),
+                RepoPipeline::Found {
+                    default_branch: Some("main".into()),
+                    file: Some(PipelineBlob { oid: r.to_string(), text: Some(t) }),
+                },
+            )
         })
         .collect();
     index.replace(repos, files);

@@ -103,9 +103,17 @@ pub fn get() -> &'static Metrics {
             reconcile_passes.clone(),
         );
         let index_installed = Gauge::default();
-        registry.register("index_repositories", "Repositories the index knows the App is installed on", index_installed.clone());
+        registry.register(
+            "index_repositories",
+            "Repositories the index knows the App is installed on",
+            index_installed.clone(),
+        );
         let index_pipelines = Gauge::default();
-        registry.register("index_pipelines", "Repositories in the index that have a pipeline file", index_pipelines.clone());
+        registry.register(
+            "index_pipelines",
+            "Repositories in the index that have a pipeline file",
+            index_pipelines.clone(),
+        );
         Metrics {
             registry,
             reconcile_passes,

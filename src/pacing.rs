@@ -20,7 +20,10 @@ pub fn gap(interval: Duration, repos: usize) -> Duration {
 pub enum Budget {
     Go,
     /// Below the floor: the pass stops for this installation (webhooks and commands keep it).
-    Stop { remaining: u64, floor: u64 },
+    Stop {
+        remaining: u64,
+        floor: u64,
+    },
 }
 
 /// `remaining`: the installation's budget as GitHub last reported it (None: not known yet).

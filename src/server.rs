@@ -173,7 +173,8 @@ fn registry_jobs(st: &AppState, delivery: &str, push: crate::event::RegistryPush
         // The configured repositories (none in discovery mode: the caller answers 503 then).
         return st.engine.jobs_for_registry_push(delivery, push);
     }
-    let mut repos: Vec<crate::types::RepoName> = st.index.targets(&push.repository).into_iter().map(|t| t.repo).collect();
+    let mut repos: Vec<crate::types::RepoName> =
+        st.index.targets(&push.repository).into_iter().map(|t| t.repo).collect();
     repos.dedup();
     let event = Arc::new(crate::event::Event::RegistryPush(push));
     repos.into_iter().map(|repo| Job { repo, delivery: delivery.to_string(), event: event.clone() }).collect()
@@ -186,7 +187,9 @@ fn update_index(st: &AppState, work: IndexWork) {
     tokio::spawn(async move {
         match index.apply(&*github, work.clone()).await {
             Ok(c) => tracing::info!(added = ?c.added, updated = ?c.updated, removed = ?c.removed, "index updated"),
-            Err(e) => tracing::warn!(error = format!("{e:#}"), ?work, "cannot update the index; the periodic refresh will"),
+            Err(e) => {
+                tracing::warn!(error = format!("{e:#}"), ?work, "cannot update the index; the periodic refresh will")
+            }
         }
         crate::metrics::index(&index);
     });
@@ -255,7 +258,10 @@ async fn registry_webhook(State(st): State<Arc<AppState>>, headers: HeaderMap, b
     let jobs: Vec<Job> = notes.pushes.into_iter().flat_map(|p| registry_jobs(&st, &delivery, p)).collect();
     if jobs.is_empty() && !st.index.is_built() {
         crate::metrics::delivery("registry", "push", "not_ready");
-        return answer(StatusCode::SERVICE_UNAVAILABLE, "starting: the index of pipelines is not built yet, retry later");
+        return answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "starting: the index of pipelines is not built yet, retry later",
+        );
     }
     if jobs.is_empty() {
         st.dedup.record(&delivery);
@@ -426,7 +432,12 @@ pub async fn reconcile_pass(engine: &Engine, index: &Index, opts: &PassOptions) 
         }
         let remaining = rate_remaining(engine, repo.owner());
         if let crate::pacing::Budget::Stop { remaining, floor } = crate::pacing::budget(remaining, opts.budget_floor) {
-            tracing::warn!(owner = repo.owner(), remaining, floor, "reconcile pass stopped for this installation: rate budget below the floor");
+            tracing::warn!(
+                owner = repo.owner(),
+                remaining,
+                floor,
+                "reconcile pass stopped for this installation: rate budget below the floor"
+            );
             report.stopped.push(repo.owner().to_string());
             continue;
         }

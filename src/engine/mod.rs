@@ -229,8 +229,13 @@ impl Engine {
                 let work = crate::index::work_for(event);
                 if work != crate::index::IndexWork::Nothing && self.index.is_built() {
                     match self.index.apply(&*self.github, work).await {
-                        Ok(c) => tracing::info!(added = ?c.added, updated = ?c.updated, removed = ?c.removed, "index updated"),
-                        Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot re-read .baton.yaml; the periodic refresh will"),
+                        Ok(c) => {
+                            tracing::info!(added = ?c.added, updated = ?c.updated, removed = ?c.removed, "index updated")
+                        }
+                        Err(e) => tracing::warn!(
+                            error = format!("{e:#}"),
+                            "cannot re-read .baton.yaml; the periodic refresh will"
+                        ),
                     }
                     crate::metrics::index(&self.index);
                 }

@@ -161,8 +161,14 @@ mod tests {
     fn failures() {
         let repos = [r("org/a")];
         let rows = [
-            (json!({"errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded"}]}), "GraphQL error: API rate limit exceeded"),
-            (json!({"data": null, "errors": [{"message": "Parse error on \"}\""}]}), "GraphQL error: Parse error on \"}\""),
+            (
+                json!({"errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded"}]}),
+                "GraphQL error: API rate limit exceeded",
+            ),
+            (
+                json!({"data": null, "errors": [{"message": "Parse error on \"}\""}]}),
+                "GraphQL error: Parse error on \"}\"",
+            ),
             (json!({"data": {}}), "GraphQL answer lacks r0 (org/a)"),
             (json!({}), "GraphQL answer without data"),
         ];

@@ -67,7 +67,10 @@ pub enum IndexWork {
     /// Every repository of this account is no longer installed.
     ForgetOwner(String),
     /// A repository's name changed.
-    Move { from: RepoName, to: RepoName },
+    Move {
+        from: RepoName,
+        to: RepoName,
+    },
 }
 
 /// The index work an event asks for.
@@ -210,7 +213,8 @@ impl Index {
     /// Builds the index from scratch: the App's installed repositories (or the configured
     /// list), then their pipeline files in batches.
     pub async fn build(&self, github: &dyn GitHub, configured: &[RepoName]) -> anyhow::Result<Changes> {
-        let installed = if configured.is_empty() { github.installed_repositories().await? } else { configured.to_vec() };
+        let installed =
+            if configured.is_empty() { github.installed_repositories().await? } else { configured.to_vec() };
         let files = github.pipeline_files(&installed, PIPELINE_FILE).await?;
         Ok(self.replace(installed, files))
     }

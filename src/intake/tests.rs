@@ -136,7 +136,11 @@ fn screens() {
 
 #[test]
 fn without_a_pipeline_everything_is_ignored_once_the_index_is_built() {
-    let events = [comment("/promote prod", CommentAction::Created, false), status("success", &["main"]), push("refs/heads/main")];
+    let events = [
+        comment("/promote prod", CommentAction::Created, false),
+        status("success", &["main"]),
+        push("refs/heads/main"),
+    ];
     for e in &events {
         assert_eq!(screen(e, &View(None, true)), ignore("no pipeline in org/deploy"));
         assert_eq!(screen(e, &View(None, false)), Screen::Handle, "before the index is built nothing is filtered");

@@ -443,7 +443,8 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Received, String> {
                 "transferred" => {
                     let from = &p.changes["owner"]["from"];
                     let old = from.pointer("/organization/login").or_else(|| from.pointer("/user/login"));
-                    let old = old.and_then(|v| v.as_str()).ok_or("repository transferred without changes.owner.from")?;
+                    let old =
+                        old.and_then(|v| v.as_str()).ok_or("repository transferred without changes.owner.from")?;
                     format!("{old}/{}", to.name())
                 }
                 other => return ignored(format!("repository action {other}")),
@@ -526,10 +527,8 @@ mod tests {
             ("repository", 10),
             ("repository", 12),
         ];
-        let parsed: Vec<(String, Event)> = cases
-            .iter()
-            .map(|(event, i)| (format!("{event} #{i}"), event_of(event, &example(event, *i))))
-            .collect();
+        let parsed: Vec<(String, Event)> =
+            cases.iter().map(|(event, i)| (format!("{event} #{i}"), event_of(event, &example(event, *i)))).collect();
         insta::assert_yaml_snapshot!(parsed);
     }
 

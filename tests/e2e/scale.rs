@@ -80,7 +80,8 @@ async fn unrelated_pushes_and_unconfigured_repositories_cost_no_request() {
     let made = org
         .requests_during(async {
             for tag in ["1.0.0", "1.0.1", "1.1.0"] {
-                answers.lock().unwrap().push(org.push("library/webshop", tag).await);
+                let answer = org.push("library/webshop", tag).await;
+                answers.lock().unwrap().push(answer);
             }
         })
         .await;
@@ -96,7 +97,8 @@ async fn unrelated_pushes_and_unconfigured_repositories_cost_no_request() {
                 let repo = format!("org/app-{i}");
                 let issue = org.gh.create_issue(&repo, "alice", "a bug", "it breaks").await;
                 org.gh.comment(&repo, issue, "alice", "/promote prod").await;
-                let sha = org.gh.push_commit(&repo, "main", "alice", "fix", &[("src/lib.rs", Some("fn main() {}"))]).await;
+                let sha =
+                    org.gh.push_commit(&repo, "main", "alice", "fix", &[("src/lib.rs", Some("fn main() {}"))]).await;
                 org.gh.post_status(&repo, &sha, "ci/build", "success").await;
                 org.gh.post_check_run(&repo, &sha, "build", "success", "ci").await;
             }
@@ -170,11 +172,7 @@ async fn the_index_follows_pipeline_files_and_the_installation() {
         .await;
     org.baton.wait_index("to know the added repository", |i| i.has_pipeline(&new)).await;
     assert_eq!(org.push("deployments/new-service", "1.0.0").await.0, 202);
-    assert!(
-        org.gh
-            .wait_until(Duration::from_secs(30), |gh| gh.pulls("org/new-service").len() == 1)
-            .await
-    );
+    assert!(org.gh.wait_until(Duration::from_secs(30), |gh| gh.pulls("org/new-service").len() == 1).await);
     org.baton.wait_idle().await;
 
     // Removed from the installation: forgotten, its image costs nothing.

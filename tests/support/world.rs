@@ -108,7 +108,8 @@ impl Baton {
         let engine = Arc::new(engine);
         let running = server::spawn(Arc::new(settings), engine.clone(), listener).expect("server");
         let index = running.index.clone();
-        let baton = Baton { url: format!("http://{}", running.addr), running: Some(running), engine, index, clock_offset };
+        let baton =
+            Baton { url: format!("http://{}", running.addr), running: Some(running), engine, index, clock_offset };
         if wait_for_index {
             baton.wait_index("built", |i| i.is_built()).await;
         }
