@@ -459,8 +459,8 @@ pub async fn reconcile_pass(engine: &Engine, index: &Index, opts: &PassOptions) 
 }
 
 /// The installation's remaining rate budget as last seen (None: unknown).
-fn rate_remaining(_engine: &Engine, _owner: &str) -> Option<u64> {
-    None
+fn rate_remaining(engine: &Engine, owner: &str) -> Option<u64> {
+    engine.github.rate_budget(owner).map(|b| b.remaining)
 }
 
 /// `baton serve`'s own reconcile pass, every `interval` after the index is built.
