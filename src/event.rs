@@ -23,6 +23,8 @@ pub enum Event {
     WorkflowRun(WorkflowRunEvent),
     /// A Flux notification-controller event (`POST /webhooks/flux`); concerns every repository.
     Flux(crate::planner::signals::FluxEvent),
+    /// The App's installations or a repository's name changed: only the index acts on it.
+    Installation(InstallationChange),
 }
 
 impl Event {
@@ -39,6 +41,7 @@ impl Event {
             Event::MergeGroup(e) => Some(&e.repo),
             Event::WorkflowRun(e) => Some(&e.repo),
             Event::Flux(_) => None,
+            Event::Installation(_) => None,
         }
     }
 
@@ -55,6 +58,7 @@ impl Event {
             Event::MergeGroup(_) => "merge_group",
             Event::WorkflowRun(_) => "workflow_run",
             Event::Flux(_) => "flux",
+            Event::Installation(_) => "installation",
         }
     }
 }
@@ -163,6 +167,42 @@ pub struct PushEvent {
     /// `refs/heads/main`
     pub git_ref: String,
     pub after: String,
+    /// The repository's default branch as the payload names it.
+    pub default_branch: Option<String>,
+    /// Whether the pushed commits touch `.baton.yaml`.
+    pub pipeline: PipelineTouch,
+}
+
+impl PushEvent {
+    /// A push to the repository's default branch (as the payload says).
+    pub fn to_default_branch(&self) -> bool {
+        self.default_branch.as_deref().is_some_and(|b| self.git_ref == format!("refs/heads/{b}"))
+    }
+}
+
+/// What a push's commit list says about the pipeline file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PipelineTouch {
+    /// No listed commit adds, modifies or removes it (and the list is complete).
+    Untouched,
+    /// A listed commit adds, modifies or removes it.
+    Touched,
+    /// GitHub lists at most 20 commits in a push payload: with 20 listed, others may be missing.
+    Unknown,
+}
+
+/// `installation`, `installation_repositories` and `repository` (renamed / transferred).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum InstallationChange {
+    /// The App was installed on an account (`installation` created) or repositories were added
+    /// to an installation (`installation_repositories` added).
+    Added { owner: String, repos: Vec<RepoName> },
+    /// Repositories were removed from an installation.
+    Removed { owner: String, repos: Vec<RepoName> },
+    /// The App was uninstalled from an account: every repository of it is gone.
+    Uninstalled { owner: String },
+    /// A repository was renamed or transferred.
+    Moved { from: RepoName, to: RepoName },
 }
 
 /// `merge_group` `checks_requested`: the queue wants the required checks on `head_sha`.

@@ -7,6 +7,8 @@
 //! - `cli`: every subcommand's entry point; `server`: the axum HTTP server
 //! - `webhook`: intake — signature checks, GitHub and registry payloads → `event::Event`
 //! - `queue`: bounded queue, per-repository serialization, duplicate delivery suppression
+//! - `index`: which repositories have a pipeline and which OCI repositories feed them
+//! - `intake`: cheap filters deciding from the payload and the index alone
 //! - `engine`: the shell that gathers facts, asks the planner and performs its decisions
 //! - `planner`: pure decisions (facts → decision), each with table-driven tests
 //! - `render`: every text baton writes (PR titles and bodies, commit messages, summaries)
@@ -29,7 +31,10 @@ pub mod engine;
 pub mod event;
 pub mod forge;
 pub mod github;
+pub mod index;
+pub mod intake;
 pub mod metrics;
+pub mod pacing;
 pub mod pipeline;
 pub mod planner;
 pub mod pointer;

@@ -56,6 +56,9 @@ pub struct Metrics {
     pub registry_requests: Family<OutcomeLabels, Counter>,
     pub verifications: Family<OutcomeLabels, Counter>,
     pub promotions: Family<PromotionLabels, Counter>,
+    pub reconcile_passes: Family<OutcomeLabels, Counter>,
+    pub index_installed: Gauge<i64, std::sync::atomic::AtomicI64>,
+    pub index_pipelines: Gauge<i64, std::sync::atomic::AtomicI64>,
 }
 
 pub fn get() -> &'static Metrics {
@@ -93,8 +96,29 @@ pub fn get() -> &'static Metrics {
         registry.register("signature_verifications", "Signature verifications by outcome", verifications.clone());
         let promotions = Family::<PromotionLabels, Counter>::default();
         registry.register("promotions", "Promotions by stage and outcome", promotions.clone());
+        let reconcile_passes = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "reconcile_passes",
+            "Reconcile passes of baton serve by outcome (done, stopped_budget)",
+            reconcile_passes.clone(),
+        );
+        let index_installed = Gauge::default();
+        registry.register(
+            "index_repositories",
+            "Repositories the index knows the App is installed on",
+            index_installed.clone(),
+        );
+        let index_pipelines = Gauge::default();
+        registry.register(
+            "index_pipelines",
+            "Repositories in the index that have a pipeline file",
+            index_pipelines.clone(),
+        );
         Metrics {
             registry,
+            reconcile_passes,
+            index_installed,
+            index_pipelines,
             deliveries,
             queue_depth,
             handling_seconds,
@@ -105,6 +129,13 @@ pub fn get() -> &'static Metrics {
             promotions,
         }
     })
+}
+
+/// The index's size after a build or an update.
+pub fn index(index: &crate::index::Index) {
+    let (installed, pipelines, _) = index.summary();
+    get().index_installed.set(installed as i64);
+    get().index_pipelines.set(pipelines as i64);
 }
 
 /// The text exposition.
@@ -177,6 +208,10 @@ pub fn github_rate_limit(installation: &str, remaining: u64) {
 
 pub fn registry_request(outcome: &str) {
     get().registry_requests.get_or_create(&OutcomeLabels { outcome: outcome.into() }).inc();
+}
+
+pub fn reconcile_pass(outcome: &str) {
+    get().reconcile_passes.get_or_create(&OutcomeLabels { outcome: outcome.into() }).inc();
 }
 
 pub fn verification(outcome: &str) {

@@ -245,6 +245,8 @@ mod tests {
                 repo: repo.parse().unwrap(),
                 git_ref: "refs/heads/main".into(),
                 after: "0".into(),
+                default_branch: Some("main".into()),
+                pipeline: crate::event::PipelineTouch::Untouched,
             })),
         }
     }

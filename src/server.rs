@@ -18,12 +18,15 @@ use axum::Router;
 use subtle::ConstantTimeEq;
 
 use crate::engine::Engine;
+use crate::index::{Index, IndexWork};
+use crate::intake::Screen;
 use crate::queue::{self, DeliveryDedup, Job, Queue};
 use crate::settings::Settings;
 use crate::webhook::{self, Received};
 
-/// How often the App's installations are re-read when no repository list is configured.
-const REFRESH_INSTALLATIONS: Duration = Duration::from_secs(300);
+/// How often the index is rebuilt from scratch (installations, then every `.baton.yaml`), to
+/// correct a replica that missed a webhook.
+const REFRESH_INDEX: Duration = Duration::from_secs(300);
 
 /// GitHub caps webhook payloads at 25 MiB.
 pub const MAX_BODY: usize = 25 * 1024 * 1024;
@@ -31,6 +34,8 @@ pub const MAX_BODY: usize = 25 * 1024 * 1024;
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub engine: Arc<Engine>,
+    /// Which repositories have a pipeline and which OCI repositories feed them.
+    pub index: Arc<Index>,
     pub queue: Queue,
     pub dedup: DeliveryDedup,
     pub ready: AtomicBool,
@@ -118,14 +123,77 @@ async fn github_webhook(State(st): State<Arc<AppState>>, headers: HeaderMap, bod
         }
     };
     let delivery_id = if delivery.is_empty() { format!("github-{}", short_hash(&body)) } else { delivery.clone() };
+    let work = crate::index::work_for(&ev);
+    let screen = crate::intake::screen(&ev, &*st.index);
+    // A push of a configured repository updates the index in its job (before that repository's
+    // next event); anything else updates it here, beside the queue.
+    let in_job = matches!(*ev, crate::event::Event::Push(_)) && screen == Screen::Handle && st.index.is_built();
+    if work != IndexWork::Nothing && !in_job {
+        update_index(&st, work);
+    }
+    if let Screen::Ignore(why) = screen {
+        if !delivery.is_empty() {
+            st.dedup.record(&delivery);
+        }
+        crate::metrics::delivery("github", &event, "ignored");
+        tracing::debug!(delivery, "ignored: {why}");
+        return answer(StatusCode::OK, format!("ignored: {why}"));
+    }
     let jobs = match *ev {
-        crate::event::Event::RegistryPush(push) => st.engine.jobs_for_registry_push(&delivery_id, push),
+        crate::event::Event::RegistryPush(push) => {
+            let jobs = registry_jobs(&st, &delivery_id, push);
+            if jobs.is_empty() {
+                crate::metrics::delivery("github", &event, if st.index.is_built() { "ignored" } else { "not_ready" });
+                return if st.index.is_built() {
+                    answer(StatusCode::OK, "ignored: no pipeline names this image")
+                } else {
+                    answer(StatusCode::SERVICE_UNAVAILABLE, "starting: the index of pipelines is not built yet")
+                };
+            }
+            jobs
+        }
+        crate::event::Event::Installation(_) => {
+            if !delivery.is_empty() {
+                st.dedup.record(&delivery);
+            }
+            crate::metrics::delivery("github", &event, "accepted");
+            return answer(StatusCode::ACCEPTED, "accepted (index update)");
+        }
         ev => match ev.repo().cloned() {
             Some(repo) => vec![Job { repo, delivery: delivery_id.clone(), event: Arc::new(ev) }],
             None => vec![],
         },
     };
     enqueue(&st, "github", &event, &delivery, jobs)
+}
+
+/// The jobs of a registry push: one per repository whose pipeline names the image (from the
+/// index), or, until the index is built, one per repository baton serves.
+fn registry_jobs(st: &AppState, delivery: &str, push: crate::event::RegistryPush) -> Vec<Job> {
+    if !st.index.is_built() {
+        // The configured repositories (none in discovery mode: the caller answers 503 then).
+        return st.engine.jobs_for_registry_push(delivery, push);
+    }
+    let mut repos: Vec<crate::types::RepoName> =
+        st.index.targets(&push.repository).into_iter().map(|t| t.repo).collect();
+    repos.dedup();
+    let event = Arc::new(crate::event::Event::RegistryPush(push));
+    repos.into_iter().map(|repo| Job { repo, delivery: delivery.to_string(), event: event.clone() }).collect()
+}
+
+/// Index work runs beside the queue: reading a few pipeline files must not delay the answer.
+fn update_index(st: &AppState, work: IndexWork) {
+    let index = st.index.clone();
+    let github = st.engine.github.clone();
+    tokio::spawn(async move {
+        match index.apply(&*github, work.clone()).await {
+            Ok(c) => tracing::info!(added = ?c.added, updated = ?c.updated, removed = ?c.removed, "index updated"),
+            Err(e) => {
+                tracing::warn!(error = format!("{e:#}"), ?work, "cannot update the index; the periodic refresh will")
+            }
+        }
+        crate::metrics::index(&index);
+    });
 }
 
 fn enqueue(st: &AppState, source: &str, event: &str, delivery: &str, jobs: Vec<Job>) -> Response {
@@ -188,7 +256,19 @@ async fn registry_webhook(State(st): State<Arc<AppState>>, headers: HeaderMap, b
         crate::metrics::delivery("registry", "push", "duplicate");
         return answer(StatusCode::OK, "duplicate delivery");
     }
-    let jobs = notes.pushes.into_iter().flat_map(|p| st.engine.jobs_for_registry_push(&delivery, p)).collect();
+    let jobs: Vec<Job> = notes.pushes.into_iter().flat_map(|p| registry_jobs(&st, &delivery, p)).collect();
+    if jobs.is_empty() && !st.index.is_built() {
+        crate::metrics::delivery("registry", "push", "not_ready");
+        return answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "starting: the index of pipelines is not built yet, retry later",
+        );
+    }
+    if jobs.is_empty() {
+        st.dedup.record(&delivery);
+        crate::metrics::delivery("registry", "push", "ignored");
+        return answer(StatusCode::OK, "ignored: no pipeline names this image");
+    }
     enqueue(&st, "registry", "push", &delivery, jobs)
 }
 
@@ -228,12 +308,10 @@ async fn flux_webhook(State(st): State<Arc<AppState>>, headers: HeaderMap, body:
         return answer(StatusCode::OK, "duplicate delivery");
     }
     let event = Arc::new(*ev);
-    let jobs = st
-        .engine
-        .repositories()
-        .into_iter()
-        .map(|repo| Job { repo, delivery: delivery.clone(), event: event.clone() })
-        .collect();
+    // Only repositories with a pipeline can have a stage the event concerns: the index knows
+    // them without a request (before it is built, the configured list).
+    let repos = if st.engine.index.is_built() { st.engine.index.configured() } else { st.engine.repositories() };
+    let jobs = repos.into_iter().map(|repo| Job { repo, delivery: delivery.clone(), event: event.clone() }).collect();
     enqueue(&st, "flux", "event", &delivery, jobs)
 }
 
@@ -259,6 +337,7 @@ async fn metrics(State(st): State<Arc<AppState>>) -> Response {
 pub struct Running {
     pub addr: SocketAddr,
     depth: queue::DepthGauge,
+    pub index: Arc<Index>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -289,27 +368,52 @@ pub fn spawn(
     let (queue, dispatcher) = queue::start(settings.server.queue_capacity, settings.server.concurrency, engine.clone());
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
     let depth = queue.depth_gauge();
+    let index = engine.index.clone();
     let state = Arc::new(AppState {
         dedup: DeliveryDedup::new(Duration::from_secs(settings.server.dedup_window_secs), 100_000),
         settings,
         engine,
+        index: index.clone(),
         queue,
         ready: AtomicBool::new(true),
     });
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let app = router(state.clone());
-    if state.engine.discovers_repositories() {
-        // No repositories configured: serve every repository the App is installed on.
-        let engine = state.engine.clone();
+    {
+        // Built at start, then rebuilt every few minutes: a replica that missed a webhook is
+        // corrected by the next refresh.
+        let index = index.clone();
+        let github = state.engine.github.clone();
+        let configured = state.settings.github.repositories.clone();
         tokio::spawn(async move {
             loop {
-                match engine.refresh_repositories().await {
-                    Ok(n) => tracing::info!(repositories = n, "repositories from the App's installations"),
-                    Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot list the App's installations"),
+                let started = std::time::Instant::now();
+                match index.build(&*github, &configured).await {
+                    Ok(c) => {
+                        let (installed, with_pipeline, images) = index.summary();
+                        tracing::info!(
+                            installed,
+                            with_pipeline,
+                            images,
+                            added = c.added.len(),
+                            removed = c.removed.len(),
+                            elapsed_ms = started.elapsed().as_millis() as u64,
+                            "index built"
+                        );
+                    }
+                    Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot build the index; retrying later"),
                 }
-                tokio::time::sleep(REFRESH_INSTALLATIONS).await;
+                crate::metrics::index(&index);
+                tokio::time::sleep(REFRESH_INDEX).await;
             }
         });
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let app = router(state.clone());
+    if state.settings.reconcile.interval_secs > 0 {
+        let opts = PassOptions {
+            interval: Duration::from_secs(state.settings.reconcile.interval_secs),
+            budget_floor: state.settings.reconcile.budget_floor,
+        };
+        spawn_reconcile(state.engine.clone(), index.clone(), opts);
     }
     let task = tokio::spawn(async move {
         let st = state.clone();
@@ -327,5 +431,95 @@ pub fn spawn(
             tracing::warn!(grace_secs = grace.as_secs(), "queue not drained within the grace period");
         }
     });
-    Ok(Running { addr, depth, shutdown: Some(tx), task })
+    Ok(Running { addr, depth, index, shutdown: Some(tx), task })
+}
+
+/// One reconcile pass over the repositories that have a pipeline, without pauses or budget
+/// floor (`baton reconcile`); the number that failed (None: the repositories could not be read).
+pub async fn reconcile_all(engine: &Engine, index: &Index) -> Option<usize> {
+    reconcile_pass(engine, index, &PassOptions::default()).await.map(|r| r.failed)
+}
+
+/// How a reconcile pass is paced.
+#[derive(Debug, Clone, Default)]
+pub struct PassOptions {
+    /// The pass's interval: its repositories are spread over half of it.
+    pub interval: Duration,
+    /// Stop (per installation) below this remaining rate budget.
+    pub budget_floor: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassReport {
+    pub repositories: usize,
+    pub failed: usize,
+    /// Installations (owners) whose repositories were skipped: budget below the floor.
+    pub stopped: Vec<String>,
+}
+
+/// A reconcile pass: every repository with a pipeline, paced, stopping per installation when
+/// its rate budget falls below the floor.
+pub async fn reconcile_pass(engine: &Engine, index: &Index, opts: &PassOptions) -> Option<PassReport> {
+    if !index.is_built() {
+        if let Err(e) = index.build(&*engine.github, &engine.repositories()).await {
+            tracing::error!(error = format!("{e:#}"), "cannot read the repositories' pipelines");
+            return None;
+        }
+    }
+    // Only the repositories that have a pipeline: the cost follows them, not the installed ones.
+    let repositories = index.configured();
+    let gap = crate::pacing::gap(opts.interval, repositories.len());
+    let mut report = PassReport { repositories: repositories.len(), ..PassReport::default() };
+    for repo in &repositories {
+        if report.stopped.iter().any(|o| o == repo.owner()) {
+            continue;
+        }
+        let remaining = rate_remaining(engine, repo.owner());
+        if let crate::pacing::Budget::Stop { remaining, floor } = crate::pacing::budget(remaining, opts.budget_floor) {
+            tracing::warn!(
+                owner = repo.owner(),
+                remaining,
+                floor,
+                "reconcile pass stopped for this installation: rate budget below the floor"
+            );
+            report.stopped.push(repo.owner().to_string());
+            continue;
+        }
+        let span = tracing::info_span!("reconcile", repository = %repo);
+        let result = tracing::Instrument::instrument(engine.reconcile(repo), span).await;
+        match result {
+            Ok(()) => {}
+            Err(e) => {
+                report.failed += 1;
+                tracing::error!(repository = %repo, error = format!("{e:#}"), "reconcile failed");
+            }
+        }
+        if !gap.is_zero() {
+            tokio::time::sleep(gap).await;
+        }
+    }
+    tracing::info!(repositories = report.repositories, failed = report.failed, stopped = ?report.stopped, "reconcile pass done");
+    Some(report)
+}
+
+/// The installation's remaining rate budget as last seen (None: unknown).
+fn rate_remaining(engine: &Engine, owner: &str) -> Option<u64> {
+    engine.github.rate_budget(owner).map(|b| b.remaining)
+}
+
+/// `baton serve`'s own reconcile pass, every `interval` after the index is built.
+fn spawn_reconcile(engine: Arc<Engine>, index: Arc<Index>, opts: PassOptions) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(opts.interval).await;
+            if !index.is_built() {
+                continue;
+            }
+            match reconcile_pass(&engine, &index, &opts).await {
+                Some(r) if !r.stopped.is_empty() => crate::metrics::reconcile_pass("stopped_budget"),
+                Some(_) => crate::metrics::reconcile_pass("done"),
+                None => crate::metrics::reconcile_pass("failed"),
+            }
+        }
+    });
 }

@@ -30,6 +30,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub webhooks: WebhookSettings,
     pub github: GitHubSettings,
+    pub reconcile: ReconcileSettings,
     pub registry: RegistrySettings,
     pub verify: crate::verify::VerifySettings,
     pub commands: CommandSettings,
@@ -94,6 +95,16 @@ pub struct GitHubSettings {
     pub max_rate_limit_wait_secs: u64,
     /// Bytes of GET answers (with their ETags) kept per installation for conditional requests.
     pub conditional_cache_bytes: usize,
+}
+
+/// The reconcile pass inside `baton serve`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileSettings {
+    /// Seconds between passes; 0: no pass.
+    pub interval_secs: u64,
+    /// Stop a pass when an installation's remaining rate budget is below this.
+    pub budget_floor: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -114,28 +114,11 @@ pub fn reconcile(config: Option<&Path>) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        if let Err(e) = engine.refresh_repositories().await {
-            tracing::error!(error = format!("{e:#}"), "cannot list the App's installations");
-            return ExitCode::FAILURE;
-        }
-        let repositories = engine.repositories();
-        let mut failed = 0;
-        for repo in &repositories {
-            let span = tracing::info_span!("reconcile", repository = %repo);
-            let result = tracing::Instrument::instrument(engine.reconcile(repo), span).await;
-            match result {
-                Ok(()) => {}
-                Err(e) => {
-                    failed += 1;
-                    tracing::error!(repository = %repo, error = format!("{e:#}"), "reconcile failed");
-                }
-            }
-        }
-        tracing::info!(repositories = repositories.len(), failed, "reconcile pass done");
-        if failed == 0 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
+        // A fresh process: the index is built (installations, then 100 `.baton.yaml` per
+        // GraphQL query) and only repositories with a pipeline are reconciled.
+        match crate::server::reconcile_all(&engine, &crate::index::Index::new()).await {
+            Some(0) => ExitCode::SUCCESS,
+            _ => ExitCode::FAILURE,
         }
     })
 }

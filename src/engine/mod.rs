@@ -94,6 +94,9 @@ pub struct Engine {
     discover: bool,
     cache_ttl: Duration,
     cache: Mutex<HashMap<RepoName, (Instant, RepoPipeline)>>,
+    /// Which repositories have a pipeline, parsed (kept current by webhooks): once built,
+    /// [`Engine::load`] answers from it without a request.
+    pub index: Arc<crate::index::Index>,
     /// How long to wait for a signature that is pushed after its image.
     pub signature_wait: Duration,
     /// How far back `reconcile` looks for commands nobody answered.
@@ -129,6 +132,7 @@ impl Engine {
             repositories: std::sync::RwLock::new(repositories),
             cache_ttl,
             cache: Mutex::new(HashMap::new()),
+            index: Arc::new(crate::index::Index::new()),
             signature_wait: Duration::from_secs(120),
             replay_window: Duration::from_secs(3600),
             clock: Arc::new(chrono::Utc::now),
@@ -167,8 +171,16 @@ impl Engine {
             .collect()
     }
 
-    /// Reads (or returns the cached) `.baton.yaml` of `repo`'s default branch.
+    /// The pipeline of `repo`'s default branch: from the index once it is built (no request),
+    /// else read (or taken from the cache).
     pub async fn load(&self, repo: &RepoName) -> Result<RepoPipeline, LoadError> {
+        if self.index.is_built() {
+            let Some(entry) = self.index.entry(repo) else {
+                return Err(LoadError::NoPipeline { repo: repo.clone(), branch: "(index)".into() });
+            };
+            let pipeline = entry.pipeline.map_err(|problems| LoadError::Invalid { repo: repo.clone(), problems })?;
+            return Ok(RepoPipeline { repo: repo.clone(), default_branch: entry.default_branch, pipeline });
+        }
         if let Some((at, loaded)) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(repo) {
             if at.elapsed() < self.cache_ttl {
                 return Ok(loaded.clone());
@@ -224,6 +236,21 @@ impl Engine {
                 self.evaluate_stages(repo, Some(&r.head_sha)).await
             }
             Event::Push(p) => {
+                // A push that changes `.baton.yaml` updates the index before anything else of
+                // this repository is handled (the queue serializes a repository's events).
+                let work = crate::index::work_for(event);
+                if work != crate::index::IndexWork::Nothing && self.index.is_built() {
+                    match self.index.apply(&*self.github, work).await {
+                        Ok(c) => {
+                            tracing::info!(added = ?c.added, updated = ?c.updated, removed = ?c.removed, "index updated")
+                        }
+                        Err(e) => tracing::warn!(
+                            error = format!("{e:#}"),
+                            "cannot re-read .baton.yaml; the periodic refresh will"
+                        ),
+                    }
+                    crate::metrics::index(&self.index);
+                }
                 let Some(rp) = self.pipeline(repo).await? else { return Ok(()) };
                 if p.git_ref == format!("refs/heads/{}", rp.default_branch) {
                     self.evaluate_stages(repo, Some(&p.after)).await?;

@@ -16,6 +16,10 @@ use crate::registry::{RegistryError, Resolved};
 use crate::types::{RepoName, StageName, Tag, Version};
 use crate::verify::{Verified, VerifyContext, VerifyError};
 
+/// How a speculative first attempt says "read the open pull request and plan again" (the head
+/// and files it read are still current).
+const BRANCH_EXISTS: &str = "the stage's branch exists";
+
 impl Engine {
     pub(crate) async fn on_registry_push(&self, repo: &RepoName, push: &RegistryPush) -> anyhow::Result<()> {
         let Some(rp) = self.pipeline(repo).await? else { return Ok(()) };
@@ -187,11 +191,24 @@ impl Engine {
             )));
         }
         let mut attempt = 0;
+        // After a speculative attempt, the head and files just read are still good.
+        let mut reuse: Option<(String, Vec<FileContent>)> = None;
         loop {
             attempt += 1;
-            let head = self.github.branch_head(&rp.repo, &rp.default_branch).await?;
-            let files = self.pointer_files(rp, sp, &head).await?;
+            let (head, files) = match reuse.take() {
+                Some(read) => read,
+                None => {
+                    let head = self.github.branch_head(&rp.repo, &rp.default_branch).await?;
+                    let files = self.pointer_files(rp, sp, &head).await?;
+                    (head, files)
+                }
+            };
+            // First attempt of a PR stage: assume no open PR (no read). Creating the stage's
+            // branch proves it (a PR needs its head branch); if the branch exists, the attempt
+            // ends in a conflict and the next one reads the open PR.
+            let speculative = attempt == 1 && sp.stage.write == WriteMode::PullRequest;
             let open_pr = match sp.stage.write {
+                WriteMode::PullRequest if speculative => None,
                 WriteMode::PullRequest => {
                     let branch = crate::render::branch(&sp.stage.name, &sp.artifact.name);
                     self.github.find_open_pull(&rp.repo, &branch).await?
@@ -217,9 +234,15 @@ impl Engine {
                 Decision::Noop(why) => return Ok(Outcome::Noop(why)),
                 Decision::Write(plan) => plan,
             };
-            match self.execute(&rp.repo, &plan).await {
+            let blobs: Vec<(&str, &str)> = files.iter().map(|f| (f.path.as_str(), f.sha.as_str())).collect();
+            match self.execute(&rp.repo, &plan, &blobs, speculative).await {
                 Err(GitHubError::Conflict(e)) if attempt < 3 => {
-                    tracing::info!(error = %e, "lost a race; re-reading and trying again");
+                    if speculative && e.starts_with(BRANCH_EXISTS) {
+                        tracing::debug!(error = %e, "the stage's branch exists: reading its pull request");
+                        reuse = Some((head, files));
+                    } else {
+                        tracing::info!(error = %e, "lost a race; re-reading and trying again");
+                    }
                     continue;
                 }
                 other => return Ok(other?),
@@ -251,8 +274,42 @@ impl Engine {
     /// Performs a write plan: a commit, then a fast-forward of the default branch (direct
     /// commits) or the stage's branch and its PR. Conflicts are returned for the caller to
     /// re-plan; another replica's PR for the same branch is updated instead of duplicated.
-    async fn execute(&self, repo: &RepoName, plan: &WritePlan) -> Result<Outcome, GitHubError> {
+    ///
+    /// A new PR changing one file is written with the contents API (branch at the planned
+    /// parent, then `PUT /contents/{path}` with the file's blob sha: one commit, made and
+    /// signed by GitHub — "require signed commits" accepts it — in four writes with the PR and
+    /// its labels). `blobs`: the blob sha of each file at the parent.
+    async fn execute(
+        &self,
+        repo: &RepoName,
+        plan: &WritePlan,
+        blobs: &[(&str, &str)],
+        speculative: bool,
+    ) -> Result<Outcome, GitHubError> {
         let gh = &self.github;
+        let one_file = match plan.files.as_slice() {
+            [f] => blobs.iter().find(|(p, _)| *p == f.path).map(|(_, sha)| (f, *sha)),
+            _ => None,
+        };
+        if let (WriteMode::PullRequest, None, Some((file, blob))) = (plan.mode, plan.existing_pr, one_file) {
+            match gh.create_branch(repo, &plan.branch, &plan.parent).await {
+                Ok(()) => {
+                    gh.put_file(repo, &plan.branch, &file.path, &file.content, Some(blob), &plan.commit_message)
+                        .await?;
+                    let (number, url) = self.open_pull(repo, plan).await?;
+                    gh.add_labels(repo, number, &plan.labels).await?;
+                    return Ok(Outcome::PullRequest { number, url });
+                }
+                // The branch exists: an open PR may too; re-plan having read it.
+                Err(GitHubError::Conflict(e)) if speculative => {
+                    return Err(GitHubError::Conflict(format!("{BRANCH_EXISTS}: {e}")))
+                }
+                Err(GitHubError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        } else if speculative {
+            return Err(GitHubError::Conflict(format!("{BRANCH_EXISTS}: re-planning with the open pull request read")));
+        }
         let commit =
             NewCommit { parent: plan.parent.clone(), message: plan.commit_message.clone(), files: plan.files.clone() };
         let sha = gh.create_commit(repo, &commit).await?;

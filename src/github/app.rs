@@ -669,6 +669,28 @@ impl GitHub for AppClient {
             .clone()
     }
 
+    /// 100 repositories per GraphQL query, one batch per installation owner (an installation
+    /// token sees only its own repositories).
+    async fn pipeline_files(
+        &self,
+        repos: &[RepoName],
+        path: &str,
+    ) -> Result<Vec<(RepoName, crate::index::RepoPipeline)>> {
+        use crate::index::graphql;
+        let mut by_owner: std::collections::BTreeMap<&str, Vec<RepoName>> = Default::default();
+        for r in repos {
+            by_owner.entry(r.owner()).or_default().push(r.clone());
+        }
+        let mut out = Vec::with_capacity(repos.len());
+        for batch in by_owner.values().flat_map(|v| v.chunks(graphql::REPOS_PER_QUERY)) {
+            // A query: repeating it is harmless.
+            let body = serde_json::json!({ "query": graphql::query(batch, path) });
+            let answer = self.call(&batch[0], Method::POST, "/graphql", Some(body)).await?;
+            out.extend(graphql::parse(batch, &answer).map_err(GitHubError::Other)?);
+        }
+        Ok(out)
+    }
+
     async fn installed_repositories(&self) -> Result<Vec<RepoName>> {
         if !self.is_app {
             return Ok(vec![]);

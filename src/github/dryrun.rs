@@ -28,6 +28,13 @@ impl<G: GitHub> GitHub for DryRun<G> {
     async fn installed_repositories(&self) -> Result<Vec<RepoName>> {
         self.inner.installed_repositories().await
     }
+    async fn pipeline_files(
+        &self,
+        repos: &[RepoName],
+        path: &str,
+    ) -> Result<Vec<(RepoName, crate::index::RepoPipeline)>> {
+        self.inner.pipeline_files(repos, path).await
+    }
     async fn repo_info(&self, repo: &RepoName) -> Result<RepoInfo> {
         self.inner.repo_info(repo).await
     }

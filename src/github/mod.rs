@@ -13,6 +13,7 @@ pub mod retry;
 
 use async_trait::async_trait;
 
+use crate::index::{PipelineBlob, RepoPipeline};
 use crate::types::RepoName;
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +97,29 @@ pub trait GitHub: Send + Sync {
     /// Every repository the App is installed on (empty when baton is not an App).
     async fn installed_repositories(&self) -> Result<Vec<RepoName>> {
         Ok(vec![])
+    }
+    /// The file at `path` on the default branch of each of `repos`, with the default branch's
+    /// name (what the index needs). The App client reads 100 repositories per GraphQL query;
+    /// this default reads them one by one (two requests each).
+    async fn pipeline_files(&self, repos: &[RepoName], path: &str) -> Result<Vec<(RepoName, RepoPipeline)>> {
+        let mut out = Vec::with_capacity(repos.len());
+        for repo in repos {
+            let info = match self.repo_info(repo).await {
+                Ok(i) => i,
+                Err(GitHubError::NotFound(_)) => {
+                    out.push((repo.clone(), RepoPipeline::Missing));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let file = match self.file(repo, path, &info.default_branch).await {
+                Ok(f) => Some(PipelineBlob { oid: f.sha, text: Some(f.text) }),
+                Err(GitHubError::NotFound(_)) => None,
+                Err(e) => return Err(e),
+            };
+            out.push((repo.clone(), RepoPipeline::Found { default_branch: Some(info.default_branch), file }));
+        }
+        Ok(out)
     }
     async fn repo_info(&self, repo: &RepoName) -> Result<RepoInfo>;
     /// The commit sha a branch points at; `NotFound` if the branch does not exist.

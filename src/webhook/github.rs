@@ -204,10 +204,86 @@ struct Comment {
 
 #[derive(Deserialize)]
 struct PushPayload {
-    repository: Repository,
+    repository: PushRepository,
     #[serde(rename = "ref")]
     git_ref: String,
     after: String,
+    #[serde(default)]
+    commits: Vec<PushCommit>,
+}
+
+#[derive(Deserialize)]
+struct PushRepository {
+    full_name: String,
+    #[serde(default)]
+    default_branch: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PushCommit {
+    #[serde(default)]
+    added: Vec<String>,
+    #[serde(default)]
+    modified: Vec<String>,
+    #[serde(default)]
+    removed: Vec<String>,
+}
+
+/// GitHub lists at most this many commits in a `push` payload.
+pub const PUSH_COMMITS_LISTED: usize = 20;
+
+fn pipeline_touch(commits: &[PushCommit]) -> PipelineTouch {
+    let is_pipeline = |p: &String| p == crate::engine::PIPELINE_FILE;
+    if commits.iter().any(|c| c.added.iter().chain(&c.modified).chain(&c.removed).any(is_pipeline)) {
+        PipelineTouch::Touched
+    } else if commits.len() >= PUSH_COMMITS_LISTED {
+        PipelineTouch::Unknown
+    } else {
+        PipelineTouch::Untouched
+    }
+}
+
+#[derive(Deserialize)]
+struct Account {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct Installation {
+    account: Account,
+}
+
+/// `installation` (created / deleted).
+#[derive(Deserialize)]
+struct InstallationPayload {
+    action: String,
+    installation: Installation,
+    #[serde(default)]
+    repositories: Option<Vec<Repository>>,
+}
+
+/// `installation_repositories` (added / removed).
+#[derive(Deserialize)]
+struct InstallationRepositoriesPayload {
+    action: String,
+    installation: Installation,
+    #[serde(default)]
+    repositories_added: Vec<Repository>,
+    #[serde(default)]
+    repositories_removed: Vec<Repository>,
+}
+
+/// `repository` (renamed / transferred).
+#[derive(Deserialize)]
+struct RepositoryPayload {
+    action: String,
+    repository: Repository,
+    #[serde(default)]
+    changes: serde_json::Value,
+}
+
+fn repos(list: &[Repository]) -> Result<Vec<RepoName>, String> {
+    list.iter().map(repo).collect()
 }
 
 /// `package` (action `published`) and `registry_package` (`published`): a container pushed to GHCR.
@@ -374,11 +450,55 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Received, String> {
         }
         "push" => {
             let p: PushPayload = parse(event, body)?;
+            let full = p.repository.full_name.parse().map_err(|e| format!("repository.full_name: {e}"))?;
             Ok(Received::Event(Box::new(Event::Push(PushEvent {
-                repo: repo(&p.repository)?,
+                repo: full,
                 git_ref: p.git_ref,
                 after: p.after,
+                default_branch: p.repository.default_branch,
+                pipeline: pipeline_touch(&p.commits),
             }))))
+        }
+        "installation" => {
+            let p: InstallationPayload = parse(event, body)?;
+            let owner = p.installation.account.login;
+            let change = match p.action.as_str() {
+                "created" => InstallationChange::Added { owner, repos: repos(&p.repositories.unwrap_or_default())? },
+                "deleted" => InstallationChange::Uninstalled { owner },
+                other => return ignored(format!("installation action {other}")),
+            };
+            Ok(Received::Event(Box::new(Event::Installation(change))))
+        }
+        "installation_repositories" => {
+            let p: InstallationRepositoriesPayload = parse(event, body)?;
+            let owner = p.installation.account.login;
+            let change = match p.action.as_str() {
+                "added" => InstallationChange::Added { owner, repos: repos(&p.repositories_added)? },
+                "removed" => InstallationChange::Removed { owner, repos: repos(&p.repositories_removed)? },
+                other => return ignored(format!("installation_repositories action {other}")),
+            };
+            Ok(Received::Event(Box::new(Event::Installation(change))))
+        }
+        "repository" => {
+            let p: RepositoryPayload = parse(event, body)?;
+            let to = repo(&p.repository)?;
+            let from = match p.action.as_str() {
+                "renamed" => {
+                    let old = p.changes.pointer("/repository/name/from").and_then(|v| v.as_str());
+                    let old = old.ok_or("repository renamed without changes.repository.name.from")?;
+                    format!("{}/{old}", to.owner())
+                }
+                "transferred" => {
+                    let from = &p.changes["owner"]["from"];
+                    let old = from.pointer("/organization/login").or_else(|| from.pointer("/user/login"));
+                    let old =
+                        old.and_then(|v| v.as_str()).ok_or("repository transferred without changes.owner.from")?;
+                    format!("{old}/{}", to.name())
+                }
+                other => return ignored(format!("repository action {other}")),
+            };
+            let from = from.parse().map_err(|e| format!("repository: previous name: {e}"))?;
+            Ok(Received::Event(Box::new(Event::Installation(InstallationChange::Moved { from, to }))))
         }
         "package" | "registry_package" => {
             let p: PackagePayload = parse(event, body)?;
@@ -479,6 +599,27 @@ mod tests {
         }
     }
 
+    /// The vendored example payloads of @octokit/webhooks-examples (tests/data/webhooks/SOURCE).
+    fn example_json(event: &str, index: u64) -> serde_json::Value {
+        let all: Vec<serde_json::Value> =
+            serde_json::from_str(include_str!("../../tests/data/webhooks/examples.json")).expect("vendored examples");
+        all.into_iter()
+            .find(|e| e["event"] == event && e["index"] == index)
+            .map(|e| e["payload"].clone())
+            .unwrap_or_else(|| panic!("no example {event} #{index}"))
+    }
+
+    fn received(event: &str, payload: &serde_json::Value) -> Received {
+        parse_event(event, &serde_json::to_vec(payload).unwrap()).expect("parses")
+    }
+
+    fn event_of(event: &str, payload: &serde_json::Value) -> Event {
+        match received(event, payload) {
+            Received::Event(e) => *e,
+            Received::Ignored(why) => panic!("ignored: {why}"),
+        }
+    }
+
     #[test]
     fn merge_group_checks_requested() {
         insta::assert_yaml_snapshot!(parsed("merge_group", 0), @r#"
@@ -520,5 +661,75 @@ mod tests {
         let body = serde_json::to_vec(&v).unwrap();
         let e = parse_event("merge_group", &body).unwrap_err();
         assert!(e.starts_with("malformed merge_group payload: missing field `head_sha`"), "{e}");
+    }
+
+    #[test]
+    fn installation_events_of_the_examples() {
+        let cases = [
+            ("installation", 1),
+            ("installation", 0),
+            ("installation_repositories", 0),
+            ("installation_repositories", 2),
+            ("repository", 9),
+            ("repository", 10),
+            ("repository", 12),
+        ];
+        let parsed: Vec<(String, Event)> = cases
+            .iter()
+            .map(|(event, i)| (format!("{event} #{i}"), event_of(event, &example_json(event, *i))))
+            .collect();
+        insta::assert_yaml_snapshot!(parsed);
+    }
+
+    #[test]
+    fn other_installation_actions_are_ignored() {
+        for (event, i) in [("installation", 4), ("installation", 5), ("repository", 3), ("repository", 1)] {
+            assert!(matches!(received(event, &example_json(event, i)), Received::Ignored(_)), "{event} #{i}");
+        }
+    }
+
+    #[test]
+    fn push_says_whether_the_pipeline_file_changed() {
+        let base = example_json("push", 4);
+        let with = |files: serde_json::Value, n: usize| {
+            let mut p = base.clone();
+            let commit = p["commits"][0].clone();
+            let mut commits = vec![];
+            for i in 0..n {
+                let mut c = commit.clone();
+                c["added"] = serde_json::json!([]);
+                c["modified"] = serde_json::json!([]);
+                c["removed"] = serde_json::json!([]);
+                if i == 0 {
+                    for (k, v) in files.as_object().unwrap() {
+                        c[k] = v.clone();
+                    }
+                }
+                commits.push(c);
+            }
+            p["commits"] = serde_json::Value::Array(commits);
+            match event_of("push", &p) {
+                Event::Push(p) => (p.pipeline, p.to_default_branch()),
+                other => panic!("{other:?}"),
+            }
+        };
+        let readme = serde_json::json!({"added": ["README.md"]});
+        let rows = [
+            (with(readme.clone(), 1), (PipelineTouch::Untouched, true)),
+            (with(serde_json::json!({"added": [".baton.yaml"]}), 1), (PipelineTouch::Touched, true)),
+            (with(serde_json::json!({"modified": [".baton.yaml"]}), 3), (PipelineTouch::Touched, true)),
+            (with(serde_json::json!({"removed": [".baton.yaml"]}), 1), (PipelineTouch::Touched, true)),
+            (with(serde_json::json!({"modified": ["sub/.baton.yaml"]}), 1), (PipelineTouch::Untouched, true)),
+            (with(readme.clone(), 19), (PipelineTouch::Untouched, true)),
+            (with(readme, 20), (PipelineTouch::Unknown, true)),
+        ];
+        for (i, (got, want)) in rows.into_iter().enumerate() {
+            assert_eq!(got, want, "row {i}");
+        }
+        // A tag push is not a push to the default branch.
+        match event_of("push", &example_json("push", 0)) {
+            Event::Push(p) => assert!(!p.to_default_branch() && p.pipeline == PipelineTouch::Untouched),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -137,6 +137,7 @@ async fn ignored_comments_and_receipts() {
             .into_iter()
             .find(|d| {
                 d.event == "issue_comment"
+                    && d.payload["action"] == "created"
                     && d.payload["comment"]["body"] == "/status"
                     && d.payload["comment"]["user"]["login"] == "carol"
             })

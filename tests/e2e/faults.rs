@@ -14,9 +14,9 @@ const PROD: &str = "clusters/prod/myapp.yaml";
 /// Every write endpoint of the routine path (method, path pattern), checked against what a clean
 /// run really writes by `the_matrix_covers_every_write_of_the_routine_path`.
 const WRITES: &[(&str, &str)] = &[
-    ("POST", "/repos/*/*/git/trees"),
-    ("POST", "/repos/*/*/git/commits"),
+    // A promotion's commit is made by the contents API (one PUT per pointer file).
     ("POST", "/repos/*/*/git/refs"),
+    ("PUT", "/repos/*/*/contents/**"),
     ("POST", "/repos/*/*/pulls"),
     ("POST", "/repos/*/*/issues/*/labels"),
     ("POST", "/repos/*/*/check-runs"),

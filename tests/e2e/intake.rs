@@ -8,7 +8,7 @@ use crate::support::world::*;
 async fn baton() -> Baton {
     // No GitHub or registry behind it: these tests are about the HTTP answers only. The fake
     // address is unroutable on purpose; accepted events fail in the background, harmlessly.
-    Baton::start(settings("http://127.0.0.1:9/", None)).await
+    Baton::start_without_github(settings("http://127.0.0.1:9/", None)).await
 }
 
 #[tokio::test]
@@ -154,7 +154,7 @@ async fn a_full_queue_answers_503() {
     let mut s = settings("http://127.0.0.1:9/", None);
     s.server.queue_capacity = 1;
     s.server.concurrency = 1;
-    let b = Baton::start(s).await;
+    let b = Baton::start_without_github(s).await;
     let mut statuses = Vec::new();
     for i in 0..20 {
         let pr = serde_json::json!({

@@ -11,6 +11,7 @@ mod github_client;
 mod intake;
 mod policy;
 mod registry_login;
+mod scale;
 mod signals;
 mod signatures;
 mod stages;

@@ -3,7 +3,6 @@
 //! verified through the same login, and a bump PR.
 
 use crate::support::fake_github::FakeGitHub;
-use crate::support::openapi::OpenApi;
 use crate::support::registry::{self, Login, TestRegistry, TokenServer};
 use crate::support::signing::{payload, push_signatures, Key, SigLayer};
 use crate::support::world::*;
@@ -17,7 +16,7 @@ async fn a_private_repository_behind_token_auth_gets_its_bump_pr() {
     let tokens = TokenServer::start(&[]);
     let gh = FakeGitHub::start().await;
     gh.set_app(APP_ID, "baton");
-    gh.set_request_validator(|method, path, body| OpenApi::load().validate_request(method, path, body).map(|_| ()));
+    gh.set_request_validator(validate_request);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let baton_url = format!("http://{}", listener.local_addr().unwrap());
     let notify = Some((format!("{baton_url}/webhooks/registry"), REGISTRY_TOKEN.to_string()));

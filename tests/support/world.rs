@@ -58,11 +58,22 @@ pub fn settings(api_url: &str, registry_host: Option<&str>) -> Settings {
     Settings::load_with_env(None, env.into_iter().map(|(k, v)| (k.to_string(), v))).expect("test settings")
 }
 
+/// Every request baton makes: REST against GitHub's OpenAPI description, GraphQL against the
+/// endpoint's request shape (the REST description does not cover `/graphql`).
+pub fn validate_request(method: &str, path: &str, body: Option<&serde_json::Value>) -> Result<(), String> {
+    if path == "/graphql" {
+        return super::fake_github::graphql::validate_request(method, body);
+    }
+    OpenApi::load().validate_request(method, path, body).map(|_| ())
+}
+
 /// One running baton.
 pub struct Baton {
     pub url: String,
     pub running: Option<Running>,
     pub engine: Arc<Engine>,
+    /// baton's index of pipelines (built at start; `start` returns once it is).
+    pub index: Arc<baton::index::Index>,
     /// Seconds added to baton's clock (soak tests move time instead of sleeping).
     pub clock_offset: Arc<std::sync::atomic::AtomicI64>,
 }
@@ -78,6 +89,15 @@ impl Baton {
         settings: Settings,
         real_signatures: bool,
     ) -> Baton {
+        Baton::spawn(listener, settings, real_signatures, true).await
+    }
+
+    async fn spawn(
+        listener: tokio::net::TcpListener,
+        settings: Settings,
+        real_signatures: bool,
+        wait_for_index: bool,
+    ) -> Baton {
         let mut engine = baton::cli::serve::build_engine(&settings).expect("engine");
         if !real_signatures {
             engine.verifier = Arc::new(TrustAll);
@@ -90,7 +110,30 @@ impl Baton {
         });
         let engine = Arc::new(engine);
         let running = server::spawn(Arc::new(settings), engine.clone(), listener).expect("server");
-        Baton { url: format!("http://{}", running.addr), running: Some(running), engine, clock_offset }
+        let index = running.index.clone();
+        let baton =
+            Baton { url: format!("http://{}", running.addr), running: Some(running), engine, index, clock_offset };
+        if wait_for_index {
+            baton.wait_index("built", |i| i.is_built()).await;
+        }
+        baton
+    }
+
+    /// A baton with no GitHub behind it (tests of HTTP answers only): its index is never built.
+    pub async fn start_without_github(settings: Settings) -> Baton {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Baton::spawn(listener, settings, false, false).await
+    }
+
+    /// Waits until baton's index satisfies `cond` (it follows webhooks beside the queue).
+    pub async fn wait_index(&self, what: &str, cond: impl Fn(&baton::index::Index) -> bool) {
+        for _ in 0..500 {
+            if cond(&self.index) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("baton's index not {what} within 10s");
     }
 
     pub async fn start(settings: Settings) -> Baton {
@@ -282,7 +325,7 @@ impl World {
             .try_init();
         let gh = FakeGitHub::start().await;
         gh.set_app(APP_ID, "baton");
-        gh.set_request_validator(|method, path, body| OpenApi::load().validate_request(method, path, body).map(|_| ()));
+        gh.set_request_validator(validate_request);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let baton_url = format!("http://{}", listener.local_addr().unwrap());
         let notify = webhooks.then(|| (format!("{baton_url}/webhooks/registry"), REGISTRY_TOKEN.to_string()));

@@ -15,6 +15,7 @@
 
 pub mod actions;
 mod faults;
+pub mod graphql;
 mod payloads;
 mod routes;
 mod sha1;
@@ -282,7 +283,11 @@ impl FakeGitHub {
 
     /// Requests that changed something (not GET), excluding token creation.
     pub fn write_requests(&self) -> Vec<RecordedRequest> {
-        self.requests().into_iter().filter(|r| r.method != "GET" && !r.path.starts_with("/app/")).collect()
+        // GraphQL queries are POSTs but read (baton sends no mutation).
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method != "GET" && !r.path.starts_with("/app/") && r.path != "/graphql")
+            .collect()
     }
 
     pub fn clear_requests(&self) {

@@ -488,6 +488,10 @@ fn installation_routes(
     base: &str,
 ) -> ApiResult<Resp> {
     match (method, segs) {
+        ("POST", ["graphql"]) => {
+            let query = bstr(body, "query").unwrap_or_default().to_string();
+            ok(super::graphql::answer(s, &query, inst_owner))
+        }
         ("GET", ["installation", "repositories"]) => {
             let names: Vec<String> =
                 s.repos.values().filter(|r| r.owner == inst_owner).map(|r| r.full_name()).collect();
