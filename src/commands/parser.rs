@@ -36,13 +36,27 @@ pub const MAX_REASON_CHARS: usize = 500;
 /// A command a comment asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Promote { stage: StageName, version: Option<VersionArg> },
-    Rollback { stage: StageName, version: Option<VersionArg> },
-    Freeze { stage: StageName, reason: Option<String> },
-    Unfreeze { stage: StageName },
+    Promote {
+        stage: StageName,
+        version: Option<VersionArg>,
+    },
+    Rollback {
+        stage: StageName,
+        version: Option<VersionArg>,
+    },
+    Freeze {
+        stage: StageName,
+        reason: Option<String>,
+    },
+    Unfreeze {
+        stage: StageName,
+    },
     Status,
     /// What moving `stage` to `version` (default: what its `from` stage runs) would change.
-    Diff { stage: StageName, version: Option<VersionArg> },
+    Diff {
+        stage: StageName,
+        version: Option<VersionArg>,
+    },
     Help,
 }
 

@@ -294,9 +294,15 @@ fn help_lists_every_command_and_usage() {
 
 #[test]
 fn display_round_trips() {
-    for body in
-        ["/promote prod", "/rollback dev 1.2.3", "/freeze prod incident 42", "/unfreeze staging", "/status", "/diff prod 1.2.3", "/help"]
-    {
+    for body in [
+        "/promote prod",
+        "/rollback dev 1.2.3",
+        "/freeze prod incident 42",
+        "/unfreeze staging",
+        "/status",
+        "/diff prod 1.2.3",
+        "/help",
+    ] {
         assert_eq!(cmd(body).to_string(), body);
     }
 }

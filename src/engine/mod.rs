@@ -10,6 +10,7 @@
 //! `policy` (`baton/policy`), `reconcile`. This file holds the engine, the pipeline cache and
 //! the event dispatch. See docs/architecture.md.
 
+mod changes;
 pub mod commands;
 pub mod history;
 pub mod merge;
@@ -98,6 +99,8 @@ pub struct Engine {
     pub replay_window: Duration,
     /// The time, injectable so that tests can move past a soak without sleeping.
     pub clock: Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>,
+    /// Reads both versions of a promotion for the PR body's manifest diff; `None`: no diff.
+    pub differ: Option<Arc<crate::manifest_diff::Differ>>,
 }
 
 /// What became of one promotion attempt.
@@ -127,6 +130,7 @@ impl Engine {
             signature_wait: Duration::from_secs(120),
             replay_window: Duration::from_secs(3600),
             clock: Arc::new(chrono::Utc::now),
+            differ: None,
         }
     }
 

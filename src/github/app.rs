@@ -890,8 +890,12 @@ impl GitHub for AppClient {
     }
 
     async fn compare(&self, repo: &RepoName, base: &str, head: &str) -> Result<Comparison> {
-        let path =
-            format!("{}/compare/{}...{}?per_page=100", repo_path(repo), encode_path(base, false), encode_path(head, false));
+        let path = format!(
+            "{}/compare/{}...{}?per_page=100",
+            repo_path(repo),
+            encode_path(base, false),
+            encode_path(head, false)
+        );
         let v = self.call(repo, Method::GET, &path, None).await?;
         let commits = v["commits"]
             .as_array()
@@ -900,8 +904,16 @@ impl GitHub for AppClient {
                     .filter_map(|c| {
                         Some(ComparedCommit {
                             sha: c["sha"].as_str()?.to_string(),
-                            message: c.pointer("/commit/message").and_then(Value::as_str).unwrap_or_default().to_string(),
-                            author: c.pointer("/commit/author/name").and_then(Value::as_str).unwrap_or_default().to_string(),
+                            message: c
+                                .pointer("/commit/message")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_string(),
+                            author: c
+                                .pointer("/commit/author/name")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_string(),
                         })
                     })
                     .collect::<Vec<_>>()

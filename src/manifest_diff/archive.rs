@@ -19,7 +19,10 @@ use crate::types::Digest;
 pub enum FileBody {
     Text(String),
     /// Not UTF-8: compared by digest only.
-    Binary { digest: Digest, size: u64 },
+    Binary {
+        digest: Digest,
+        size: u64,
+    },
 }
 
 /// The files of an artifact by path (relative, `/`-separated, no `./` prefix).
@@ -215,8 +218,8 @@ pub(crate) mod tests {
     #[test]
     fn reads_flux_style_archives() {
         for gzip in [true, false] {
-            let files = read(&tar_of(&[("deploy.yaml", "a: 1\n"), ("sub/svc.yaml", "b: 2\n")], gzip), &limits())
-                .unwrap();
+            let files =
+                read(&tar_of(&[("deploy.yaml", "a: 1\n"), ("sub/svc.yaml", "b: 2\n")], gzip), &limits()).unwrap();
             assert_eq!(files.keys().collect::<Vec<_>>(), ["deploy.yaml", "sub/svc.yaml"]);
             assert_eq!(files["deploy.yaml"], FileBody::Text("a: 1\n".into()));
         }
@@ -258,11 +261,7 @@ pub(crate) mod tests {
         let big = "x".repeat(10_000);
         let cases: Vec<(&str, Vec<u8>, ArchiveError)> = vec![
             ("bomb", gz(&tar_of(&[("big.yaml", &big)], false)), ArchiveError::TooLarge(4096)),
-            (
-                "many entries",
-                tar_of(&[("a", "1"), ("b", "2"), ("c", "3")], true),
-                ArchiveError::TooManyEntries(3),
-            ),
+            ("many entries", tar_of(&[("a", "1"), ("b", "2"), ("c", "3")], true), ArchiveError::TooManyEntries(3)),
             (
                 "traversal",
                 raw_tar(&[("../../etc/cron.d/x", b'0', "boom", "")]),

@@ -48,7 +48,8 @@ pub fn revision_sha(revision: &str) -> Option<String> {
 /// Plans the compare request from both versions' annotations, or says why there is none.
 pub fn plan(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Result<CompareRequest, String> {
     let missing = || format!("the versions do not both carry `{SOURCE}` and `{REVISION}`");
-    let (Some(os), Some(ns), Some(or), Some(nr)) = (old.get(SOURCE), new.get(SOURCE), old.get(REVISION), new.get(REVISION))
+    let (Some(os), Some(ns), Some(or), Some(nr)) =
+        (old.get(SOURCE), new.get(SOURCE), old.get(REVISION), new.get(REVISION))
     else {
         return Err(missing());
     };
@@ -193,7 +194,11 @@ mod tests {
     }
 
     fn commit(i: usize, msg: &str) -> ComparedCommit {
-        ComparedCommit { sha: format!("{i:07}aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), message: msg.into(), author: "Alice Example".into() }
+        ComparedCommit {
+            sha: format!("{i:07}aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+            message: msg.into(),
+            author: "Alice Example".into(),
+        }
     }
 
     #[test]

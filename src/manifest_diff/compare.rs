@@ -79,9 +79,15 @@ pub struct LabelChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContentDiff {
     Files(FilesDiff),
-    Image { labels: Vec<LabelChange>, layers: (usize, usize) },
+    Image {
+        labels: Vec<LabelChange>,
+        layers: (usize, usize),
+    },
     /// One version is an image and the other an artifact of manifests.
-    KindChanged { old: &'static str, new: &'static str },
+    KindChanged {
+        old: &'static str,
+        new: &'static str,
+    },
 }
 
 /// Compares two versions' content.
@@ -226,8 +232,7 @@ fn compare_files(old: &Files, new: &Files) -> FilesDiff {
             (Some(_), None) => Change::Removed,
             _ => Change::Modified,
         };
-        let (unified, lines_added, lines_removed) = match (a.as_ref().unwrap_or(&empty), b.as_ref().unwrap_or(&empty))
-        {
+        let (unified, lines_added, lines_removed) = match (a.as_ref().unwrap_or(&empty), b.as_ref().unwrap_or(&empty)) {
             (Prepared::Text(x), Prepared::Text(y)) => {
                 if x == y && change == Change::Modified {
                     unchanged += 1;
@@ -248,7 +253,8 @@ fn compare_files(old: &Files, new: &Files) -> FilesDiff {
         files.push(FileDiff { path: path.clone(), change, lines_added, lines_removed, unified });
     }
 
-    let ids = |p: &Parsed| -> BTreeSet<ObjectId> { p.values().flatten().flatten().filter_map(|d| d.id.clone()).collect() };
+    let ids =
+        |p: &Parsed| -> BTreeSet<ObjectId> { p.values().flatten().flatten().filter_map(|d| d.id.clone()).collect() };
     let (old_ids, new_ids) = (ids(&old_parsed), ids(&new_parsed));
     let images = |p: &Parsed| -> BTreeMap<String, BTreeSet<String>> {
         let mut refs = BTreeSet::new();

@@ -97,6 +97,24 @@ impl Differ {
         outcome
     }
 
+    /// The OCI annotations of the manifest `digest` (for its source revision); `None` when the
+    /// registry does not answer (logged).
+    pub async fn annotations(
+        &self,
+        image: &ImageName,
+        digest: &Digest,
+    ) -> Option<std::collections::BTreeMap<String, String>> {
+        let read = tokio::time::timeout(self.limits.timeout, self.source.manifest(image, digest)).await;
+        match read {
+            Ok(Ok(bytes)) => crate::registry::parse_manifest(&bytes).ok().map(|(_, a)| a),
+            Ok(Err(e)) => {
+                tracing::warn!(image = %image, digest = %digest, error = %e, "cannot read the annotations of the running version");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
     async fn compute(&self, image: &ImageName, old: &Digest, new: &Digest) -> Result<Arc<ContentDiff>, Unavailable> {
         let (a, b) = futures::try_join!(self.content(image, old), self.content(image, new))?;
         let diff = tokio::task::spawn_blocking(move || compare::compare(&a, &b))
@@ -214,10 +232,11 @@ pub(crate) mod tests {
         }
         async fn blob(&self, _: &ImageName, digest: &Digest, max: u64) -> Result<Vec<u8>, RegistryError> {
             self.reads.fetch_add(1, Ordering::SeqCst);
-            let b = self.blobs.get(digest).cloned().ok_or(RegistryError::TagNotFound {
-                image: "x".into(),
-                tag: digest.to_string(),
-            })?;
+            let b = self
+                .blobs
+                .get(digest)
+                .cloned()
+                .ok_or(RegistryError::TagNotFound { image: "x".into(), tag: digest.to_string() })?;
             if b.len() as u64 > max {
                 return Err(RegistryError::Invalid { host: "r.example".into(), reason: "larger than the cap".into() });
             }
@@ -281,7 +300,8 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn a_deadline_bounds_the_whole_diff() {
-        let differ = Differ::new(Arc::new(Stuck), Limits { timeout: std::time::Duration::from_millis(50), ..Limits::default() });
+        let differ =
+            Differ::new(Arc::new(Stuck), Limits { timeout: std::time::Duration::from_millis(50), ..Limits::default() });
         let err = differ.diff(&image(), &Digest::of(b"a"), &Digest::of(b"b")).await.unwrap_err();
         assert_eq!(err.reason, "the registry did not deliver both versions within 0s");
         assert!(!err.permanent);

@@ -78,7 +78,8 @@ pub fn of_manifest(bytes: &[u8]) -> Result<Layout, String> {
 
 /// The labels of an image config (`config.Labels`); absent or null: none.
 pub fn image_labels(config: &[u8]) -> Result<BTreeMap<String, String>, String> {
-    let v: serde_json::Value = serde_json::from_slice(config).map_err(|_| "the image config is not JSON".to_string())?;
+    let v: serde_json::Value =
+        serde_json::from_slice(config).map_err(|_| "the image config is not JSON".to_string())?;
     Ok(v.pointer("/config/Labels")
         .and_then(|l| l.as_object())
         .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
@@ -106,10 +107,38 @@ mod tests {
         let flux_cfg = "application/vnd.cncf.flux.config.v1+json";
         let rows: Vec<(&str, Vec<u8>, Result<&str, &str>)> = vec![
             ("flux artifact", manifest(flux_cfg, &[FLUX_CONTENT_TYPE]), Ok("archive 1")),
-            ("oci tar layers", manifest("application/vnd.oci.empty.v1+json", &["application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip"]), Ok("archive 2")),
-            ("image", manifest("application/vnd.oci.image.config.v1+json", &["application/vnd.oci.image.layer.v1.tar+gzip"; 3]), Ok("image 3")),
-            ("docker image", manifest("application/vnd.docker.container.image.v1+json", &["application/vnd.docker.image.rootfs.diff.tar.gzip"]), Ok("image 1")),
-            ("helm chart", manifest("application/vnd.cncf.helm.config.v1+json", &["application/vnd.cncf.helm.chart.content.v1.tar+gzip"]), Err("its layer type application/vnd.cncf.helm.chart.content.v1.tar+gzip is not a tar archive")),
+            (
+                "oci tar layers",
+                manifest(
+                    "application/vnd.oci.empty.v1+json",
+                    &["application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip"],
+                ),
+                Ok("archive 2"),
+            ),
+            (
+                "image",
+                manifest(
+                    "application/vnd.oci.image.config.v1+json",
+                    &["application/vnd.oci.image.layer.v1.tar+gzip"; 3],
+                ),
+                Ok("image 3"),
+            ),
+            (
+                "docker image",
+                manifest(
+                    "application/vnd.docker.container.image.v1+json",
+                    &["application/vnd.docker.image.rootfs.diff.tar.gzip"],
+                ),
+                Ok("image 1"),
+            ),
+            (
+                "helm chart",
+                manifest(
+                    "application/vnd.cncf.helm.config.v1+json",
+                    &["application/vnd.cncf.helm.chart.content.v1.tar+gzip"],
+                ),
+                Err("its layer type application/vnd.cncf.helm.chart.content.v1.tar+gzip is not a tar archive"),
+            ),
             ("no layers", manifest(flux_cfg, &[]), Err("it has no layers")),
             ("index", br#"{"schemaVersion":2,"manifests":[{},{}]}"#.to_vec(), Ok("index 2")),
         ];

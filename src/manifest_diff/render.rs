@@ -215,6 +215,19 @@ pub fn markdown(h: &Heading, diff: &Result<std::sync::Arc<ContentDiff>, Unavaila
     }
 }
 
+/// Inserts the "What changes" section into a promotion PR body, before baton's footer (and
+/// so before the hidden marker); at the end when the body has no footer.
+pub fn insert_into_body(body: &str, section: &str) -> String {
+    let section = format!("\n### What changes\n\n{}", section.trim_end());
+    let at = body.find("\n<sub>Opened by baton").or_else(|| body.find("\n<!-- baton:")).unwrap_or(body.len());
+    let mut out = String::with_capacity(body.len() + section.len() + 2);
+    out.push_str(&body[..at]);
+    out.push_str(&section);
+    out.push('\n');
+    out.push_str(&body[at..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -235,7 +248,9 @@ mod tests {
         let deploy = |tag: &str| {
             format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: myapp\n  namespace: shop\nspec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ghcr.io/org/myapp:{tag}\n          ports: [{{containerPort: 8080}}]\n")
         };
-        let secret = |v: &str| format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: shop\ntype: Opaque\ndata:\n  password: {v}\n");
+        let secret = |v: &str| {
+            format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: shop\ntype: Opaque\ndata:\n  password: {v}\n")
+        };
         let np = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: allow-egress\n  namespace: shop\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n".to_string();
         let old = files(&[("deployment.yaml", deploy("1.4.2")), ("secret.yaml", secret("aHVudGVyMg=="))]);
         let new = files(&[
@@ -256,8 +271,11 @@ mod tests {
 
     #[test]
     fn budget_cuts_with_a_note() {
-        let many: Vec<(String, String)> =
-            (0..40).map(|i| (format!("cm-{i:02}.yaml"), format!("kind: ConfigMap\nmetadata: {{name: cm{i}}}\ndata: {{k: v{i}}}\n"))).collect();
+        let many: Vec<(String, String)> = (0..40)
+            .map(|i| {
+                (format!("cm-{i:02}.yaml"), format!("kind: ConfigMap\nmetadata: {{name: cm{i}}}\ndata: {{k: v{i}}}\n"))
+            })
+            .collect();
         let old: Vec<(&str, String)> = vec![];
         let new: Vec<(&str, String)> = many.iter().map(|(p, t)| (p.as_str(), t.clone())).collect();
         let text = markdown(&heading(), &Ok(Arc::new(compare(&files(&old), &files(&new)))), 2_000);
@@ -283,11 +301,23 @@ mod tests {
             markdown(&heading(), &Ok(Arc::new(compare(&img(&[], 5), &files(&[])))), PR_BODY_BUDGET),
             markdown(
                 &heading(),
-                &Err(Unavailable { reason: "version sha256:abc was not read: it has more than 5000 entries".into(), permanent: true }),
+                &Err(Unavailable {
+                    reason: "version sha256:abc was not read: it has more than 5000 entries".into(),
+                    permanent: true,
+                }),
                 PR_BODY_BUDGET,
             ),
         ];
         insta::assert_snapshot!(cases.join("\n---\n"));
+    }
+
+    #[test]
+    fn the_section_goes_before_the_footer_and_marker() {
+        let body = "Promotes **myapp**.\n\n| | |\n|---|---|\n\n<sub>Opened by baton. A newer version updates this pull request in place.</sub>\n\n<!-- baton:{} -->\n";
+        let out = insert_into_body(body, "**Manifest diff** of `myapp`: not available: x.\n");
+        insta::assert_snapshot!(out);
+        assert!(crate::render::parse_marker(&out).is_none() == crate::render::parse_marker(body).is_none());
+        assert!(insert_into_body("plain", "s").ends_with("### What changes\n\ns\n"));
     }
 
     #[test]

@@ -64,10 +64,8 @@ fn object_id(v: &Value) -> Option<ObjectId> {
 fn sorted(v: Value) -> Value {
     match v {
         Value::Mapping(m) => {
-            let mut entries: Vec<(String, Value, Value)> = m
-                .into_iter()
-                .map(|(k, v)| (serde_yaml_ng::to_string(&k).unwrap_or_default(), k, sorted(v)))
-                .collect();
+            let mut entries: Vec<(String, Value, Value)> =
+                m.into_iter().map(|(k, v)| (serde_yaml_ng::to_string(&k).unwrap_or_default(), k, sorted(v))).collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             Value::Mapping(entries.into_iter().map(|(_, k, v)| (k, v)).collect::<Mapping>())
         }
@@ -92,7 +90,8 @@ pub fn secret_values(v: &Value) -> Vec<((String, String), Value)> {
     for field in ["data", "stringData"] {
         if let Some(Value::Mapping(m)) = v.get(field) {
             for (k, val) in m {
-                let key = k.as_str().map(str::to_string).unwrap_or_else(|| serde_yaml_ng::to_string(k).unwrap_or_default());
+                let key =
+                    k.as_str().map(str::to_string).unwrap_or_else(|| serde_yaml_ng::to_string(k).unwrap_or_default());
                 out.push(((field.to_string(), key), val.clone()));
             }
         }
@@ -187,8 +186,10 @@ mod tests {
 
     #[test]
     fn documents_are_canonical() {
-        let a = parse("kind: Deployment\napiVersion: apps/v1\nmetadata: {name: web, namespace: prod}\nspec: {replicas: 2}\n")
-            .unwrap();
+        let a = parse(
+            "kind: Deployment\napiVersion: apps/v1\nmetadata: {name: web, namespace: prod}\nspec: {replicas: 2}\n",
+        )
+        .unwrap();
         let b = parse("---\napiVersion: \"apps/v1\"\nkind: Deployment\nmetadata:\n  namespace: prod\n  name: web\nspec:\n    replicas: 2\n---\n")
             .unwrap();
         assert_eq!(a, b);

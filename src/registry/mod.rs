@@ -1178,7 +1178,10 @@ impl OciRegistry {
             .await?;
         let actual = Digest::of(&bytes);
         if &actual != digest {
-            return Err(RegistryError::Invalid { host, reason: format!("blob {digest} of {image} hashes to {actual}") });
+            return Err(RegistryError::Invalid {
+                host,
+                reason: format!("blob {digest} of {image} hashes to {actual}"),
+            });
         }
         Ok(bytes)
     }

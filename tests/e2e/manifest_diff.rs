@@ -62,9 +62,7 @@ async fn hostile_archives_give_one_clear_line() {
     let limits = Limits { max_entries: 100, max_uncompressed: 8 * 1024 * 1024, ..Limits::default() };
     let d = differ(&registry, limits);
     let mut lines = Vec::new();
-    for (tag, layer) in
-        [("2.0.0", traversal_layer()), ("3.0.0", many_entries_layer(150)), ("4.0.0", bomb_layer(16))]
-    {
+    for (tag, layer) in [("2.0.0", traversal_layer()), ("3.0.0", many_entries_layer(150)), ("4.0.0", bomb_layer(16))] {
         let bad = push_flux(&registry, REPO, tag, &layer, &[]).await;
         let diff = d.diff(&image(&registry), &digest(&good), &digest(&bad)).await;
         let text = render::markdown(&heading("1.0.0", tag), &diff, render::PR_BODY_BUDGET);

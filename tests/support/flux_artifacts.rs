@@ -88,7 +88,13 @@ pub async fn push_flux(
 }
 
 /// Pushes a container image: an OCI image config with `labels`, `layers` small layers.
-pub async fn push_image(registry: &TestRegistry, repo: &str, tag: &str, labels: &[(&str, &str)], layers: usize) -> String {
+pub async fn push_image(
+    registry: &TestRegistry,
+    repo: &str,
+    tag: &str,
+    labels: &[(&str, &str)],
+    layers: usize,
+) -> String {
     let labels: serde_json::Map<String, serde_json::Value> =
         labels.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string()))).collect();
     let config = serde_json::to_vec(&serde_json::json!({
