@@ -31,7 +31,7 @@ pub type Files = BTreeMap<String, FileBody>;
 /// Why an archive was not read. Each message is one line for the PR body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArchiveError {
-    #[error("its content is larger than {0} bytes uncompressed")]
+    #[error("its content is larger than {} uncompressed", super::fetch::human(*.0))]
     TooLarge(u64),
     #[error("it has more than {0} entries")]
     TooManyEntries(usize),

@@ -45,6 +45,14 @@ pub fn revision_sha(revision: &str) -> Option<String> {
     (r.len() >= 7 && r.len() <= 40 && r.bytes().all(|b| b.is_ascii_hexdigit())).then(|| r.to_ascii_lowercase())
 }
 
+/// The commit a version was built from, as a link: (`1234567890ab`, its GitHub URL), when
+/// its annotations name a GitHub source and a commit revision.
+pub fn revision_link(annotations: &BTreeMap<String, String>) -> Option<(String, String)> {
+    let repo = source_repo(annotations.get(SOURCE)?)?;
+    let sha = revision_sha(annotations.get(REVISION)?)?;
+    Some((sha.chars().take(12).collect(), format!("https://github.com/{repo}/commit/{sha}")))
+}
+
 /// Plans the compare request from both versions' annotations, or says why there is none.
 pub fn plan(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Result<CompareRequest, String> {
     let missing = || format!("the versions do not both carry `{SOURCE}` and `{REVISION}`");
@@ -184,6 +192,17 @@ mod tests {
                 Err(reason) => assert_eq!(got.unwrap_err(), reason),
             }
         }
+    }
+
+    #[test]
+    fn revision_links() {
+        let flux = ann(&[(SOURCE, "git@github.com:org/app.git"), (REVISION, &format!("main@sha1:{A}"))]);
+        assert_eq!(
+            revision_link(&flux),
+            Some(("111111111111".into(), format!("https://github.com/org/app/commit/{A}")))
+        );
+        assert_eq!(revision_link(&ann(&[(SOURCE, "https://gitlab.com/x/y"), (REVISION, A)])), None);
+        assert_eq!(revision_link(&ann(&[(REVISION, A)])), None);
     }
 
     #[test]

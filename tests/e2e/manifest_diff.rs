@@ -165,13 +165,12 @@ async fn a_promotion_pr_shows_the_manifest_diff_and_the_commits_it_brings() {
     insta::assert_snapshot!(stable(&body, &w));
 
     // The promotion's only request beyond the usual: one compare on the source repository.
-    let source_requests: Vec<String> = w
-        .gh
-        .requests()
-        .into_iter()
-        .filter(|r| r.path.starts_with(&format!("/repos/{SOURCE}")))
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
+    let source_requests: Vec<String> =
+        w.gh.requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with(&format!("/repos/{SOURCE}")))
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
     assert_eq!(source_requests, [format!("GET /repos/{SOURCE}/compare/{old_rev}...{new_rev}")]);
     w.assert_no_violations();
 }
@@ -191,8 +190,10 @@ async fn unreadable_or_hostile_artifacts_leave_one_line_and_the_promotion_goes_o
         lines.push(stable(&line, &w));
     }
     // A container image: no content diff, no error.
-    let image = push_image(&w.registry, REPO, "1.3.0", &[("org.opencontainers.image.version", "1.3.0")], 2).await;
-    let body = promote_to_dev(&w, "1.3.0", &image).await;
+    let running = push_image(&w.registry, REPO, "1.3.0", &[("org.opencontainers.image.version", "1.3.0")], 2).await;
+    dev_runs(&w, "1.3.0", &running).await;
+    let image = push_image(&w.registry, REPO, "1.4.0", &[("org.opencontainers.image.version", "1.4.0")], 3).await;
+    let body = promote_to_dev(&w, "1.4.0", &image).await;
     lines.push(stable(body.lines().find(|l| l.starts_with("**Manifest diff**")).unwrap_or_default(), &w));
     insta::assert_snapshot!(lines.join("\n"));
     w.assert_no_violations();
