@@ -125,6 +125,7 @@ fn stable(text: &str, w: &World) -> String {
     let t = regex::Regex::new("sha256:[0-9a-f]{12}").unwrap().replace_all(&t, "sha256:<short>");
     let t = regex::Regex::new("[0-9a-f]{40}").unwrap().replace_all(&t, "<sha>");
     let t = regex::Regex::new("`[0-9a-f]{7}`").unwrap().replace_all(&t, "`<short>`");
+    let t = regex::Regex::new("`[0-9a-f]{12}`").unwrap().replace_all(&t, "`<sha12>`");
     let t = regex::Regex::new("[0-9a-f]{7}\\.\\.\\.[0-9a-f]{7}").unwrap().replace_all(&t, "<short>...<short>");
     t.replace(&w.registry.host(), "<registry>")
 }
@@ -217,5 +218,13 @@ async fn slash_diff_replies_with_the_same_diff() {
     assert!(!reply.contains("aHVudGVyMg") && !reply.contains("c3VwZXJzZWNyZXQ"), "{reply}");
     assert_eq!(w.gh.reactions(DEPLOY, id), ["eyes", "rocket"]);
     insta::assert_snapshot!(stable(&reply, &w));
+
+    // `/status` links what dev runs to the commit it was built from.
+    let id = w.gh.comment(DEPLOY, issue, "bob", "/status").await;
+    w.until("baton's /status reply", |gh| gh.reactions(DEPLOY, id).iter().any(|r| r == "rocket" || r == "confused"))
+        .await;
+    let status = w.gh.comments(DEPLOY, issue).into_iter().rev().find(|c| c.author == "baton[bot]").unwrap().body;
+    let link = format!("| `0.5.122` ([`{}`](https://github.com/{SOURCE}/commit/{old_rev})) |", &old_rev[..12]);
+    assert!(status.contains(&link), "{link} not in:\n{status}");
     w.assert_no_violations();
 }
