@@ -175,7 +175,8 @@ mod tests {
     #[test]
     fn plans() {
         let src = ("org.opencontainers.image.source", "https://github.com/org/app");
-        let rows: Vec<(BTreeMap<String, String>, BTreeMap<String, String>, Result<(&str, &str), &str>)> = vec![
+        type Row<'a> = (BTreeMap<String, String>, BTreeMap<String, String>, Result<(&'a str, &'a str), &'a str>);
+        let rows: Vec<Row> = vec![
             (ann(&[src, (REVISION, A)]), ann(&[src, (REVISION, &format!("main@sha1:{B}"))]), Ok((A, B))),
             (ann(&[src]), ann(&[src, (REVISION, B)]), Err("the versions do not both carry `org.opencontainers.image.source` and `org.opencontainers.image.revision`")),
             (ann(&[src, (REVISION, A)]), ann(&[(SOURCE, "https://github.com/org/other"), (REVISION, B)]), Err("the versions come from different repositories (org/app, org/other)")),

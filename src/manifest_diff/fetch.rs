@@ -54,11 +54,14 @@ fn registry_reason(e: &RegistryError, image: &ImageName) -> Unavailable {
     Unavailable { reason, permanent: false }
 }
 
+/// A diff, or why there is none.
+pub type DiffOutcome = Result<Arc<ContentDiff>, Unavailable>;
+
 /// Computes diffs between versions of artifacts, with a bounded cache.
 pub struct Differ {
     source: Arc<dyn ContentSource>,
     limits: Limits,
-    cache: Mutex<lru::LruCache<(Digest, Digest), Result<Arc<ContentDiff>, Unavailable>>>,
+    cache: Mutex<lru::LruCache<(Digest, Digest), DiffOutcome>>,
 }
 
 const CACHE_ENTRIES: usize = 64;
