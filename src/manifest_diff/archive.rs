@@ -275,6 +275,26 @@ pub(crate) mod tests {
         assert!(read(b"not a tar at all, just some text that is long enough", &small).is_err());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Arbitrary bytes, and valid archives with bytes flipped, never panic: they read or
+        /// give a reason.
+        #[test]
+        fn never_panics(noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+                        flips in proptest::collection::vec((0usize..4096, proptest::prelude::any::<u8>()), 0..8)) {
+            let limits = Limits { max_uncompressed: 64 * 1024, max_entries: 50, ..Limits::default() };
+            let _ = read(&noise, &limits);
+            for gzip in [true, false] {
+                let mut bytes = tar_of(&[("a.yaml", "kind: ConfigMap\n"), ("b/c.yaml", "x: [1, 2]\n")], gzip);
+                for (at, b) in &flips {
+                    let n = bytes.len();
+                    bytes[at % n] ^= b;
+                }
+                let _ = read(&bytes, &limits);
+            }
+        }
+    }
+
     #[test]
     fn links_are_skipped_never_followed() {
         let bytes = raw_tar(&[
