@@ -44,8 +44,13 @@ fn registry_reason(e: &RegistryError, image: &ImageName) -> Unavailable {
     let reason = match e {
         RegistryError::NotAllowed(host) => format!("registry {host} is not in baton's registry.hosts"),
         RegistryError::TagNotFound { .. } => "the registry no longer has one of the versions".to_string(),
-        RegistryError::Unauthorized { host } => format!("registry {host} refused baton's credentials"),
-        RegistryError::Unreachable { host, .. } => format!("registry {host} could not be reached"),
+        RegistryError::CredentialsWanted { host, .. }
+        | RegistryError::CredentialsRefused { host, .. }
+        | RegistryError::CredentialsWithheld { host, .. }
+        | RegistryError::Credentials { host, .. } => format!("registry {host} did not let baton read the versions"),
+        RegistryError::Unreachable { host, .. } | RegistryError::TimedOut { host, .. } => {
+            format!("registry {host} could not be reached")
+        }
         RegistryError::Invalid { host, reason } if reason.contains("larger than") => {
             return Unavailable::content(format!("a layer in registry {host} is larger than baton reads"))
         }

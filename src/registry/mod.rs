@@ -1141,21 +1141,24 @@ impl OciRegistry {
         digest: &Digest,
         max_bytes: u64,
     ) -> Result<Vec<u8>, RegistryError> {
-        let (host, auth) = self.admit(image)?;
+        let budget = self.budget();
+        let (host, access) = self.admit(image, &budget).await?;
         let oci_ref = Reference::with_digest(host.clone(), image.path.clone(), digest.to_string());
-        self.client.store_auth_if_needed(oci_ref.resolve_registry(), &auth).await;
         let descriptor = OciDescriptor { digest: digest.to_string(), ..OciDescriptor::default() };
         let too_big = || RegistryError::Invalid {
             host: host.clone(),
             reason: format!("blob {digest} of {image} is larger than {max_bytes} bytes"),
         };
         let bytes = self
-            .attempt(&host, "blob", || async {
+            .attempt(&host, "blob", &budget, || async {
+                // pull_blob_stream takes no credentials: they must be in the client's store.
+                self.prepare(&oci_ref, &access).await;
+                let target = Target::Blob(digest.as_str());
                 let mut stream = self
                     .client
                     .pull_blob_stream(&oci_ref, &descriptor)
                     .await
-                    .map_err(|e| self.failure(&host, image, Target::Blob(digest.as_str()), e))?;
+                    .map_err(|e| self.failure(&host, image, target, access.source.as_ref(), e))?;
                 if stream.content_length.is_some_and(|l| l > max_bytes) {
                     return Err(Failure::from(too_big()));
                 }
