@@ -127,6 +127,7 @@ fn stable(text: &str, w: &World) -> String {
     let t = regex::Regex::new("`[0-9a-f]{7}`").unwrap().replace_all(&t, "`<short>`");
     let t = regex::Regex::new("`[0-9a-f]{12}`").unwrap().replace_all(&t, "`<sha12>`");
     let t = regex::Regex::new("[0-9a-f]{7}\\.\\.\\.[0-9a-f]{7}").unwrap().replace_all(&t, "<short>...<short>");
+    let t = regex::Regex::new("<!-- baton:reply:\\d+ -->").unwrap().replace_all(&t, "<!-- baton:reply:<id> -->");
     t.replace(&w.registry.host(), "<registry>")
 }
 
