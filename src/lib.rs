@@ -23,6 +23,7 @@
 //! - `commands`: the comment-command parser
 //! - `units`: release units (groups of artifacts moving as one) and tracked channel tags, pure
 //! - `windows`: promotion windows of a stage (time zone, allow / deny spans), pure
+//! - `manifest_diff`: what a promotion changes (manifest diff, commits between source revisions)
 
 pub mod cli;
 pub mod codeowners;
@@ -33,6 +34,7 @@ pub mod forge;
 pub mod github;
 pub mod index;
 pub mod intake;
+pub mod manifest_diff;
 pub mod metrics;
 pub mod pacing;
 pub mod pipeline;
@@ -41,6 +43,7 @@ pub mod pointer;
 pub mod queue;
 pub mod receipts;
 pub mod registry;
+pub mod registry_content;
 pub mod render;
 pub mod server;
 pub mod settings;

@@ -264,6 +264,8 @@ pub struct StatusRow {
     pub frozen: bool,
     /// The stage's closed promotion window, in words ("closed until Mon 08:00 Europe/Berlin").
     pub window: Option<String>,
+    /// The source commit the running version was built from: (short sha, URL).
+    pub revision: Option<(String, String)>,
 }
 
 /// The `/status` reply: a table and a Mermaid flowchart of the stages.
@@ -289,7 +291,11 @@ pub fn status(rows: &[StatusRow]) -> String {
             if r.frozen { " 🧊 frozen" } else { "" },
             r.window.as_deref().map(|w| format!(" 🚧 {}", cell(w))).unwrap_or_default(),
             cell(&r.artifact),
-            r.version.as_deref().map(|v| format!("`{}`", cell(v))).unwrap_or_else(|| "—".into()),
+            match (r.version.as_deref(), &r.revision) {
+                (Some(v), Some((label, url))) => format!("`{}` ([`{}`]({}))", cell(v), cell(label), cell(url)),
+                (Some(v), None) => format!("`{}`", cell(v)),
+                (None, _) => "—".into(),
+            },
             r.digest.as_deref().map(|v| format!("`{}`", cell(v))).unwrap_or_else(|| "—".into()),
             r.since.as_deref().map(cell).unwrap_or_else(|| "—".into()),
         ));
@@ -354,13 +360,9 @@ pub fn body(p: &PromotionText) -> String {
     b.push_str(&format!("| Version | {from} → `{}` |\n", m.tag));
     b.push_str(&format!("| Digest | `{}` |\n", m.digest));
     if let Some(rev) = p.annotations.get("org.opencontainers.image.revision") {
-        match p.annotations.get("org.opencontainers.image.source").filter(|s| s.starts_with("https://")) {
-            Some(src) => b.push_str(&format!(
-                "| Revision | [`{}`]({}/commit/{}) |\n",
-                cell(&rev.chars().take(12).collect::<String>()),
-                cell(src.trim_end_matches(".git")),
-                cell(rev)
-            )),
+        // Flux writes `<branch>@sha1:<sha>`: the link needs the sha alone.
+        match crate::manifest_diff::commits::revision_link(p.annotations) {
+            Some((label, url)) => b.push_str(&format!("| Revision | [`{}`]({}) |\n", cell(&label), cell(&url))),
             None => b.push_str(&format!("| Revision | `{}` |\n", cell(rev))),
         }
     }
@@ -543,6 +545,10 @@ mod tests {
                 pr: None,
                 frozen: false,
                 window: None,
+                revision: Some((
+                    "0123456789ab".into(),
+                    "https://github.com/org/myapp/commit/0123456789abcdef0123456789abcdef01234567".into(),
+                )),
             },
             StatusRow {
                 stage: "prod".into(),
@@ -555,6 +561,7 @@ mod tests {
                 pr: Some((7, Some("0.5.2".into()))),
                 frozen: true,
                 window: None,
+                revision: None,
             },
             StatusRow {
                 stage: "prod-eu".into(),
@@ -567,6 +574,7 @@ mod tests {
                 pr: Some((8, Some("0.5.2".into()))),
                 frozen: false,
                 window: Some("closed until Mon 08:00 Europe/Berlin".into()),
+                revision: None,
             },
         ];
         insta::assert_snapshot!("status", status(&rows));

@@ -29,6 +29,7 @@ pub fn build_engine(settings: &Settings) -> Result<Engine, String> {
         crate::registry::OciRegistry::new(&settings.registry).map_err(|e| format!("registry settings: {e}"))?;
     let registry = Arc::new(registry);
     let verifier = crate::verify::default_verifier(&settings.verify, registry.clone(), github.clone());
+    let differ = crate::manifest_diff::Differ::new(registry.clone(), crate::manifest_diff::Limits::default());
     let registry: Arc<dyn crate::registry::Registry> = registry;
     let mut engine = Engine::new(
         github,
@@ -39,6 +40,7 @@ pub fn build_engine(settings: &Settings) -> Result<Engine, String> {
     );
     engine.signature_wait = Duration::from_secs(settings.verify.signature_wait_secs);
     engine.replay_window = Duration::from_secs(settings.commands.replay_window_secs);
+    engine.differ = Some(Arc::new(differ));
     Ok(engine)
 }
 

@@ -36,11 +36,27 @@ pub const MAX_REASON_CHARS: usize = 500;
 /// A command a comment asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Promote { stage: StageName, version: Option<VersionArg> },
-    Rollback { stage: StageName, version: Option<VersionArg> },
-    Freeze { stage: StageName, reason: Option<String> },
-    Unfreeze { stage: StageName },
+    Promote {
+        stage: StageName,
+        version: Option<VersionArg>,
+    },
+    Rollback {
+        stage: StageName,
+        version: Option<VersionArg>,
+    },
+    Freeze {
+        stage: StageName,
+        reason: Option<String>,
+    },
+    Unfreeze {
+        stage: StageName,
+    },
     Status,
+    /// What moving `stage` to `version` (default: what its `from` stage runs) would change.
+    Diff {
+        stage: StageName,
+        version: Option<VersionArg>,
+    },
     Help,
 }
 
@@ -53,6 +69,7 @@ impl Command {
             Command::Freeze { .. } => "freeze",
             Command::Unfreeze { .. } => "unfreeze",
             Command::Status => "status",
+            Command::Diff { .. } => "diff",
             Command::Help => "help",
         }
     }
@@ -63,7 +80,8 @@ impl Command {
             Command::Promote { stage, .. }
             | Command::Rollback { stage, .. }
             | Command::Freeze { stage, .. }
-            | Command::Unfreeze { stage } => Some(stage),
+            | Command::Unfreeze { stage }
+            | Command::Diff { stage, .. } => Some(stage),
             Command::Status | Command::Help => None,
         }
     }
@@ -77,7 +95,9 @@ impl fmt::Display for Command {
             write!(f, " {stage}")?;
         }
         match self {
-            Command::Promote { version: Some(v), .. } | Command::Rollback { version: Some(v), .. } => {
+            Command::Promote { version: Some(v), .. }
+            | Command::Rollback { version: Some(v), .. }
+            | Command::Diff { version: Some(v), .. } => {
                 write!(f, " {v}")
             }
             Command::Freeze { reason: Some(r), .. } => write!(f, " {r}"),
@@ -265,7 +285,7 @@ const REASON: ArgSpec = ArgSpec {
     about: "free text up to the end of the line, at most 500 characters",
 };
 
-static COMMANDS: [CommandSpec; 6] = [
+static COMMANDS: [CommandSpec; 7] = [
     CommandSpec {
         name: "promote",
         args: &[STAGE, VERSION],
@@ -290,6 +310,13 @@ static COMMANDS: [CommandSpec; 6] = [
         name: "status",
         args: &[],
         summary: "Reply with each stage's version, digest, since when, and where it was verified.",
+    },
+    CommandSpec {
+        name: "diff",
+        args: &[STAGE, VERSION],
+        summary: "Reply with what moving *stage* to *version* would change: the artifact's manifest diff and the \
+                  commits between the source revisions; by default *version* is what the stage it is promoted \
+                  from runs.",
     },
     CommandSpec { name: "help", args: &[], summary: "Reply with this list." },
 ];
@@ -510,6 +537,7 @@ fn parse_args(spec: &'static CommandSpec, rest: &str, stages: &[StageName]) -> R
         "freeze" => Command::Freeze { stage: stage()?, reason },
         "unfreeze" => Command::Unfreeze { stage: stage()? },
         "status" => Command::Status,
+        "diff" => Command::Diff { stage: stage()?, version },
         _ => Command::Help,
     })
 }

@@ -64,6 +64,11 @@ fn every_command() {
     assert_eq!(cmd("/freeze prod"), Command::Freeze { stage: stage("prod"), reason: None });
     assert_eq!(cmd("/unfreeze prod"), Command::Unfreeze { stage: stage("prod") });
     assert_eq!(cmd("/status"), Command::Status);
+    assert_eq!(cmd("/diff prod"), Command::Diff { stage: stage("prod"), version: None });
+    assert_eq!(
+        cmd("/diff staging 0.5.1"),
+        Command::Diff { stage: stage("staging"), version: Some(VersionArg::Tag("0.5.1".parse().unwrap())) }
+    );
     assert_eq!(cmd("/help"), Command::Help);
 }
 
@@ -283,14 +288,21 @@ fn help_lists_every_command_and_usage() {
     }
     assert_eq!(usage("/freeze").as_deref(), Some("/freeze <stage> [<reason>]"));
     assert_eq!(usage("status").as_deref(), Some("/status"));
+    assert_eq!(usage("diff").as_deref(), Some("/diff <stage> [<version>]"));
     assert_eq!(usage("nope"), None);
 }
 
 #[test]
 fn display_round_trips() {
-    for body in
-        ["/promote prod", "/rollback dev 1.2.3", "/freeze prod incident 42", "/unfreeze staging", "/status", "/help"]
-    {
+    for body in [
+        "/promote prod",
+        "/rollback dev 1.2.3",
+        "/freeze prod incident 42",
+        "/unfreeze staging",
+        "/status",
+        "/diff prod 1.2.3",
+        "/help",
+    ] {
         assert_eq!(cmd(body).to_string(), body);
     }
 }

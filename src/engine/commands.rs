@@ -1,4 +1,4 @@
-//! Comment commands: `/promote`, `/rollback`, `/freeze`, `/unfreeze`, `/status`,
+//! Comment commands: `/promote`, `/rollback`, `/freeze`, `/unfreeze`, `/status`, `/diff`,
 //! `/help`, and the `Promote to <stage>` button. Authorization is checked live on every command:
 //! write permission on the repository, then the stage's `approvers` (users, `@org/team`,
 //! `codeowners`). A command is handled when its *outcome* exists: baton's reply carries a hidden
@@ -17,6 +17,7 @@ use crate::receipts;
 use crate::render;
 use crate::types::{RepoName, StageName, Version};
 
+mod diff;
 mod freeze;
 mod status;
 
@@ -165,6 +166,15 @@ impl Engine {
             Command::Unfreeze { stage } => {
                 self.with_stage(rp, stage, user, |s| self.cmd_freeze(rp, s, user, None, false)).await
             }
+            Command::Diff { stage, version } => match rp.pipeline.stage(stage) {
+                // Reading needs write permission like every command, but not the stage's approvers.
+                Some(s) => match self.authorize(rp, None, user).await {
+                    Ok(None) => self.cmd_diff(rp, s, version.as_ref()).await,
+                    Ok(Some(refusal)) => Ok(refused(refusal)),
+                    Err(e) => Err(e),
+                },
+                None => Ok(refused(format!("there is no stage `{stage}` in .baton.yaml"))),
+            },
         };
         result.unwrap_or_else(|e| refused(super::user_facing("command failed", &e)))
     }

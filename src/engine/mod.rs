@@ -11,6 +11,7 @@
 //! `policy` (`baton/policy`), `reconcile`. This file holds the engine, the pipeline cache and
 //! the event dispatch. See docs/architecture.md.
 
+mod changes;
 pub mod commands;
 pub mod history;
 pub mod merge;
@@ -106,6 +107,8 @@ pub struct Engine {
     /// Artifacts' annotations by digest (digests are immutable): where an artifact was built
     /// from, without asking the registry on every status event.
     annotations: Mutex<HashMap<crate::types::Digest, std::collections::BTreeMap<String, String>>>,
+    /// Reads both versions of a promotion for the PR body's manifest diff; `None`: no diff.
+    pub differ: Option<Arc<crate::manifest_diff::Differ>>,
 }
 
 /// What became of one promotion attempt.
@@ -137,6 +140,7 @@ impl Engine {
             replay_window: Duration::from_secs(3600),
             clock: Arc::new(chrono::Utc::now),
             annotations: Mutex::new(HashMap::new()),
+            differ: None,
         }
     }
 

@@ -230,10 +230,11 @@ impl Engine {
                 pointers,
                 open_pr: open_pr.as_ref(),
             };
-            let plan = match planner::plan_promotion(&snapshot, offer)? {
+            let mut plan = match planner::plan_promotion(&snapshot, offer)? {
                 Decision::Noop(why) => return Ok(Outcome::Noop(why)),
                 Decision::Write(plan) => plan,
             };
+            self.add_changes(sp, offer, &mut plan).await;
             let blobs: Vec<(&str, &str)> = files.iter().map(|f| (f.path.as_str(), f.sha.as_str())).collect();
             match self.execute(&rp.repo, &plan, &blobs, speculative).await {
                 Err(GitHubError::Conflict(e)) if attempt < 3 => {
@@ -247,6 +248,27 @@ impl Engine {
                 }
                 other => return Ok(other?),
             }
+        }
+    }
+
+    /// Adds "What changes" (manifest diff, commits) to the plan's PR body. Never fails: a diff
+    /// that cannot be computed is one line in the body.
+    async fn add_changes(&self, sp: &StagePointer<'_>, offer: &Offer, plan: &mut WritePlan) {
+        if plan.mode != WriteMode::PullRequest {
+            return;
+        }
+        let between = super::changes::Between {
+            artifact: sp.artifact,
+            old_tag: plan.marker.from_tag.as_deref(),
+            old_digest: plan.marker.from_digest.as_deref(),
+            new: &offer.version,
+            new_annotations: &offer.annotations,
+        };
+        let more = format!("/diff {} {}", sp.stage.name, offer.version.tag);
+        let limit = crate::manifest_diff::render::GITHUB_BODY_LIMIT.saturating_sub(plan.body.len() + 1_000);
+        let limit = limit.min(crate::manifest_diff::render::PR_BODY_BUDGET);
+        if let Some(section) = self.changes_section(&between, Some(&more), limit).await {
+            plan.body = crate::manifest_diff::render::insert_into_body(&plan.body, &section);
         }
     }
 

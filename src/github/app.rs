@@ -911,6 +911,44 @@ impl GitHub for AppClient {
         v.as_array().map(|a| a.iter().map(pull_from_json).collect()).unwrap_or_else(|| Ok(vec![]))
     }
 
+    async fn compare(&self, repo: &RepoName, base: &str, head: &str) -> Result<Comparison> {
+        let path = format!(
+            "{}/compare/{}...{}?per_page=100",
+            repo_path(repo),
+            encode_path(base, false),
+            encode_path(head, false)
+        );
+        let v = self.call(repo, Method::GET, &path, None).await?;
+        let commits = v["commits"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| {
+                        Some(ComparedCommit {
+                            sha: c["sha"].as_str()?.to_string(),
+                            message: c
+                                .pointer("/commit/message")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_string(),
+                            author: c
+                                .pointer("/commit/author/name")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_string(),
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        Ok(Comparison {
+            status: v["status"].as_str().unwrap_or_default().to_string(),
+            total_commits: v["total_commits"].as_u64().unwrap_or(commits.len() as u64),
+            behind_by: v["behind_by"].as_u64().unwrap_or(0),
+            commits,
+        })
+    }
+
     async fn path_history(&self, repo: &RepoName, branch: &str, path: &str, limit: u32) -> Result<Vec<CommitInfo>> {
         let url = format!(
             "{}/commits?sha={}&path={}&per_page={}",

@@ -194,4 +194,7 @@ impl<G: GitHub> GitHub for DryRun<G> {
         tracing::warn!(repository = %repo, branch, path, sha, message, "dry-run: would delete a file");
         Ok(PLACEHOLDER_SHA.to_string())
     }
+    async fn compare(&self, repo: &RepoName, base: &str, head: &str) -> Result<Comparison> {
+        self.inner.compare(repo, base, head).await
+    }
 }

@@ -64,6 +64,25 @@ impl RateBudget {
     }
 }
 
+/// The answer to a compare request (`GET /repos/{o}/{r}/compare/{base}...{head}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comparison {
+    /// `ahead`, `behind`, `diverged` or `identical`.
+    pub status: String,
+    pub total_commits: u64,
+    pub behind_by: u64,
+    /// Oldest first, as GitHub lists them (at most 250).
+    pub commits: Vec<ComparedCommit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComparedCommit {
+    pub sha: String,
+    pub message: String,
+    /// The Git author's name.
+    pub author: String,
+}
+
 /// Reading files of a repository: all that signature verification needs (key files).
 #[async_trait]
 pub trait RepoFiles: Send + Sync {
@@ -208,4 +227,6 @@ pub trait GitHub: Send + Sync {
         message: &str,
     ) -> Result<String>;
     async fn delete_file(&self, repo: &RepoName, branch: &str, path: &str, sha: &str, message: &str) -> Result<String>;
+    /// The commits from `base` to `head` (one request; GitHub lists at most 250).
+    async fn compare(&self, repo: &RepoName, base: &str, head: &str) -> Result<Comparison>;
 }

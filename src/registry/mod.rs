@@ -1129,6 +1129,67 @@ impl Registry for OciRegistry {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Content reads for the manifest diff (issue 14): a blob with a caller's cap, streamed.
+
+impl OciRegistry {
+    /// Reads one blob of at most `max_bytes` as a stream (refused as soon as the cap is
+    /// passed, before the whole blob is buffered), checking its sha256 against `digest`.
+    pub async fn fetch_blob_capped(
+        &self,
+        image: &ImageName,
+        digest: &Digest,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let budget = self.budget();
+        let (host, access) = self.admit(image, &budget).await?;
+        let oci_ref = Reference::with_digest(host.clone(), image.path.clone(), digest.to_string());
+        let descriptor = OciDescriptor { digest: digest.to_string(), ..OciDescriptor::default() };
+        let too_big = || RegistryError::Invalid {
+            host: host.clone(),
+            reason: format!("blob {digest} of {image} is larger than {max_bytes} bytes"),
+        };
+        let bytes = self
+            .attempt(&host, "blob", &budget, || async {
+                // pull_blob_stream takes no credentials: they must be in the client's store.
+                self.prepare(&oci_ref, &access).await;
+                let target = Target::Blob(digest.as_str());
+                let mut stream = self
+                    .client
+                    .pull_blob_stream(&oci_ref, &descriptor)
+                    .await
+                    .map_err(|e| self.failure(&host, image, target, access.source.as_ref(), e))?;
+                if stream.content_length.is_some_and(|l| l > max_bytes) {
+                    return Err(Failure::from(too_big()));
+                }
+                let mut out = Vec::new();
+                while let Some(chunk) = stream.stream.next().await {
+                    let chunk = chunk.map_err(|e| Failure {
+                        error: RegistryError::Unreachable {
+                            host: host.clone(),
+                            reason: format!("reading blob {digest}: {e}"),
+                        },
+                        retry: true,
+                    })?;
+                    if (out.len() + chunk.len()) as u64 > max_bytes {
+                        return Err(Failure::from(too_big()));
+                    }
+                    out.extend_from_slice(&chunk);
+                }
+                Ok(out)
+            })
+            .await?;
+        let actual = Digest::of(&bytes);
+        if &actual != digest {
+            return Err(RegistryError::Invalid {
+                host,
+                reason: format!("blob {digest} of {image} hashes to {actual}"),
+            });
+        }
+        Ok(bytes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

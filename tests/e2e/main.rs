@@ -9,6 +9,7 @@ mod faults;
 mod first_promotion;
 mod github_client;
 mod intake;
+mod manifest_diff;
 mod policy;
 mod registry_login;
 mod scale;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_github;
+pub mod flux_artifacts;
 pub mod openapi;
 pub mod registry;
 pub mod signing;

@@ -1,4 +1,5 @@
-//! `/status`: every stage's version, bump time, verification record, open PR and freeze.
+//! `/status`: every stage's version (linked to its source commit), bump time, verification
+//! record, open PR and freeze.
 
 use super::Reply;
 use crate::engine::{Engine, RepoPipeline};
@@ -34,6 +35,15 @@ impl Engine {
                     None => None,
                 };
                 let pr = self.github.find_open_pull(&rp.repo, &render::branch(&stage.name, artifact)).await?;
+                // The running version's source commit, from its manifest's annotations (a
+                // registry read, not a GitHub request).
+                let revision = match (&bump, &self.differ) {
+                    (Some(b), Some(differ)) => differ
+                        .annotations(&sp.artifact.image, &b.version.digest)
+                        .await
+                        .and_then(|a| crate::manifest_diff::commits::revision_link(&a)),
+                    _ => None,
+                };
                 rows.push(render::StatusRow {
                     stage: stage.name.to_string(),
                     from: stage.from.as_ref().map(|f| f.to_string()),
@@ -48,6 +58,7 @@ impl Engine {
                         let now = (self.clock)();
                         crate::windows::closed_text(w, w.state(now), now)
                     }),
+                    revision,
                 });
             }
         }
