@@ -17,6 +17,18 @@ pub enum Event {
     Status(StatusEvent),
     IssueComment(CommentEvent),
     Push(PushEvent),
+    /// A timer baton armed itself came due (see `engine::scheduler`).
+    Wake(Wake),
+}
+
+/// What a due timer asks the engine to look at again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Wake {
+    /// A pushed version of one artifact whose tag was not readable or whose signature was not
+    /// there yet: look again. `since`: when the wait began (the push), `attempt`: looks so far.
+    Push { push: RegistryPush, artifact: crate::types::ArtifactName, since: chrono::DateTime<chrono::Utc>, attempt: u32 },
+    /// A bump commit whose soak ends now: evaluate it again.
+    Bump { sha: String },
 }
 
 impl Event {
@@ -30,6 +42,7 @@ impl Event {
             Event::Status(e) => Some(&e.repo),
             Event::IssueComment(e) => Some(&e.repo),
             Event::Push(e) => Some(&e.repo),
+            Event::Wake(_) => None,
         }
     }
 
@@ -43,6 +56,8 @@ impl Event {
             Event::Status(_) => "status",
             Event::IssueComment(_) => "issue_comment",
             Event::Push(_) => "push",
+            Event::Wake(Wake::Push { .. }) => "wake_push",
+            Event::Wake(Wake::Bump { .. }) => "wake_bump",
         }
     }
 }

@@ -7,8 +7,8 @@
 //! One file per concern: `promotion` (registry pushes, writing a promotion), `verification`
 //! (bump commits' gates and their records), `history` (what a stage ran, where a version was
 //! verified, what was rolled back), `merge` (auto-merge and rebuild of baton's PRs), `commands`,
-//! `policy` (`baton/policy`), `reconcile`. This file holds the engine, the pipeline cache and
-//! the event dispatch. See docs/architecture.md.
+//! `policy` (`baton/policy`), `reconcile`, `scheduler` (timers: waits as delayed jobs). This
+//! file holds the engine, the pipeline cache and the event dispatch. See docs/architecture.md.
 
 pub mod commands;
 pub mod history;
@@ -16,6 +16,7 @@ pub mod merge;
 pub mod policy;
 pub mod promotion;
 pub mod reconcile;
+pub mod scheduler;
 mod units;
 pub mod verification;
 
@@ -98,6 +99,8 @@ pub struct Engine {
     pub replay_window: Duration,
     /// The time, injectable so that tests can move past a soak without sleeping.
     pub clock: Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>,
+    /// Timers: waits armed as delayed jobs instead of sleeping in the repository's slot.
+    pub scheduler: scheduler::Scheduler,
 }
 
 /// What became of one promotion attempt.
@@ -127,6 +130,7 @@ impl Engine {
             signature_wait: Duration::from_secs(120),
             replay_window: Duration::from_secs(3600),
             clock: Arc::new(chrono::Utc::now),
+            scheduler: scheduler::Scheduler::default(),
         }
     }
 
@@ -218,6 +222,10 @@ impl Engine {
                 }
                 Ok(())
             }
+            Event::Wake(crate::event::Wake::Push { push, artifact, since, attempt }) => {
+                self.check_push(repo, push, Some((artifact, *since, *attempt))).await
+            }
+            Event::Wake(crate::event::Wake::Bump { sha }) => self.evaluate_stages(repo, Some(sha)).await,
             other => {
                 tracing::debug!(event = other.kind(), "no action for this event yet");
                 Ok(())

@@ -1,0 +1,139 @@
+//! Timers: waiting is scheduling, not sleeping. Anything that must happen later (a signature
+//! not there yet, a tag not readable yet, a soak that ends at T) is armed here as a delayed
+//! [`Wake`] job; when it comes due it re-enters the normal per-repository queue, so the
+//! repository's slot is free meanwhile. The *when* is decided in the planner
+//! (`planner::wait::next_look`, `GateReport::soak`); this file only keeps the timers.
+//!
+//! Timers are a cache like the rest: a restart loses them, and `reconcile` plus the next event
+//! restore them from GitHub and registry state (docs/architecture.md, "Timers").
+//!
+//! Keys: one timer per repository + artifact for push waits (a newer push of the same artifact
+//! supersedes the older one's wait), one per repository + stage + artifact for soaks. The loop
+//! compares due times with [`Engine::clock`], so tests that move the clock see timers fire
+//! without real waiting (it looks at least every [`MAX_NAP`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::Engine;
+use crate::event::{Event, Wake};
+use crate::queue::{Job, WeakQueue};
+use crate::types::{ArtifactName, RepoName, StageName, Tag};
+
+/// The longest the loop sleeps between looks at the clock (an injected clock may jump).
+pub const MAX_NAP: Duration = Duration::from_millis(250);
+
+/// What a timer is about; a new timer with the same key replaces the pending one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TimerKey {
+    /// Waiting on a pushed version of an artifact (signature, tag).
+    Artifact { repo: RepoName, artifact: ArtifactName },
+    /// Waiting for a stage's soak to end.
+    Soak { repo: RepoName, stage: StageName, artifact: ArtifactName },
+}
+
+struct Timer {
+    due: DateTime<Utc>,
+    repo: RepoName,
+    wake: Wake,
+}
+
+#[derive(Default)]
+pub struct Scheduler {
+    timers: Mutex<HashMap<TimerKey, Timer>>,
+    /// The newest pushed tag per repository + artifact: a wake for an older push is dropped
+    /// even if it fired before the newer push was handled.
+    latest: Mutex<HashMap<TimerKey, Tag>>,
+    changed: tokio::sync::Notify,
+    /// Timers fired so far (names their jobs' delivery IDs).
+    fired: std::sync::atomic::AtomicU64,
+}
+
+impl Scheduler {
+    /// Arms (or re-arms, replacing the pending one) the timer `key`.
+    pub fn arm(&self, key: TimerKey, repo: RepoName, due: DateTime<Utc>, wake: Wake) {
+        tracing::debug!(?key, %due, "timer armed");
+        self.timers.lock().unwrap_or_else(|e| e.into_inner()).insert(key, Timer { due, repo, wake });
+        self.changed.notify_one();
+    }
+
+    /// Removes the timer `key`, if any.
+    pub fn cancel(&self, key: &TimerKey) {
+        if self.timers.lock().unwrap_or_else(|e| e.into_inner()).remove(key).is_some() {
+            tracing::debug!(?key, "timer cancelled");
+        }
+    }
+
+    /// A new push of `tag` for `key`: it supersedes any older push's pending wait.
+    pub fn pushed(&self, key: &TimerKey, tag: &Tag) {
+        self.latest.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), tag.clone());
+        self.cancel(key);
+    }
+
+    /// Whether `tag` is still the newest push seen for `key` (true when none was seen, e.g.
+    /// after a restart).
+    pub fn is_latest(&self, key: &TimerKey, tag: &Tag) -> bool {
+        self.latest.lock().unwrap_or_else(|e| e.into_inner()).get(key).is_none_or(|t| t == tag)
+    }
+
+    /// Timers armed and not yet fired.
+    pub fn pending(&self) -> usize {
+        self.timers.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// The due time of the timer `key`, if armed.
+    pub fn due(&self, key: &TimerKey) -> Option<DateTime<Utc>> {
+        self.timers.lock().unwrap_or_else(|e| e.into_inner()).get(key).map(|t| t.due)
+    }
+
+    /// Takes every timer due at `now`, as jobs; returns them with the next due time left.
+    pub fn take_due(&self, now: DateTime<Utc>) -> (Vec<(TimerKey, Job)>, Option<DateTime<Utc>>) {
+        let mut timers = self.timers.lock().unwrap_or_else(|e| e.into_inner());
+        let due: Vec<TimerKey> = timers.iter().filter(|(_, t)| t.due <= now).map(|(k, _)| k.clone()).collect();
+        let jobs = due
+            .into_iter()
+            .filter_map(|k| timers.remove(&k).map(|t| (k, t)))
+            .map(|(k, t)| {
+                let n = self.fired.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                (k, Job { delivery: format!("timer-{n}"), repo: t.repo, event: Arc::new(Event::Wake(t.wake)) })
+            })
+            .collect();
+        let next = timers.values().map(|t| t.due).min();
+        (jobs, next)
+    }
+}
+
+/// The timer loop: enqueues due timers until the queue closes (shutdown), then logs what it
+/// leaves behind (restored by `reconcile` and the next event after the restart).
+pub async fn run(engine: Arc<Engine>, queue: WeakQueue) {
+    loop {
+        let (jobs, next) = engine.scheduler.take_due((engine.clock)());
+        let Some(q) = queue.upgrade() else { break };
+        for (key, job) in jobs {
+            tracing::debug!(delivery = %job.delivery, repository = %job.repo, event = job.event.kind(), "timer due");
+            if q.push_all(vec![job.clone()]).is_err() {
+                // Full: look again shortly rather than lose the wait (unless re-armed since).
+                tracing::warn!(repository = %job.repo, "queue full: timer postponed");
+                if let (Event::Wake(w), None) = (&*job.event, engine.scheduler.due(&key)) {
+                    engine.scheduler.arm(key, job.repo.clone(), (engine.clock)(), w.clone());
+                }
+            }
+        }
+        drop(q);
+        let nap = next
+            .and_then(|n| (n - (engine.clock)()).to_std().ok())
+            .unwrap_or(MAX_NAP)
+            .min(MAX_NAP);
+        tokio::select! {
+            _ = engine.scheduler.changed.notified() => {}
+            _ = tokio::time::sleep(nap) => {}
+        }
+    }
+    let left = engine.scheduler.pending();
+    if left > 0 {
+        tracing::info!(timers = left, "shutting down with timers pending: reconcile and the next event restore them");
+    }
+}
