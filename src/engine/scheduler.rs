@@ -48,6 +48,8 @@ pub struct Scheduler {
     /// even if it fired before the newer push was handled.
     latest: Mutex<HashMap<TimerKey, Tag>>,
     changed: tokio::sync::Notify,
+    /// Push waits taken off the timers and not yet in the queue (counted as pending).
+    firing: std::sync::atomic::AtomicUsize,
     /// Timers fired so far (names their jobs' delivery IDs).
     fired: std::sync::atomic::AtomicU64,
 }
@@ -84,6 +86,18 @@ impl Scheduler {
         self.timers.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// Timers armed for pushed versions (signature or tag waits), not yet fired.
+    pub fn pending_pushes(&self) -> usize {
+        let timers = self.timers.lock().unwrap_or_else(|e| e.into_inner());
+        timers.keys().filter(|k| matches!(k, TimerKey::Artifact { .. })).count()
+            + self.firing.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The pending timers' wakes (for tests and diagnostics).
+    pub fn wakes(&self) -> Vec<Wake> {
+        self.timers.lock().unwrap_or_else(|e| e.into_inner()).values().map(|t| t.wake.clone()).collect()
+    }
+
     /// The due time of the timer `key`, if armed.
     pub fn due(&self, key: &TimerKey) -> Option<DateTime<Utc>> {
         self.timers.lock().unwrap_or_else(|e| e.into_inner()).get(key).map(|t| t.due)
@@ -97,6 +111,9 @@ impl Scheduler {
             .into_iter()
             .filter_map(|k| timers.remove(&k).map(|t| (k, t)))
             .map(|(k, t)| {
+                if matches!(k, TimerKey::Artifact { .. }) {
+                    self.firing.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
                 let n = self.fired.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 (k, Job { delivery: format!("timer-{n}"), repo: t.repo, event: Arc::new(Event::Wake(t.wake)) })
             })
@@ -118,8 +135,11 @@ pub async fn run(engine: Arc<Engine>, queue: WeakQueue) {
                 // Full: look again shortly rather than lose the wait (unless re-armed since).
                 tracing::warn!(repository = %job.repo, "queue full: timer postponed");
                 if let (Event::Wake(w), None) = (&*job.event, engine.scheduler.due(&key)) {
-                    engine.scheduler.arm(key, job.repo.clone(), (engine.clock)(), w.clone());
+                    engine.scheduler.arm(key.clone(), job.repo.clone(), (engine.clock)(), w.clone());
                 }
+            }
+            if matches!(key, TimerKey::Artifact { .. }) {
+                engine.scheduler.firing.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             }
         }
         drop(q);

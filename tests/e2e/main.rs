@@ -13,5 +13,6 @@ mod policy;
 mod registry_login;
 mod signatures;
 mod stages;
+mod timers;
 mod units;
 mod windows;
