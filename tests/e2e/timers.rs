@@ -95,7 +95,9 @@ async fn a_signature_wait_holds_no_slot_status_answers_and_staging_opens() {
         staging_latency.as_millis()
     );
     assert!(wait_began.elapsed() < Duration::from_secs(20), "both happened long before the wait ends");
-    assert_eq!(waiting_for(&w), ["0.5.2"], "the wait is still in progress");
+    // Still waiting (between two looks, the wait is briefly a queued job, not a timer).
+    until("the wait still in progress", || waiting_for(&w) == ["0.5.2"]).await;
+    assert!(w.gh.issues(REPO).iter().all(|i| !i.labels.iter().any(|l| l == "baton:rejected")), "not rejected yet");
     assert!(!titles(&w).iter().any(|t| t.contains("0.5.2")), "{:?}", titles(&w));
 
     // The signature arrives: the wait, looking again, finds it.
@@ -134,7 +136,7 @@ async fn a_restart_mid_wait_converges_through_reconcile() {
     // reconcile finds the newest tag and waits for its signature again.
     let repo: baton::types::RepoName = REPO.parse().unwrap();
     w.baton.engine.reconcile(&repo).await.unwrap();
-    assert_eq!(waiting_for(&w), ["0.5.2"], "reconcile restored the wait");
+    until("reconcile restored the wait", || waiting_for(&w) == ["0.5.2"]).await;
     sign(&w, &key, &digest).await;
     w.until("a dev PR for 0.5.2", |gh| gh.pulls(REPO).iter().any(|p| p.title == "promote myapp 0.5.2 to dev")).await;
     w.settle().await;
