@@ -26,7 +26,12 @@ pub enum Event {
 pub enum Wake {
     /// A pushed version of one artifact whose tag was not readable or whose signature was not
     /// there yet: look again. `since`: when the wait began (the push), `attempt`: looks so far.
-    Push { push: RegistryPush, artifact: crate::types::ArtifactName, since: chrono::DateTime<chrono::Utc>, attempt: u32 },
+    Push {
+        push: RegistryPush,
+        artifact: crate::types::ArtifactName,
+        since: chrono::DateTime<chrono::Utc>,
+        attempt: u32,
+    },
     /// A bump commit whose soak ends now: evaluate it again.
     Bump { sha: String },
 }

@@ -2,8 +2,8 @@
 //! version downstream; [`Engine::promote`] re-reads the stage's facts, asks the planner for the
 //! plan and writes it (a PR, or a direct commit), keyed so that repeats converge.
 
-use chrono::{DateTime, Utc};
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 
 use super::history::Bump;
 use super::scheduler::TimerKey;
@@ -57,14 +57,17 @@ impl Engine {
             let look_again = |backoff: Backoff, what: &str| {
                 let due = wait::next_look(backoff, since, now, attempt)?;
                 tracing::info!(artifact = %artifact.name, tag = %push.tag, %due, attempt, "{what}: looking again later");
-                let wake = Wake::Push { push: push.clone(), artifact: artifact.name.clone(), since, attempt: attempt + 1 };
+                let wake =
+                    Wake::Push { push: push.clone(), artifact: artifact.name.clone(), since, attempt: attempt + 1 };
                 self.scheduler.arm(key.clone(), repo.clone(), due, wake);
                 Some(())
             };
             let resolved = match self.registry.resolve(&artifact.image, &push.tag).await {
                 // Registries may notify before the tag is readable everywhere (Docker
                 // Distribution writes the tag link after the manifest event).
-                Err(RegistryError::TagNotFound { .. }) if look_again(Backoff::TAG, "tag not readable yet").is_some() => {
+                Err(RegistryError::TagNotFound { .. })
+                    if look_again(Backoff::TAG, "tag not readable yet").is_some() =>
+                {
                     continue
                 }
                 other => other.with_context(|| format!("resolving {}:{}", artifact.image, push.tag))?,

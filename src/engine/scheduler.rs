@@ -143,10 +143,7 @@ pub async fn run(engine: Arc<Engine>, queue: WeakQueue) {
             }
         }
         drop(q);
-        let nap = next
-            .and_then(|n| (n - (engine.clock)()).to_std().ok())
-            .unwrap_or(MAX_NAP)
-            .min(MAX_NAP);
+        let nap = next.and_then(|n| (n - (engine.clock)()).to_std().ok()).unwrap_or(MAX_NAP).min(MAX_NAP);
         tokio::select! {
             _ = engine.scheduler.changed.notified() => {}
             _ = tokio::time::sleep(nap) => {}
@@ -155,5 +152,80 @@ pub async fn run(engine: Arc<Engine>, queue: WeakQueue) {
     let left = engine.scheduler.pending();
     if left > 0 {
         tracing::info!(timers = left, "shutting down with timers pending: reconcile and the next event restore them");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::RegistryPush;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn key(artifact: &str) -> TimerKey {
+        TimerKey::Artifact { repo: "o/r".parse().unwrap(), artifact: artifact.parse().unwrap() }
+    }
+
+    fn wake(tag: &str) -> Wake {
+        Wake::Push {
+            push: RegistryPush { host: None, repository: "deployments/myapp".into(), tag: tag.parse().unwrap() },
+            artifact: "myapp".parse().unwrap(),
+            since: at("2026-01-01T12:00:00Z"),
+            attempt: 1,
+        }
+    }
+
+    fn fired(jobs: &[(TimerKey, Job)]) -> Vec<Wake> {
+        jobs.iter()
+            .map(|(_, j)| match &*j.event {
+                Event::Wake(w) => w.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fires_what_is_due_once_and_reports_the_next() {
+        let s = Scheduler::default();
+        let repo: RepoName = "o/r".parse().unwrap();
+        s.arm(key("myapp"), repo.clone(), at("2026-01-01T12:00:05Z"), wake("1.0.0"));
+        let soak =
+            TimerKey::Soak { repo: repo.clone(), stage: "dev".parse().unwrap(), artifact: "myapp".parse().unwrap() };
+        s.arm(soak, repo.clone(), at("2026-01-01T12:30:00Z"), Wake::Bump { sha: "abc".into() });
+        assert_eq!(s.pending(), 2);
+        assert_eq!(s.pending_pushes(), 1);
+
+        let (jobs, next) = s.take_due(at("2026-01-01T12:00:04Z"));
+        assert!(jobs.is_empty());
+        assert_eq!(next, Some(at("2026-01-01T12:00:05Z")));
+
+        let (jobs, next) = s.take_due(at("2026-01-01T12:00:05Z"));
+        assert_eq!(fired(&jobs), [wake("1.0.0")]);
+        assert_eq!(jobs[0].1.repo, repo);
+        assert_eq!(next, Some(at("2026-01-01T12:30:00Z")));
+        let (jobs, _) = s.take_due(at("2026-01-01T12:00:06Z"));
+        assert!(jobs.is_empty(), "fired once");
+
+        let (jobs, next) = s.take_due(at("2026-01-01T13:00:00Z"));
+        assert_eq!(fired(&jobs), [Wake::Bump { sha: "abc".into() }]);
+        assert_eq!(next, None);
+    }
+
+    #[test]
+    fn a_newer_push_supersedes_the_pending_wait() {
+        let s = Scheduler::default();
+        let repo: RepoName = "o/r".parse().unwrap();
+        let (old, new): (Tag, Tag) = ("1.0.0".parse().unwrap(), "1.0.1".parse().unwrap());
+        assert!(s.is_latest(&key("myapp"), &old), "nothing seen (e.g. after a restart)");
+        s.pushed(&key("myapp"), &old);
+        s.arm(key("myapp"), repo.clone(), at("2026-01-01T12:00:05Z"), wake("1.0.0"));
+        s.arm(key("other"), repo, at("2026-01-01T12:00:05Z"), wake("9.9.9"));
+        s.pushed(&key("myapp"), &new);
+        assert!(!s.is_latest(&key("myapp"), &old));
+        assert!(s.is_latest(&key("myapp"), &new));
+        assert!(s.is_latest(&key("other"), &old), "another artifact is not superseded");
+        assert_eq!(s.wakes(), [wake("9.9.9")], "the older push's wait is gone");
     }
 }

@@ -356,9 +356,10 @@ impl World {
             if pending == 0 && self.gh.wait_deliveries_idle(Duration::ZERO).await {
                 // A wait for a late signature or tag is in flight too (soaks are not: they end
                 // when a test moves the clock).
-                let idle = [&self.baton].into_iter().chain(others.iter().copied()).all(|b| {
-                    b.queue_depth() == 0 && b.engine.scheduler.pending_pushes() == 0
-                });
+                let idle = [&self.baton]
+                    .into_iter()
+                    .chain(others.iter().copied())
+                    .all(|b| b.queue_depth() == 0 && b.engine.scheduler.pending_pushes() == 0);
                 if idle
                     && self.gh.wait_deliveries_idle(Duration::ZERO).await
                     && self.gh.deliveries().len() == sent
