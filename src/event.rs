@@ -25,6 +25,23 @@ pub enum Event {
     Flux(crate::planner::signals::FluxEvent),
     /// The App's installations or a repository's name changed: only the index acts on it.
     Installation(InstallationChange),
+    /// A timer baton armed itself came due (see `engine::scheduler`).
+    Wake(Wake),
+}
+
+/// What a due timer asks the engine to look at again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Wake {
+    /// A pushed version of one artifact whose tag was not readable or whose signature was not
+    /// there yet: look again. `since`: when the wait began (the push), `attempt`: looks so far.
+    Push {
+        push: RegistryPush,
+        artifact: crate::types::ArtifactName,
+        since: chrono::DateTime<chrono::Utc>,
+        attempt: u32,
+    },
+    /// A bump commit whose soak ends now: evaluate it again.
+    Bump { sha: String },
 }
 
 impl Event {
@@ -42,6 +59,7 @@ impl Event {
             Event::WorkflowRun(e) => Some(&e.repo),
             Event::Flux(_) => None,
             Event::Installation(_) => None,
+            Event::Wake(_) => None,
         }
     }
 
@@ -59,6 +77,8 @@ impl Event {
             Event::WorkflowRun(_) => "workflow_run",
             Event::Flux(_) => "flux",
             Event::Installation(_) => "installation",
+            Event::Wake(Wake::Push { .. }) => "wake_push",
+            Event::Wake(Wake::Bump { .. }) => "wake_bump",
         }
     }
 }

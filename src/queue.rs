@@ -71,9 +71,30 @@ impl Queue {
         self.depth.load(Ordering::SeqCst)
     }
 
+    /// A handle that can enqueue while the queue is open but does not keep the dispatcher
+    /// alive (the timer loop holds one, so shutdown is not delayed by pending timers).
+    pub fn weak(&self) -> WeakQueue {
+        WeakQueue { tx: self.tx.downgrade(), depth: self.depth.clone(), capacity: self.capacity }
+    }
+
     /// A read-only view of [`Queue::depth`] that does not keep the dispatcher alive.
     pub fn depth_gauge(&self) -> DepthGauge {
         DepthGauge(self.depth.clone())
+    }
+}
+
+/// See [`Queue::weak`].
+#[derive(Clone)]
+pub struct WeakQueue {
+    tx: mpsc::WeakUnboundedSender<Job>,
+    depth: Arc<AtomicUsize>,
+    capacity: usize,
+}
+
+impl WeakQueue {
+    /// The queue, while it is open (`None` once every [`Queue`] was dropped: shutting down).
+    pub fn upgrade(&self) -> Option<Queue> {
+        Some(Queue { tx: self.tx.upgrade()?, depth: self.depth.clone(), capacity: self.capacity })
     }
 }
 

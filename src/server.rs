@@ -368,6 +368,7 @@ pub fn spawn(
     let (queue, dispatcher) = queue::start(settings.server.queue_capacity, settings.server.concurrency, engine.clone());
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
     let depth = queue.depth_gauge();
+    tokio::spawn(crate::engine::scheduler::run(engine.clone(), queue.weak()));
     let index = engine.index.clone();
     let state = Arc::new(AppState {
         dedup: DeliveryDedup::new(Duration::from_secs(settings.server.dedup_window_secs), 100_000),

@@ -7,9 +7,9 @@
 //! One file per concern: `promotion` (registry pushes, writing a promotion), `verification`
 //! (bump commits' gates and their records), `history` (what a stage ran, where a version was
 //! verified, what was rolled back), `merge` (auto-merge and rebuild of baton's PRs), `signals`
-//! (Flux events recorded as commit statuses), `commands`,
-//! `policy` (`baton/policy`), `reconcile`. This file holds the engine, the pipeline cache and
-//! the event dispatch. See docs/architecture.md.
+//! (Flux events recorded as commit statuses), `commands`, `policy` (`baton/policy`), `reconcile`,
+//! `scheduler` (timers: waits as delayed jobs). This file holds the engine, the pipeline cache
+//! and the event dispatch. See docs/architecture.md.
 
 mod changes;
 pub mod commands;
@@ -18,6 +18,7 @@ pub mod merge;
 pub mod policy;
 pub mod promotion;
 pub mod reconcile;
+pub mod scheduler;
 pub mod signals;
 mod units;
 pub mod verification;
@@ -109,6 +110,8 @@ pub struct Engine {
     annotations: Mutex<HashMap<crate::types::Digest, std::collections::BTreeMap<String, String>>>,
     /// Reads both versions of a promotion for the PR body's manifest diff; `None`: no diff.
     pub differ: Option<Arc<crate::manifest_diff::Differ>>,
+    /// Timers: waits armed as delayed jobs instead of sleeping in the repository's slot.
+    pub scheduler: scheduler::Scheduler,
 }
 
 /// What became of one promotion attempt.
@@ -141,6 +144,7 @@ impl Engine {
             clock: Arc::new(chrono::Utc::now),
             annotations: Mutex::new(HashMap::new()),
             differ: None,
+            scheduler: scheduler::Scheduler::default(),
         }
     }
 
@@ -261,6 +265,10 @@ impl Engine {
                 }
                 Ok(())
             }
+            Event::Wake(crate::event::Wake::Push { push, artifact, since, attempt }) => {
+                self.check_push(repo, push, Some((artifact, *since, *attempt))).await
+            }
+            Event::Wake(crate::event::Wake::Bump { sha }) => self.evaluate_stages(repo, Some(sha)).await,
             other => {
                 tracing::debug!(event = other.kind(), "no action for this event yet");
                 Ok(())

@@ -2,19 +2,20 @@
 //! version downstream; [`Engine::promote`] re-reads the stage's facts, asks the planner for the
 //! plan and writes it (a PR, or a direct commit), keyed so that repeats converge.
 
-use std::time::{Duration, Instant};
-
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 
 use super::history::Bump;
+use super::scheduler::TimerKey;
 use super::{report_outcome, Engine, Outcome, RepoPipeline};
-use crate::event::RegistryPush;
+use crate::event::{RegistryPush, Wake};
 use crate::github::{FileContent, GitHubError, NewCommit, NewPullRequest};
 use crate::pipeline::{Artifact, Promotion, WriteMode};
+use crate::planner::wait::{self, Backoff};
 use crate::planner::{self, Decision, Intent, Offer, Snapshot, StagePointer, WritePlan};
-use crate::registry::{RegistryError, Resolved};
-use crate::types::{RepoName, StageName, Tag, Version};
-use crate::verify::{Verified, VerifyContext, VerifyError};
+use crate::registry::RegistryError;
+use crate::types::{ArtifactName, RepoName, StageName, Version};
+use crate::verify::{VerifyContext, VerifyError};
 
 /// How a speculative first attempt says "read the open pull request and plan again" (the head
 /// and files it read are still current).
@@ -22,25 +23,79 @@ const BRANCH_EXISTS: &str = "the stage's branch exists";
 
 impl Engine {
     pub(crate) async fn on_registry_push(&self, repo: &RepoName, push: &RegistryPush) -> anyhow::Result<()> {
+        self.check_push(repo, push, None).await
+    }
+
+    /// A registry push (`wake`: `None`), or a timer looking at it again (`Some((artifact, since,
+    /// attempt))`, for that artifact only): resolve the tag, verify the signature, offer the
+    /// version to the first stages. What is not there yet is looked at again by a timer
+    /// (`scheduler`) instead of sleeping here, so the repository's other events run meanwhile.
+    pub(crate) async fn check_push(
+        &self,
+        repo: &RepoName,
+        push: &RegistryPush,
+        wake: Option<(&ArtifactName, DateTime<Utc>, u32)>,
+    ) -> anyhow::Result<()> {
         let Some(rp) = self.pipeline(repo).await? else { return Ok(()) };
         let artifacts: Vec<&Artifact> = rp
             .pipeline
             .artifacts
             .values()
             .filter(|a| a.image.path == push.repository && a.tags.is_match(push.tag.as_str()))
+            .filter(|a| wake.is_none_or(|(name, _, _)| *name == a.name))
             .collect();
         if artifacts.is_empty() {
             tracing::debug!(repository = %push.repository, tag = %push.tag, "no artifact of this repository matches the push");
             return Ok(());
         }
+        let now = (self.clock)();
+        let (since, attempt) = wake.map_or((now, 0), |(_, since, attempt)| (since, attempt));
         for artifact in artifacts {
-            let resolved = self
-                .resolve_after_push(artifact, &push.tag)
-                .await
-                .with_context(|| format!("resolving {}:{}", artifact.image, push.tag))?;
+            let key = TimerKey::Artifact { repo: repo.clone(), artifact: artifact.name.clone() };
+            if wake.is_none() {
+                self.scheduler.pushed(&key, &push.tag);
+            } else if !self.scheduler.is_latest(&key, &push.tag) {
+                tracing::info!(artifact = %artifact.name, tag = %push.tag, "a newer push superseded this wait");
+                continue;
+            }
+            let look_again = |backoff: Backoff, what: &str| {
+                let due = wait::next_look(backoff, since, now, attempt)?;
+                tracing::info!(artifact = %artifact.name, tag = %push.tag, %due, attempt, "{what}: looking again later");
+                let wake =
+                    Wake::Push { push: push.clone(), artifact: artifact.name.clone(), since, attempt: attempt + 1 };
+                self.scheduler.arm(key.clone(), repo.clone(), due, wake);
+                Some(())
+            };
+            let resolved = match self.registry.resolve(&artifact.image, &push.tag).await {
+                // Registries may notify before the tag is readable everywhere (Docker
+                // Distribution writes the tag link after the manifest event).
+                Err(RegistryError::TagNotFound { .. })
+                    if look_again(Backoff::TAG, "tag not readable yet").is_some() =>
+                {
+                    continue
+                }
+                other => other.with_context(|| format!("resolving {}:{}", artifact.image, push.tag))?,
+            };
             let version = Version { tag: push.tag.clone(), digest: resolved.digest.clone() };
             // Keys are read from the default branch.
-            let verified = match self.verify_with_wait(&rp, artifact, &version).await {
+            let ctx = VerifyContext { repo: &rp.repo, commit: &rp.default_branch, artifact, digest: &version.digest };
+            let verified = match self.verifier.verify(&ctx).await {
+                Err(VerifyError::NotSigned(_))
+                    if look_again(Backoff::signature(self.signature_wait), "no signature yet").is_some() =>
+                {
+                    continue
+                }
+                other => {
+                    crate::metrics::verification(match &other {
+                        Ok(_) => "verified",
+                        Err(VerifyError::NotSigned(_)) => "unsigned",
+                        Err(VerifyError::Rejected(_)) => "rejected",
+                        Err(VerifyError::Unavailable(_)) => "error",
+                    });
+                    other
+                }
+            };
+            let verified = match verified {
                 Ok(v) => v,
                 Err(e) => {
                     crate::metrics::promotion("-", "rejected");
@@ -90,52 +145,6 @@ impl Engine {
             }
         }
         Ok(())
-    }
-
-    /// Resolves a tag that was just announced. Registries may notify before the tag is
-    /// readable everywhere (Docker Distribution writes the tag link after the manifest event),
-    /// so a missing tag is retried with backoff for a few seconds.
-    async fn resolve_after_push(&self, artifact: &Artifact, tag: &Tag) -> Result<Resolved, RegistryError> {
-        let mut delay = Duration::from_millis(100);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match self.registry.resolve(&artifact.image, tag).await {
-                Err(RegistryError::TagNotFound { .. }) if Instant::now() + delay < deadline => {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(2));
-                }
-                other => return other,
-            }
-        }
-    }
-
-    /// Verifies, waiting with backoff for a signature that is pushed after the image.
-    async fn verify_with_wait(
-        &self,
-        rp: &RepoPipeline,
-        artifact: &Artifact,
-        version: &Version,
-    ) -> Result<Verified, VerifyError> {
-        let started = Instant::now();
-        let mut delay = Duration::from_millis(500);
-        loop {
-            let ctx = VerifyContext { repo: &rp.repo, commit: &rp.default_branch, artifact, digest: &version.digest };
-            match self.verifier.verify(&ctx).await {
-                Err(VerifyError::NotSigned(_)) if started.elapsed() + delay < self.signature_wait => {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(15));
-                }
-                other => {
-                    crate::metrics::verification(match &other {
-                        Ok(_) => "verified",
-                        Err(VerifyError::NotSigned(_)) => "unsigned",
-                        Err(VerifyError::Rejected(_)) => "rejected",
-                        Err(VerifyError::Unavailable(_)) => "error",
-                    });
-                    return other;
-                }
-            }
-        }
     }
 
     /// An offer of `version` whose signature baton has just verified (keys read from the

@@ -5,10 +5,12 @@
 //! Facts are always re-read: an event only says *where* to look.
 
 use super::history::Bump;
+use super::scheduler::TimerKey;
 use super::{Engine, RepoPipeline};
+use crate::event::Wake;
 use crate::github::{CheckAction, CheckRunInfo, CheckRunWrite, CheckStatus, Conclusion};
 use crate::pipeline::Promotion;
-use crate::planner::gate::{evaluate_gate, GateFacts, GateReport, GateVerdict, Signal};
+use crate::planner::gate::{evaluate_gate, GateFacts, GateReport, GateVerdict, Signal, Soak};
 use crate::planner::signals::source_commit;
 use crate::planner::StagePointer;
 use crate::render;
@@ -169,6 +171,7 @@ impl Engine {
                 now: (self.clock)(),
             });
             self.record_verification(rp, sp, bump, &report, mine.first().copied()).await?;
+            self.arm_soak(rp, sp, bump, &report);
             if report.verdict == GateVerdict::Failed {
                 self.comment_on_bump(rp, sp, bump, &render::gate_summary(&report)).await?;
             }
@@ -178,6 +181,20 @@ impl Engine {
             self.promote_downstream(rp, sp, bump).await;
         }
         Ok(())
+    }
+
+    /// A bump that only waits for its soak to end is evaluated again at that time, by a timer
+    /// (no event or `reconcile` needed); one timer per stage and artifact, so a newer bump's
+    /// soak replaces an older one's.
+    fn arm_soak(&self, rp: &RepoPipeline, sp: &StagePointer<'_>, bump: &Bump, report: &GateReport) {
+        let key =
+            TimerKey::Soak { repo: rp.repo.clone(), stage: sp.stage.name.clone(), artifact: sp.artifact.name.clone() };
+        match (&report.verdict, &report.soak) {
+            (GateVerdict::Pending, Some(Soak::Until { until, .. })) => {
+                self.scheduler.arm(key, rp.repo.clone(), *until, Wake::Bump { sha: bump.sha.clone() })
+            }
+            _ => self.scheduler.cancel(&key),
+        }
     }
 
     /// Writes the `baton/verified/<stage>` check run (updated in place when its state or summary

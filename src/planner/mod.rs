@@ -8,6 +8,7 @@
 //! - [`merge`]: whether baton merges its own PR, waits, rebuilds it, or never merges it;
 //! - [`versions`]: which version `/promote`, `/rollback` and `reconcile` go to;
 //! - [`policy`]: every `baton/policy` rule's verdict on a changed pointer, with what to do.
+//! - [`wait`]: when to look again for a signature or tag that is not there yet.
 
 pub mod gate;
 pub mod merge;
@@ -15,6 +16,7 @@ pub mod policy;
 pub mod promotion;
 pub mod signals;
 pub mod versions;
+pub mod wait;
 
 pub use promotion::{current_version, plan_promotion, Decision, Intent, Offer, PlanError, Snapshot, WritePlan};
 

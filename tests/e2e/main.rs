@@ -16,5 +16,6 @@ mod scale;
 mod signals;
 mod signatures;
 mod stages;
+mod timers;
 mod units;
 mod windows;

@@ -45,8 +45,7 @@ async fn a_private_repository_behind_token_auth_gets_its_bump_pr() {
     settings.registry.hosts.push(tokens.host());
     settings.registry.insecure_hosts.push(tokens.host());
     settings.registry.auth_file = Some(auth_file);
-    let baton = Baton::start_verifying(listener, settings, true).await;
-    let w = World { gh, registry: reg, baton };
+    let w = World::from_parts(gh, reg, listener, settings, true).await;
 
     let digest = w.push("0.5.1").await;
     let image = format!("{host}/{IMAGE_REPO}");

@@ -50,6 +50,7 @@ pub fn settings(api_url: &str, registry_host: Option<&str>) -> Settings {
         ("BATON_WEBHOOKS__FLUX_SECRETS", format!("{FLUX_SECRET},previous-flux-token")),
         ("BATON_SERVER__QUEUE_CAPACITY", "64".to_string()),
         ("BATON_SERVER__SHUTDOWN_GRACE_SECS", "10".to_string()),
+        ("BATON_VERIFY__SIGNATURE_WAIT_SECS", "5".to_string()),
     ];
     if let Some(h) = registry_host {
         env.push(("BATON_REGISTRY__HOSTS", h.to_string()));
@@ -102,7 +103,6 @@ impl Baton {
         if !real_signatures {
             engine.verifier = Arc::new(TrustAll);
         }
-        engine.signature_wait = Duration::from_secs(5);
         let clock_offset = Arc::new(std::sync::atomic::AtomicI64::new(0));
         let offset = clock_offset.clone();
         engine.clock = Arc::new(move || {
@@ -287,6 +287,8 @@ pub struct World {
     pub gh: FakeGitHub,
     pub registry: TestRegistry,
     pub baton: Baton,
+    settings: Settings,
+    real_signatures: bool,
 }
 
 impl World {
@@ -308,16 +310,32 @@ impl World {
     /// A world with any pipeline; `webhooks: false` means baton hears nothing (no GitHub
     /// webhooks, no registry notifications): only `reconcile` can find out what happened.
     pub async fn start_custom(pipeline: impl Fn(&str) -> String, webhooks: bool) -> World {
-        World::build(pipeline, webhooks, None).await
+        World::build(pipeline, webhooks, None, |_| {}).await
     }
 
     /// A world whose baton verifies cosign signatures for real, with `public_key_pem` as the
     /// repository's `.baton/keys/deploy.pub`.
     pub async fn start_signed(public_key_pem: &str) -> World {
-        World::build(|host| pipeline_yaml(host, "pull-request", "manual"), true, Some(public_key_pem)).await
+        World::start_signed_with(public_key_pem, "manual", |_| {}).await
     }
 
-    async fn build(pipeline: impl Fn(&str) -> String, webhooks: bool, key: Option<&str>) -> World {
+    /// [`World::start_signed`] with baton's settings changed by `tweak` and dev's promotion `dev_promotion` (e.g. a
+    /// longer wait for late signatures, `auto`).
+    pub async fn start_signed_with(
+        public_key_pem: &str,
+        dev_promotion: &str,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> World {
+        let build = |host: &str| pipeline_yaml(host, "pull-request", dev_promotion);
+        World::build(build, true, Some(public_key_pem), tweak).await
+    }
+
+    async fn build(
+        pipeline: impl Fn(&str) -> String,
+        webhooks: bool,
+        key: Option<&str>,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> World {
         // `RUST_LOG=baton=debug cargo test …` shows what baton did.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -344,8 +362,31 @@ impl World {
         if webhooks {
             gh.set_webhook_target(&format!("{baton_url}/webhooks/github"), SECRET);
         }
-        let baton = Baton::start_verifying(listener, settings(&gh.url(), Some(&host)), key.is_some()).await;
-        World { gh, registry, baton }
+        let mut settings = settings(&gh.url(), Some(&host));
+        tweak(&mut settings);
+        World::from_parts(gh, registry, listener, settings, key.is_some()).await
+    }
+
+    /// A world around a fake GitHub and registry set up by the caller; baton starts on
+    /// `listener` with `settings`.
+    pub async fn from_parts(
+        gh: FakeGitHub,
+        registry: TestRegistry,
+        listener: tokio::net::TcpListener,
+        settings: Settings,
+        real_signatures: bool,
+    ) -> World {
+        let baton = Baton::start_verifying(listener, settings.clone(), real_signatures).await;
+        World { gh, registry, baton, settings, real_signatures }
+    }
+
+    /// Stops baton (gracefully: it drains its queue, its timers are lost) and starts a new one
+    /// on the same address with the same settings, as a restart does.
+    pub async fn restart_baton(&mut self) {
+        let addr = self.baton.running.as_ref().expect("running").addr;
+        self.baton.stop().await;
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("rebind");
+        self.baton = Baton::start_verifying(listener, self.settings.clone(), self.real_signatures).await;
     }
 
     pub async fn push(&self, tag: &str) -> String {
@@ -373,7 +414,12 @@ impl World {
             let (events, pending) = self.registry.notifications().await;
             let sent = self.gh.deliveries().len();
             if pending == 0 && self.gh.wait_deliveries_idle(Duration::ZERO).await {
-                let idle = self.baton.queue_depth() == 0 && others.iter().all(|b| b.queue_depth() == 0);
+                // A wait for a late signature or tag is in flight too (soaks are not: they end
+                // when a test moves the clock).
+                let idle = [&self.baton]
+                    .into_iter()
+                    .chain(others.iter().copied())
+                    .all(|b| b.queue_depth() == 0 && b.engine.scheduler.pending_pushes() == 0);
                 if idle
                     && self.gh.wait_deliveries_idle(Duration::ZERO).await
                     && self.gh.deliveries().len() == sent
