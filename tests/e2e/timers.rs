@@ -80,7 +80,8 @@ async fn a_signature_wait_holds_no_slot_status_answers_and_staging_opens() {
     let id = w.gh.comment(REPO, issue, "carol", "/status").await;
     w.until("a reply to /status", |gh| gh.comments(REPO, issue).iter().any(|c| c.author == "baton[bot]")).await;
     let status_latency = asked.elapsed();
-    assert!(w.gh.reactions(REPO, id).contains(&"rocket".to_string()), "{:?}", w.gh.reactions(REPO, id));
+    // The 🚀 follows the reply (a separate write).
+    w.until("🚀 on /status", |gh| gh.reactions(REPO, id).contains(&"rocket".to_string())).await;
     let reply = w.gh.comments(REPO, issue).into_iter().find(|c| c.author == "baton[bot]").unwrap().body;
     assert!(reply.contains("0.5.1"), "{reply}");
 
