@@ -859,52 +859,7 @@ impl OciRegistry {
 
     /// Reads one blob of at most [`MAX_BLOB_BYTES`], checking its sha256 against `digest`.
     pub async fn fetch_blob(&self, image: &ImageName, digest: &Digest) -> Result<Vec<u8>, RegistryError> {
-        let budget = self.budget();
-        let (host, access) = self.admit(image, &budget).await?;
-        let oci_ref = Reference::with_digest(host.clone(), image.path.clone(), digest.to_string());
-        let descriptor = OciDescriptor { digest: digest.to_string(), ..OciDescriptor::default() };
-        let too_big = || RegistryError::Invalid {
-            host: host.clone(),
-            reason: format!("blob {digest} of {image} is larger than {MAX_BLOB_BYTES} bytes"),
-        };
-        let bytes = self
-            .attempt(&host, "blob", &budget, || async {
-                // pull_blob_stream takes no credentials: they must be in the client's store.
-                self.prepare(&oci_ref, &access).await;
-                let target = Target::Blob(digest.as_str());
-                let mut stream = self
-                    .client
-                    .pull_blob_stream(&oci_ref, &descriptor)
-                    .await
-                    .map_err(|e| self.failure(&host, image, target, access.source.as_ref(), e))?;
-                if stream.content_length.is_some_and(|l| l > MAX_BLOB_BYTES as u64) {
-                    return Err(Failure::from(too_big()));
-                }
-                let mut out = Vec::new();
-                while let Some(chunk) = stream.stream.next().await {
-                    let chunk = chunk.map_err(|e| Failure {
-                        error: RegistryError::Unreachable {
-                            host: host.clone(),
-                            reason: format!("reading blob {digest}: {e}"),
-                        },
-                        retry: true,
-                    })?;
-                    if out.len() + chunk.len() > MAX_BLOB_BYTES {
-                        return Err(Failure::from(too_big()));
-                    }
-                    out.extend_from_slice(&chunk);
-                }
-                Ok(out)
-            })
-            .await?;
-        let actual = Digest::of(&bytes);
-        if &actual != digest {
-            return Err(RegistryError::Invalid {
-                host,
-                reason: format!("blob {digest} of {image} hashes to {actual}"),
-            });
-        }
-        Ok(bytes)
+        self.fetch_blob_capped(image, digest, MAX_BLOB_BYTES as u64).await
     }
 
     /// Lists the artifacts whose `subject` is `digest` (OCI 1.1 referrers API, falling back to
