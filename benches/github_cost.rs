@@ -90,27 +90,7 @@ async fn settle(gh: &FakeGitHub, baton: &Baton) {
 }
 
 async fn world(n: usize) -> (FakeGitHub, TestRegistry, Baton) {
-    let gh = FakeGitHub::start().await;
-    gh.set_app(APP_ID, "baton");
-    gh.set_request_validator(validate_request);
-    let registry = TestRegistry::start(None).await;
-    let host = registry.host();
-    gh.add_repo(
-        REPO,
-        "main",
-        &[
-            (".baton.yaml", &pipeline_yaml(&host, "pull-request", "manual")),
-            ("clusters/dev/myapp.yaml", DEV_POINTER),
-            ("clusters/staging/values.yaml", STAGING_VALUES),
-        ],
-    );
-    for i in 1..n {
-        gh.add_repo(&format!("org/app-{i:04}"), "main", &[("README.md", "an application\n")]);
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    gh.set_webhook_target(&format!("http://{}/webhooks/github", listener.local_addr().unwrap()), SECRET);
-    let mut s = settings(&gh.url(), Some(&host));
-    s.github.repositories = vec![];
+    let (gh, registry, listener, mut s) = org_parts((1..n).map(|i| format!("org/app-{i:04}"))).await;
     // Room for the fan-out of one push to every installed repository (what main does).
     s.server.queue_capacity = 10_000;
     let baton = Baton::start_on(listener, s).await;

@@ -28,27 +28,7 @@ impl Org {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let gh = FakeGitHub::start().await;
-        gh.set_app(APP_ID, "baton");
-        gh.set_request_validator(validate_request);
-        let registry = TestRegistry::start(None).await;
-        let host = registry.host();
-        gh.add_repo(
-            REPO,
-            "main",
-            &[
-                (".baton.yaml", &pipeline_yaml(&host, "pull-request", "manual")),
-                ("clusters/dev/myapp.yaml", DEV_POINTER),
-                ("clusters/staging/values.yaml", STAGING_VALUES),
-            ],
-        );
-        for i in 0..OTHERS {
-            gh.add_repo(&format!("org/app-{i}"), "main", &[("README.md", "an application\n")]);
-        }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        gh.set_webhook_target(&format!("http://{}/webhooks/github", listener.local_addr().unwrap()), SECRET);
-        let mut s = settings(&gh.url(), Some(&host));
-        s.github.repositories = vec![]; // "install on all repositories"
+        let (gh, registry, listener, s) = org_parts((0..OTHERS).map(|i| format!("org/app-{i}"))).await;
         let baton = Baton::start_on(listener, s).await;
         assert_eq!(baton.index.installed().len(), OTHERS + 1);
         assert_eq!(baton.index.configured(), vec![REPO.parse().unwrap()]);

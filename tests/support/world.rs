@@ -501,3 +501,34 @@ impl World {
         assert!(v.is_empty(), "requests GitHub would reject:\n{}", v.join("\n"));
     }
 }
+
+/// An organisation for scale tests: the App installed on `REPO` (with the standard pipeline) and
+/// on `others` repositories without one, in discovery mode (`github.repositories` empty, as
+/// "install on all repositories" gives). Returns the parts; the caller starts baton on the
+/// listener with the settings (adjusted as it needs).
+pub async fn org_parts(
+    others: impl IntoIterator<Item = String>,
+) -> (FakeGitHub, TestRegistry, tokio::net::TcpListener, Settings) {
+    let gh = FakeGitHub::start().await;
+    gh.set_app(APP_ID, "baton");
+    gh.set_request_validator(validate_request);
+    let registry = TestRegistry::start(None).await;
+    let host = registry.host();
+    gh.add_repo(
+        REPO,
+        "main",
+        &[
+            (".baton.yaml", &pipeline_yaml(&host, "pull-request", "manual")),
+            ("clusters/dev/myapp.yaml", DEV_POINTER),
+            ("clusters/staging/values.yaml", STAGING_VALUES),
+        ],
+    );
+    for name in others {
+        gh.add_repo(&name, "main", &[("README.md", "an application\n")]);
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    gh.set_webhook_target(&format!("http://{}/webhooks/github", listener.local_addr().unwrap()), SECRET);
+    let mut s = settings(&gh.url(), Some(&host));
+    s.github.repositories = vec![]; // "install on all repositories"
+    (gh, registry, listener, s)
+}
