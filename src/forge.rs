@@ -31,6 +31,8 @@ pub struct PullRequest {
     pub html_url: String,
     /// The login of the PR's author (`baton[bot]` for baton's own).
     pub author: String,
+    /// GitHub's global node ID (GraphQL `ID`), what `enqueuePullRequest` takes.
+    pub node_id: String,
 }
 
 /// A pull request's state (GitHub reports a merged PR as `closed`).

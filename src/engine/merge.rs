@@ -1,5 +1,6 @@
-//! Auto-merge of baton's own PRs, and their rebuild on the current default branch when GitHub
-//! refuses the merge. The decision is `planner::merge`; here it is read and carried out.
+//! Auto-merge of baton's own PRs (or, when the base branch requires a merge queue, their
+//! enqueueing), and their rebuild on the current default branch when GitHub refuses the merge.
+//! The decision is `planner::merge`; here it is read and carried out.
 
 use super::{report_outcome, Engine, RepoPipeline};
 use crate::github::{GitHubError, PullRequest};
@@ -10,7 +11,8 @@ use crate::types::RepoName;
 
 impl Engine {
     /// Merges baton's own PR whose head is `sha` when `baton/policy` and every other check on it
-    /// are green, with the expected head SHA (a moved head means re-check, not merge).
+    /// are green, with the expected head SHA (a moved head means re-check, not merge); when the
+    /// base branch requires a merge queue, adds it to the queue instead (the queue merges it).
     /// Returns whether a PR was merged.
     pub async fn try_auto_merge(&self, repo: &RepoName, sha: &str) -> anyhow::Result<bool> {
         let Some(rp) = self.pipeline(repo).await? else { return Ok(false) };
@@ -27,7 +29,7 @@ impl Engine {
     async fn merge_one(&self, rp: &RepoPipeline, pr: &PullRequest) -> anyhow::Result<bool> {
         let marker = render::parse_marker(&pr.body);
         let stage = marker.as_ref().and_then(|m| rp.pipeline.stage(&m.stage));
-        let (mut checks, mut statuses, mut refused) = (None, None, None::<String>);
+        let (mut checks, mut statuses, mut refused, mut merge_queue) = (None, None, None::<String>, None);
         let window = stage.and_then(|s| s.windows.as_ref()).map(|w| w.state((self.clock)()));
         loop {
             let facts = MergeFacts {
@@ -37,6 +39,7 @@ impl Engine {
                 statuses: statuses.as_deref(),
                 refused: refused.as_deref(),
                 window,
+                merge_queue,
             };
             match merge_decision(&facts) {
                 MergeDecision::Needs(Fact::Checks) => {
@@ -44,6 +47,21 @@ impl Engine {
                 }
                 MergeDecision::Needs(Fact::Statuses) => {
                     statuses = Some(self.github.statuses(&rp.repo, &pr.head_sha).await?)
+                }
+                MergeDecision::Needs(Fact::MergeQueue) => {
+                    merge_queue = Some(self.github.requires_merge_queue(&rp.repo, &pr.base_ref).await?)
+                }
+                MergeDecision::Enqueue => {
+                    let Some(m) = &marker else { return Ok(false) };
+                    match self.github.enqueue_pull(&rp.repo, &pr.node_id, &pr.head_sha).await {
+                        Ok(()) => {
+                            crate::metrics::promotion(m.stage.as_str(), "enqueued");
+                            tracing::info!(pr = pr.number, base = %pr.base_ref, "added to the merge queue");
+                            return Ok(false);
+                        }
+                        Err(GitHubError::Conflict(e)) => refused = Some(e),
+                        Err(e) => return Err(e.into()),
+                    }
                 }
                 MergeDecision::Merge => {
                     let Some(m) = &marker else { return Ok(false) };

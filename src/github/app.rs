@@ -77,6 +77,8 @@ enum Reread<'a> {
     Merged { number: u64 },
     /// `path` on `branch` has `content` (or is gone, for `None`): the commit that made it so.
     File { branch: &'a str, path: &'a str, content: Option<&'a str> },
+    /// The pull request (node ID) is in its merge queue, or the queue merged it already.
+    Enqueued { pull_id: &'a str },
 }
 
 /// The hidden key of a comment or issue body: its last `<!-- baton… -->` HTML comment.
@@ -455,6 +457,11 @@ impl AppClient {
                     _ => None,
                 })
             }
+            Reread::Enqueued { pull_id } => {
+                let state = self.queue_state(repo, pull_id).await?;
+                Ok((state.queued || state.merged)
+                    .then(|| json!({"data": {"enqueuePullRequest": {"mergeQueueEntry": {"id": "(re-read)"}}}})))
+            }
             Reread::File { branch, path, content } => {
                 let url = format!(
                     "{}/contents/{}?ref={}",
@@ -541,6 +548,13 @@ impl AppClient {
         Ok(oldest)
     }
 
+    /// Whether a pull request (node ID) is in its merge queue or merged (a GraphQL read).
+    async fn queue_state(&self, repo: &RepoName, pull_id: &str) -> Result<merge_queue::QueueState> {
+        let body = merge_queue::queue_state_body(pull_id);
+        let v = self.call(repo, Method::POST, "/graphql", Some(body)).await?;
+        merge_queue::parse_queue_state(&v).map_err(GitHubError::Other)
+    }
+
     async fn comment_values(&self, repo: &RepoName, number: u64) -> Result<Vec<Value>> {
         let mut out = Vec::new();
         for page in 1..=10 {
@@ -566,6 +580,7 @@ impl Reread<'_> {
                 | Reread::Pull { .. }
                 | Reread::Issue { .. }
                 | Reread::Ref { .. }
+                | Reread::Enqueued { .. }
         )
     }
 }
@@ -642,6 +657,7 @@ pub(crate) fn pull_from_json(v: &Value) -> Result<PullRequest> {
             .unwrap_or_default(),
         html_url: v["html_url"].as_str().unwrap_or_default().to_string(),
         author: v.pointer("/user/login").and_then(Value::as_str).unwrap_or_default().to_string(),
+        node_id: v["node_id"].as_str().unwrap_or_default().to_string(),
     })
 }
 
@@ -1184,6 +1200,35 @@ impl GitHub for AppClient {
         let path = format!("{}/issues/comments/{comment_id}/reactions", repo_path(repo));
         let a = self.run(&t, Method::POST, &path, Some(&json!({"content": content})), None).await?;
         Ok(a.status == StatusCode::CREATED || a.lost_before)
+    }
+
+    async fn requires_merge_queue(&self, repo: &RepoName, branch: &str) -> Result<bool> {
+        let path = format!("{}/rules/branches/{}", repo_path(repo), encode_path(branch, false));
+        let v = self.call(repo, Method::GET, &path, None).await?;
+        Ok(merge_queue::requires_queue(&v))
+    }
+
+    async fn enqueue_pull(&self, repo: &RepoName, pull_id: &str, head_sha: &str) -> Result<()> {
+        // A mutation creates a queue entry: after a lost answer it is re-read (is the pull
+        // request queued?) before it is repeated, so it is never queued twice.
+        let body = merge_queue::enqueue_body(pull_id, head_sha);
+        let a = self.write(repo, Method::POST, "/graphql", body, Reread::Enqueued { pull_id }).await?;
+        let (kind, message) = match merge_queue::parse_enqueue(&a.value) {
+            merge_queue::Enqueued::Entry(_) => return Ok(()),
+            merge_queue::Enqueued::Refused { kind, message } => (kind, message),
+        };
+        // GitHub refuses to queue a pull request that is queued already: that is success.
+        let state = self.queue_state(repo, pull_id).await?;
+        if state.queued || state.merged {
+            tracing::info!(%repo, pull_id, "the pull request was in the merge queue already");
+            return Ok(());
+        }
+        let msg = format!("enqueuePullRequest: {message}");
+        Err(match kind.as_str() {
+            "FORBIDDEN" => GitHubError::Forbidden(msg),
+            "NOT_FOUND" => GitHubError::NotFound(msg),
+            _ => GitHubError::Conflict(msg),
+        })
     }
 
     async fn open_pulls(&self, repo: &RepoName) -> Result<Vec<PullRequest>> {

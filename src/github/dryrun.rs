@@ -73,6 +73,7 @@ impl<G: GitHub> GitHub for DryRun<G> {
             labels: vec![],
             html_url: String::new(),
             author: String::new(),
+            node_id: String::new(),
         })
     }
     async fn update_pull(&self, repo: &RepoName, number: u64, title: &str, _body: &str) -> Result<()> {
@@ -90,6 +91,13 @@ impl<G: GitHub> GitHub for DryRun<G> {
     async fn merge_pull(&self, repo: &RepoName, number: u64, head_sha: &str, message: &str) -> Result<String> {
         tracing::warn!(repository = %repo, number, head_sha, message, "dry-run: would merge a pull request");
         Ok(PLACEHOLDER_SHA.to_string())
+    }
+    async fn requires_merge_queue(&self, repo: &RepoName, branch: &str) -> Result<bool> {
+        self.inner.requires_merge_queue(repo, branch).await
+    }
+    async fn enqueue_pull(&self, repo: &RepoName, pull_id: &str, head_sha: &str) -> Result<()> {
+        tracing::warn!(repository = %repo, pull_id, head_sha, "dry-run: would add a pull request to the merge queue");
+        Ok(())
     }
     async fn open_pulls(&self, repo: &RepoName) -> Result<Vec<PullRequest>> {
         self.inner.open_pulls(repo).await

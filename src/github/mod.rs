@@ -9,6 +9,7 @@
 pub mod app;
 pub mod cache;
 pub mod dryrun;
+pub mod merge_queue;
 pub mod retry;
 
 use async_trait::async_trait;
@@ -163,6 +164,13 @@ pub trait GitHub: Send + Sync {
     /// Squash-merges with the expected head sha (`Conflict` if the head moved or it cannot
     /// merge); `message` is the squash commit's message (title line, blank line, body).
     async fn merge_pull(&self, repo: &RepoName, number: u64, head_sha: &str, message: &str) -> Result<String>;
+    /// Whether the rules of `branch` require a merge queue (`GET …/rules/branches/{branch}`; a
+    /// conditional request, so asking again before every merge costs a free 304).
+    async fn requires_merge_queue(&self, repo: &RepoName, branch: &str) -> Result<bool>;
+    /// Adds a pull request (by its node ID) to its base branch's merge queue, only while its head
+    /// is `head_sha` (GraphQL `enqueuePullRequest`). Already queued, or merged by the queue
+    /// meanwhile, is success; a refusal is `Conflict` (or `Forbidden` / `NotFound`).
+    async fn enqueue_pull(&self, repo: &RepoName, pull_id: &str, head_sha: &str) -> Result<()>;
     async fn open_pulls(&self, repo: &RepoName) -> Result<Vec<PullRequest>>;
     /// Pull requests that contain a commit (for bump commits: the PR that merged it).
     async fn commit_pulls(&self, repo: &RepoName, sha: &str) -> Result<Vec<PullRequest>>;

@@ -15,12 +15,17 @@ pub enum Fact {
     Checks,
     /// The commit statuses on the PR's head.
     Statuses,
+    /// Whether the base branch's rules require a merge queue.
+    MergeQueue,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MergeDecision {
     /// Merge now, with the head sha as the expected head.
     Merge,
+    /// The base branch requires a merge queue: add the PR to it (with the head sha as the
+    /// expected head); the queue merges it once the merge group's required checks pass.
+    Enqueue,
     /// Not yet (a check is missing, running or red); a later event decides again.
     Wait(String),
     /// GitHub refused the merge (the base moved, a conflict): rewrite the PR on the default branch.
@@ -44,6 +49,8 @@ pub struct MergeFacts<'a> {
     pub refused: Option<&'a str>,
     /// The stage's promotion window now (#13); `None` when the stage has no `windows`.
     pub window: Option<WindowState>,
+    /// Whether the PR's base branch requires a merge queue.
+    pub merge_queue: Option<bool>,
 }
 
 /// Whether `pr` is baton's own open PR for `head`: its branch is baton's, its author is this App
@@ -116,7 +123,12 @@ pub fn merge_decision(f: &MergeFacts) -> MergeDecision {
     if let Some(s) = statuses.iter().find(|s| s.state != StatusState::Success) {
         return MergeDecision::Wait(format!("status {} is {}", s.context, s.state.as_str()));
     }
-    MergeDecision::Merge
+    // Read last, once everything else says merge: a conditional request, free when unchanged.
+    match f.merge_queue {
+        None => MergeDecision::Needs(Fact::MergeQueue),
+        Some(true) => MergeDecision::Enqueue,
+        Some(false) => MergeDecision::Merge,
+    }
 }
 
 #[cfg(test)]
@@ -199,17 +211,26 @@ mod tests {
             ("other check running", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&other_running), ..Default::default() }, wait("check e2e is in_progress")),
             ("policy ok reads statuses", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), ..Default::default() }, Needs(Fact::Statuses)),
             ("status pending", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&pending), ..Default::default() }, wait("status ci is pending")),
-            ("all green", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), ..Default::default() }, Merge),
-            ("no statuses at all", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&[]), ..Default::default() }, Merge),
-            ("skipped counts as green", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&other_skipped), statuses: Some(&[]), ..Default::default() }, Merge),
-            ("re-run policy went green", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_rerun_green), statuses: Some(&[]), ..Default::default() }, Merge),
-            ("refused merge", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), refused: Some("base moved"), window: None }, Rebuild),
+            ("all green", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), merge_queue: Some(false), ..Default::default() }, Merge),
+            ("no statuses at all", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&[]), merge_queue: Some(false), ..Default::default() }, Merge),
+            ("skipped counts as green", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&other_skipped), statuses: Some(&[]), merge_queue: Some(false), ..Default::default() }, Merge),
+            ("re-run policy went green", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_rerun_green), statuses: Some(&[]), merge_queue: Some(false), ..Default::default() }, Merge),
+            ("refused merge", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), refused: Some("base moved"), ..Default::default() }, Rebuild),
+            // A base branch that requires a merge queue: the PR is queued, not merged.
+            ("all green reads the base's rules", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), ..Default::default() }, Needs(Fact::MergeQueue)),
+            ("merge queue required", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), merge_queue: Some(true), ..Default::default() }, Enqueue),
+            ("merge queue, check running", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&other_running), merge_queue: Some(true), ..Default::default() }, wait("check e2e is in_progress")),
+            ("merge queue, policy red", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_red), merge_queue: Some(true), ..Default::default() }, wait("baton/policy has not passed")),
+            ("merge queue refused the PR", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), merge_queue: Some(true), refused: Some("head moved"), ..Default::default() }, Rebuild),
+            ("merge queue, window closed", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), merge_queue: Some(true), window: Some(closed) , ..Default::default() }, wait("the promotion window of dev is closed until 2026-12-07 07:00 UTC")),
+            ("merge queue, manual without approval", MergeFacts { marker: Some(&plain), stage: manual.stages.first(), merge_queue: Some(true), ..Default::default() }, never("dev is manual: it merges only with a recorded approval")),
+            ("merge queue, direct commits", MergeFacts { marker: Some(&plain), stage: direct.stages.first(), merge_queue: Some(true), ..Default::default() }, never("dev writes direct commits")),
             // #13: promotion windows hold merges (approved ones too); rollbacks are exempt.
-            ("window open", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), window: Some(WindowState::Open), ..Default::default() }, Merge),
+            ("window open", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), window: Some(WindowState::Open), merge_queue: Some(false), ..Default::default() }, Merge),
             ("window closed", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), window: Some(closed), ..Default::default() }, wait("the promotion window of dev is closed until 2026-12-07 07:00 UTC")),
             ("window closed, approved", MergeFacts { marker: Some(&approved), stage: manual.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), window: Some(closed), ..Default::default() }, wait("the promotion window of dev is closed until 2026-12-07 07:00 UTC")),
             ("window closed for good", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), window: Some(WindowState::Closed), ..Default::default() }, wait("no promotion window of dev opens again")),
-            ("window closed, rollback", MergeFacts { marker: Some(&rollback), stage: manual.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), window: Some(closed), ..Default::default() }, Merge),
+            ("window closed, rollback", MergeFacts { marker: Some(&rollback), stage: manual.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), window: Some(closed), merge_queue: Some(false), ..Default::default() }, Merge),
         ];
         for (what, facts, want) in cases {
             assert_eq!(merge_decision(&facts), want, "{what}");
@@ -229,6 +250,7 @@ mod tests {
             labels: vec![],
             html_url: String::new(),
             author: author.into(),
+            node_id: "PR_1".into(),
         };
         let cases = [
             (pr(PrState::Open, "h", "baton/dev/app", "baton[bot]"), Some("baton[bot]"), true),

@@ -278,6 +278,7 @@ mod tests {
             labels: vec![],
             html_url: String::new(),
             author: "baton[bot]".into(),
+            node_id: "PR_7".into(),
         }
     }
 

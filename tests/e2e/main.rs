@@ -10,6 +10,7 @@ mod first_promotion;
 mod github_client;
 mod intake;
 mod manifest_diff;
+mod merge_queue;
 mod policy;
 mod registry_login;
 mod scale;

@@ -298,3 +298,88 @@ async fn a_workflow_gate_is_dispatched_once_and_its_run_verifies() {
     assert_eq!(runs_of(&w.gh).len(), 1);
     w.assert_no_violations();
 }
+
+/// Flux events in discovery mode (`github.repositories` empty, the App installed on the whole
+/// organisation): the index decides which repositories' stages an event may concern. Two
+/// repositories follow the same artifact, each with its own Flux; a third has no pipeline. A
+/// HelmRelease event for the stage of `org/deploy` fans out to the two with a pipeline and
+/// lands as a status on `org/deploy`'s bump commit only, which verifies there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_discovery_mode_a_flux_event_reaches_only_the_stage_it_concerns() {
+    const OTHER: &str = "org/platform";
+    let gh = crate::support::fake_github::FakeGitHub::start().await;
+    gh.set_app(APP_ID, "baton");
+    gh.set_request_validator(validate_request);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let baton_url = format!("http://{}", listener.local_addr().unwrap());
+    let notify = (format!("{baton_url}/webhooks/registry"), REGISTRY_TOKEN.to_string());
+    let registry = crate::support::registry::TestRegistry::start(Some(notify)).await;
+    let host = registry.host();
+    let pipeline = |checks: &str| pipeline_yaml(&host, "pull-request", "auto").replace(DEV_CHECKS, checks);
+    let key = "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n";
+    for (repo, checks) in [
+        (REPO, "      checks: [\"flux/helmrelease/apps/*\"]"),
+        (OTHER, "      checks: [\"flux/kustomization/flux-system/*\"]"),
+    ] {
+        gh.add_repo(
+            repo,
+            "main",
+            &[
+                (".baton.yaml", &pipeline(checks)),
+                (".baton/keys/deploy.pub", key),
+                ("clusters/dev/myapp.yaml", DEV_POINTER),
+                ("clusters/staging/values.yaml", STAGING_VALUES),
+            ],
+        );
+    }
+    gh.add_repo("org/website", "main", &[("README.md", "no pipeline here\n")]);
+    gh.set_webhook_target(&format!("{baton_url}/webhooks/github"), SECRET);
+    let mut s = settings(&gh.url(), Some(&host));
+    s.github.repositories = vec![]; // "install on all repositories"
+    let w = World::from_parts(gh, registry, listener, s, false).await;
+    w.baton.wait_index("both pipelines", |i| i.configured().len() == 2).await;
+
+    let digest = w.push("0.5.1").await;
+    let bump_of = |repo: &'static str| {
+        let w = &w;
+        async move {
+            let title = "promote myapp 0.5.1 to dev";
+            w.until(&format!("{repo}: {title} merged"), |gh| {
+                gh.pulls(repo).iter().any(|p| p.merged && p.title == title)
+            })
+            .await;
+            let pr = w.gh.pulls(repo).into_iter().find(|p| p.merged && p.title == title).unwrap();
+            pr.merge_commit_sha.unwrap()
+        }
+    };
+    let (bump, other_bump) = (bump_of(REPO).await, bump_of(OTHER).await);
+    until_record(&w, &bump, "dev", "in_progress").await;
+
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let event = include_str!("../data/flux/helmrelease-upgrade-succeeded.json")
+        .replace("0.5.120@sha256:3f1a9c0e5b7d2486a0c4e6f8b1d3a5c7e9f0b2d4a6c8e0f1a3b5c7d9e1f2a4b6", &format!("0.5.1@{digest}"))
+        .replace("2026-12-02T04:12:03Z", &at);
+    let r = w.baton.post_flux(&event, Some(FLUX_SECRET)).await;
+    assert_eq!(r.status(), 202);
+    assert_eq!(r.text().await.unwrap(), "accepted (2 jobs)\n", "one job per repository with a pipeline");
+    w.until("flux/helmrelease/apps/myapp on org/deploy's bump", |gh| {
+        gh.statuses(REPO, &bump).iter().any(|s| s.context == "flux/helmrelease/apps/myapp" && s.state == "success")
+    })
+    .await;
+    until_record(&w, &bump, "dev", "success").await;
+    w.until("staging's PR", |_| !w.prs("staging").is_empty()).await;
+    w.settle().await;
+    assert!(w.gh.statuses(OTHER, &other_bump).iter().all(|s| !s.context.starts_with("flux/")));
+    let other_record = w.gh.check_run(OTHER, &other_bump, "baton/verified/dev").expect("org/platform's record");
+    assert_eq!(other_record.status, "in_progress", "org/platform's dev still waits for its own Flux");
+    let flux_writes: Vec<String> = w
+        .gh
+        .write_requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/statuses/"))
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(flux_writes, [format!("/repos/{REPO}/statuses/{bump}")]);
+    assert_eq!(w.gh.count_requests("GET", "/repos/org/website"), 0, "a repository without a pipeline is not read");
+    w.assert_no_violations();
+}

@@ -8,7 +8,11 @@
 //!   `status`, `created` as `>=<time>`).
 //! - The test completes a run ([`State::complete_workflow_run`]): `workflow_run` completed.
 //! - `GET …/rules/branches/{branch}` answers a `merge_queue` rule for branches that require one;
-//!   [`State::enqueue_merge_group`] builds the queue's merge commit and sends `merge_group`.
+//!   [`State::enqueue_merge_group`] builds the queue's merge commit and sends `merge_group`
+//!   (the GraphQL mutation `enqueuePullRequest` does the same, see `graphql.rs`), and
+//!   [`State::land_merge_queue`] merges each queued PR whose group head has every required
+//!   check green: the base fast-forwards to the group's head (`push`), the PR is closed merged
+//!   (`pull_request` closed), the group's branch is deleted (`merge_group` destroyed).
 
 use std::collections::BTreeMap;
 
@@ -35,6 +39,17 @@ pub struct WorkflowRunRec {
     pub run_number: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// One pull request's entry in its base branch's merge queue.
+#[derive(Debug, Clone)]
+pub struct QueueEntry {
+    pub id: u64,
+    /// The merge group's head commit (the PR merged onto the base tip) and its branch.
+    pub head_sha: String,
+    pub head_ref: String,
+    pub base_sha: String,
+    pub base_ref: String,
 }
 
 /// `name:` and `run-name:` of a workflow file (top-level keys, as plain text).
@@ -180,6 +195,17 @@ impl State {
             "committer": {"name": "GitHub", "email": "noreply@github.com"},
         });
         let author = issue_author(self, full, number);
+        let id = self.next_id();
+        self.queue_entries.insert(
+            (full.to_string(), number),
+            QueueEntry {
+                id,
+                head_sha: sha.clone(),
+                head_ref: head_ref.clone(),
+                base_sha: base_tip.clone(),
+                base_ref: base_ref.clone(),
+            },
+        );
         self.emit(
             full,
             "merge_group",
@@ -188,6 +214,83 @@ impl State {
             json!({"merge_group": {"head_sha": sha, "head_ref": head_ref, "base_sha": base_tip, "base_ref": base_ref, "head_commit": head_commit}}),
         );
         Ok(sha)
+    }
+
+    /// The merge queue's step: every queued PR of `full` whose group head has a successful
+    /// check run (newest per name) or status for each of `required` is merged — the base
+    /// fast-forwards to the group's head, as GitHub's queue does. Returns the merged numbers.
+    pub fn land_merge_queue(&mut self, full: &str, required: &[&str]) -> Vec<u64> {
+        let queued: Vec<(u64, QueueEntry)> =
+            self.queue_entries.iter().filter(|((r, _), _)| r == full).map(|((_, n), e)| (*n, e.clone())).collect();
+        let mut merged = vec![];
+        for (number, e) in queued {
+            if !required.iter().all(|name| self.green_on(full, &e.head_sha, name)) {
+                continue;
+            }
+            if self.repos[full].refs.get(&e.base_ref) != Some(&e.base_sha) {
+                continue; // the base moved: GitHub rebuilds the group (not modelled)
+            }
+            let by = "github-merge-queue[bot]";
+            self.queue_entries.remove(&(full.to_string(), number));
+            self.set_ref(full, &e.base_ref, Some(&e.head_sha), by, false);
+            let now = self.now();
+            let head_ref = {
+                let repo = self.repos.get_mut(full).expect("repo");
+                let issue = repo.issues.get_mut(&number).expect("issue");
+                issue.state = "closed".into();
+                issue.closed_at = Some(now);
+                issue.updated_at = now;
+                let pr = issue.pr.as_mut().expect("pr");
+                pr.merged = true;
+                pr.merged_at = Some(now);
+                pr.merged_by = Some(by.to_string());
+                pr.merge_commit_sha = Some(e.head_sha.clone());
+                pr.head_ref.clone()
+            };
+            self.emit_pull(full, number, "closed", by, json!({}));
+            if self.repos[full].delete_branch_on_merge {
+                self.set_ref(full, &format!("refs/heads/{head_ref}"), None, by, false);
+            }
+            self.repos.get_mut(full).expect("repo").refs.remove(&e.head_ref);
+            let author = issue_author(self, full, number);
+            let head_commit = {
+                let c = &self.repos[full].commits[&e.head_sha];
+                json!({
+                    "id": c.sha, "tree_id": c.tree, "message": c.message, "timestamp": super::payloads::ts(&c.committer.date),
+                    "author": {"name": c.author.name, "email": c.author.email},
+                    "committer": {"name": c.committer.name, "email": c.committer.email},
+                })
+            };
+            self.emit(
+                full,
+                "merge_group",
+                Some("destroyed"),
+                &author,
+                json!({"reason": "merged", "merge_group": {"head_sha": e.head_sha, "head_ref": e.head_ref, "base_sha": e.base_sha, "base_ref": e.base_ref, "head_commit": head_commit}}),
+            );
+            merged.push(number);
+        }
+        merged
+    }
+
+    /// Whether `name` is green on `sha`: its newest check run succeeded (or was skipped /
+    /// neutral), or its status is success.
+    fn green_on(&self, full: &str, sha: &str, name: &str) -> bool {
+        let run = self
+            .check_runs
+            .values()
+            .filter(|c| c.repo == full && c.head_sha == sha && c.name == name)
+            .max_by_key(|c| c.id);
+        if let Some(c) = run {
+            return c.status == "completed"
+                && matches!(c.conclusion.as_deref(), Some("success" | "neutral" | "skipped"));
+        }
+        self.repos[full]
+            .statuses
+            .iter()
+            .filter(|st| st.sha == sha && st.context == name)
+            .max_by_key(|st| st.id)
+            .is_some_and(|st| st.state == "success")
     }
 }
 

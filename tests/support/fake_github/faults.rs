@@ -85,6 +85,8 @@ pub struct Fault {
     pub path: PathMatch,
     pub mode: FaultMode,
     pub remaining: usize,
+    /// Only requests whose body contains this text (e.g. one GraphQL mutation among queries).
+    pub body_contains: Option<String>,
 }
 
 impl Fault {
@@ -95,7 +97,14 @@ impl Fault {
             path: PathMatch::parse(path),
             mode: FaultMode::Reject(502),
             remaining: 1,
+            body_contains: None,
         }
+    }
+
+    /// Only for requests whose body contains `text`.
+    pub fn body_contains(mut self, text: &str) -> Fault {
+        self.body_contains = Some(text.to_string());
+        self
     }
 
     pub fn mode(mut self, mode: FaultMode) -> Fault {
@@ -108,14 +117,17 @@ impl Fault {
         self
     }
 
-    pub fn matches(&self, method: &str, path: &str) -> bool {
-        self.remaining > 0 && self.method == method && self.path.matches(path)
+    pub fn matches(&self, method: &str, path: &str, body: &str) -> bool {
+        self.remaining > 0
+            && self.method == method
+            && self.path.matches(path)
+            && self.body_contains.as_deref().is_none_or(|t| body.contains(t))
     }
 }
 
 /// Takes one firing of the first rule matching the request, if any.
-pub fn take(faults: &mut Vec<Fault>, method: &str, path: &str) -> Option<FaultMode> {
-    let f = faults.iter_mut().find(|f| f.matches(method, path))?;
+pub fn take(faults: &mut Vec<Fault>, method: &str, path: &str, body: &str) -> Option<FaultMode> {
+    let f = faults.iter_mut().find(|f| f.matches(method, path, body))?;
     f.remaining -= 1;
     let mode = f.mode;
     faults.retain(|f| f.remaining > 0);

@@ -283,10 +283,13 @@ impl FakeGitHub {
 
     /// Requests that changed something (not GET), excluding token creation.
     pub fn write_requests(&self) -> Vec<RecordedRequest> {
-        // GraphQL queries are POSTs but read (baton sends no mutation).
+        // GraphQL queries are POSTs but read; a mutation writes.
+        let mutation = |r: &RecordedRequest| {
+            r.body.as_ref().and_then(|b| b["query"].as_str()).is_some_and(|q| q.trim_start().starts_with("mutation"))
+        };
         self.requests()
             .into_iter()
-            .filter(|r| r.method != "GET" && !r.path.starts_with("/app/") && r.path != "/graphql")
+            .filter(|r| r.method != "GET" && !r.path.starts_with("/app/") && (r.path != "/graphql" || mutation(r)))
             .collect()
     }
 
@@ -569,9 +572,23 @@ impl FakeGitHub {
         self.with(|s| s.enqueue_merge_group(repo, number)).map_err(|e| e.1).expect("merge group")
     }
 
-    /// `branch` of `repo` requires a merge queue (its rules answer a `merge_queue` rule).
+    /// `branch` of `repo` requires a merge queue (its rules answer a `merge_queue` rule, a
+    /// `PUT …/pulls/{n}/merge` into it is refused with 405 as GitHub does).
     pub fn require_merge_queue(&self, repo: &str, branch: &str) {
         self.with(|s| s.merge_queue_branches.insert((repo.to_string(), branch.to_string())));
+    }
+
+    /// The merge queue merges every queued PR of `repo` whose merge group head has each of
+    /// `required` green (see `actions.rs`); the numbers it merged.
+    pub async fn land_merge_queue(&self, repo: &str, required: &[&str]) -> Vec<u64> {
+        self.with(|s| s.land_merge_queue(repo, required))
+    }
+
+    /// The PRs of `repo` in a merge queue now, with their merge group's head sha.
+    pub fn queued(&self, repo: &str) -> Vec<(u64, String)> {
+        self.with(|s| {
+            s.queue_entries.iter().filter(|((r, _), _)| r == repo).map(|((_, n), e)| (*n, e.head_sha.clone())).collect()
+        })
     }
 
     /// Workflow runs of `repo` (oldest first): (id, file, display title, inputs, status).

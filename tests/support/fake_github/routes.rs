@@ -155,7 +155,7 @@ async fn handle(sh: Arc<Shared>, req: Request) -> Result<Response, Reset> {
         (Ok(body), Some(v)) => v(&method, &path_and_query, body.as_ref()).err(),
         _ => None,
     };
-    let fault = sh.with(|s| faults::take(&mut s.faults, &method, &path));
+    let fault = sh.with(|s| faults::take(&mut s.faults, &method, &path, &String::from_utf8_lossy(&bytes)));
     if let Some(FaultMode::Delay(d)) = fault {
         tokio::time::sleep(d).await;
     }
@@ -490,7 +490,8 @@ fn installation_routes(
     match (method, segs) {
         ("POST", ["graphql"]) => {
             let query = bstr(body, "query").unwrap_or_default().to_string();
-            ok(super::graphql::answer(s, &query, inst_owner))
+            let variables = body.and_then(|b| b.get("variables")).cloned().unwrap_or(Value::Null);
+            ok(super::graphql::answer(s, &query, &variables, inst_owner))
         }
         ("GET", ["installation", "repositories"]) => {
             let names: Vec<String> =
@@ -1051,6 +1052,11 @@ fn repo_routes(
         }
         ("PUT", ["pulls", n, "merge"]) => {
             let n = parse_num(n)?;
+            let (_, pr) = s.pr(full, n)?;
+            if s.merge_queue_branches.contains(&(full.to_string(), pr.base_ref.clone())) {
+                // What GitHub answers when the base branch's rules require a merge queue.
+                return err(405, "Changes must be made through the merge queue");
+            }
             let method = bstr(body, "merge_method").unwrap_or("merge");
             let sha = s.merge_pull(
                 full,

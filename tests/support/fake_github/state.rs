@@ -231,6 +231,8 @@ pub struct State {
     pub workflow_runs: BTreeMap<u64, super::actions::WorkflowRunRec>,
     /// (repository, branch) whose rules require a merge queue.
     pub merge_queue_branches: std::collections::BTreeSet<(String, String)>,
+    /// Pull requests in a merge queue, by (repository, number), oldest first per repository.
+    pub queue_entries: BTreeMap<(String, u64), super::actions::QueueEntry>,
 }
 
 /// An error answered to an API caller: HTTP status and GitHub's `message`.
@@ -272,6 +274,7 @@ impl State {
             rate_limit: 5000,
             workflow_runs: BTreeMap::new(),
             merge_queue_branches: Default::default(),
+            queue_entries: Default::default(),
         };
         s.apps.insert("baton".into(), 1);
         s.apps.insert("github-actions".into(), 15368);
