@@ -31,7 +31,8 @@ impl Engine {
         let stage = marker.as_ref().and_then(|m| rp.pipeline.stage(&m.stage));
         let (mut checks, mut statuses, mut refused, mut merge_queue) = (None, None, None::<String>, None);
         let window = stage.and_then(|s| s.windows.as_ref()).map(|w| w.state((self.clock)()));
-        loop {
+        // Each turn reads a fact or acts; a handful is all a decision takes.
+        for _ in 0..8 {
             let facts = MergeFacts {
                 marker: marker.as_ref(),
                 stage,
@@ -93,6 +94,8 @@ impl Engine {
                 }
             }
         }
+        tracing::warn!(pr = pr.number, "no merge decision after 8 turns; the next event decides again");
+        Ok(false)
     }
 
     /// Rebuilds a PR's commit on the current default branch (same version), after the base moved.

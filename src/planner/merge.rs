@@ -79,6 +79,12 @@ pub fn policy_passed(checks: &[CheckRunInfo]) -> bool {
     latest(checks).iter().find(|c| c.name == CHECK_NAME).is_some_and(|c| c.succeeded())
 }
 
+/// Whether GitHub refused a `PUT …/merge` because the base branch requires a merge queue
+/// (405 "Changes must be made through the merge queue").
+pub fn is_queue_refusal(message: &str) -> bool {
+    message.to_ascii_lowercase().contains("must be made through the merge queue")
+}
+
 pub fn merge_decision(f: &MergeFacts) -> MergeDecision {
     let Some(marker) = f.marker else { return MergeDecision::Never("no baton marker in its body".into()) };
     let Some(stage) = f.stage else {
@@ -104,7 +110,13 @@ pub fn merge_decision(f: &MergeFacts) -> MergeDecision {
         }
         _ => {}
     }
-    if f.refused.is_some() {
+    if let Some(why) = f.refused {
+        // Branch protection's "Require merge queue" is not among the branch's rules: GitHub
+        // says so when refusing the merge. Only that refusal (never one of the mutation's) turns
+        // into an enqueue, so this cannot loop.
+        if is_queue_refusal(why) && f.merge_queue != Some(true) {
+            return MergeDecision::Enqueue;
+        }
         return MergeDecision::Rebuild;
     }
     let Some(checks) = f.checks else { return MergeDecision::Needs(Fact::Checks) };
@@ -198,6 +210,7 @@ mod tests {
         let never = |s: &str| Never(s.to_string());
         let wait = |s: &str| Wait(s.to_string());
         let closed = WindowState::ClosedUntil("2026-12-07T07:00:00Z".parse().unwrap());
+        let queue_refusal = "PUT /repos/org/deploy/pulls/1/merge: 405 Changes must be made through the merge queue";
         #[rustfmt::skip]
         let cases: Vec<(&str, MergeFacts, MergeDecision)> = vec![
             ("no marker", MergeFacts { stage: auto.stages.first(), ..Default::default() }, never("no baton marker in its body")),
@@ -224,6 +237,10 @@ mod tests {
             ("merge queue refused the PR", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), merge_queue: Some(true), refused: Some("head moved"), ..Default::default() }, Rebuild),
             ("merge queue, window closed", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), merge_queue: Some(true), window: Some(closed) , ..Default::default() }, wait("the promotion window of dev is closed until 2026-12-07 07:00 UTC")),
             ("merge queue, manual without approval", MergeFacts { marker: Some(&plain), stage: manual.stages.first(), merge_queue: Some(true), ..Default::default() }, never("dev is manual: it merges only with a recorded approval")),
+            // Classic branch protection's queue is not in the rules: the refused merge says so.
+            ("merge refused: queue required", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), merge_queue: Some(false), refused: Some(queue_refusal), ..Default::default() }, Enqueue),
+            ("enqueue refused after that", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), merge_queue: Some(false), refused: Some("enqueuePullRequest: Pull request is not mergeable"), ..Default::default() }, Rebuild),
+            ("queue refusal with the queue known", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), merge_queue: Some(true), refused: Some(queue_refusal), ..Default::default() }, Rebuild),
             ("merge queue, direct commits", MergeFacts { marker: Some(&plain), stage: direct.stages.first(), merge_queue: Some(true), ..Default::default() }, never("dev writes direct commits")),
             // #13: promotion windows hold merges (approved ones too); rollbacks are exempt.
             ("window open", MergeFacts { marker: Some(&plain), stage: auto.stages.first(), checks: Some(&policy_ok), statuses: Some(&green), window: Some(WindowState::Open), merge_queue: Some(false), ..Default::default() }, Merge),
@@ -234,6 +251,20 @@ mod tests {
         ];
         for (what, facts, want) in cases {
             assert_eq!(merge_decision(&facts), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn queue_refusals() {
+        let cases = [
+            ("PUT /repos/o/r/pulls/3/merge: 405 Changes must be made through the merge queue", true),
+            ("405 changes must be made through the merge queue.", true),
+            ("PUT /repos/o/r/pulls/3/merge: 405 Pull Request is not mergeable", false),
+            ("enqueuePullRequest: Pull request is already in the merge queue", false),
+            ("409 Head branch was modified. Review and try the merge again.", false),
+        ];
+        for (message, want) in cases {
+            assert_eq!(is_queue_refusal(message), want, "{message}");
         }
     }
 

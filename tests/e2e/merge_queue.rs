@@ -14,17 +14,13 @@ fn graphql_text(r: &RecordedRequest) -> String {
     r.body.as_ref().and_then(|b| b["query"].as_str()).unwrap_or_default().trim().to_string()
 }
 
-fn put_merges(w: &World) -> usize {
-    w.gh.requests().iter().filter(|r| r.method == "PUT" && r.path.ends_with("/merge")).count()
-}
-
 fn merge_groups(w: &World, action: &str) -> usize {
     w.gh.deliveries().iter().filter(|d| d.event == "merge_group" && d.action.as_deref() == Some(action)).count()
 }
 
 /// The queue takes dev's PR: `baton/policy` on the group's head, the queue merges it, Flux
 /// reports on main's new tip, dev verifies and staging's PR is queued in turn.
-async fn through_the_queue(w: &World) {
+async fn through_the_queue(w: &World, tries_merge: bool) {
     w.until("dev's PR in the merge queue", |gh| !gh.queued(REPO).is_empty()).await;
     let pr = w.open_pr("dev").expect("dev's PR stays open while queued");
     let (number, group_head) = w.gh.queued(REPO).remove(0);
@@ -56,7 +52,14 @@ async fn through_the_queue(w: &World) {
     })
     .await;
     w.settle().await;
-    assert_eq!(put_merges(w), 0, "no PUT …/merge into a branch that requires a merge queue");
+    let puts: Vec<u16> =
+        w.gh.requests().iter().filter(|r| r.method == "PUT" && r.path.ends_with("/merge")).map(|r| r.status).collect();
+    if tries_merge {
+        // Each try is refused (one per PR at least; a second check event tries again).
+        assert!(puts.len() >= 2 && puts.iter().all(|s| *s == 405), "{puts:?}");
+    } else {
+        assert_eq!(puts, [0u16; 0], "no PUT …/merge into a branch whose rules require a merge queue");
+    }
     assert_eq!(merge_groups(w, "checks_requested"), 2, "one merge group per PR");
     assert_eq!(w.gh.queued(REPO).len(), 1, "staging's PR, once");
 }
@@ -66,7 +69,7 @@ async fn batons_prs_go_through_a_required_merge_queue() {
     let w = World::start().await;
     w.gh.require_merge_queue(REPO, "main");
     w.push("0.5.1").await;
-    through_the_queue(&w).await;
+    through_the_queue(&w, false).await;
     // The rules were read with conditional requests: asking again answered 304, which GitHub
     // does not count.
     let rules: Vec<u16> =
@@ -94,6 +97,19 @@ async fn a_lost_answer_to_enqueue_queues_once() {
     assert!(is_enqueue(&graphql[lost]) && graphql[lost].status == 502);
     let next = graphql.get(lost + 1).expect("a request after the lost answer");
     assert!(graphql_text(next).contains("isInMergeQueue"), "re-read before repeating: {}", graphql_text(next));
-    through_the_queue(&w).await;
+    through_the_queue(&w, false).await;
+    w.assert_no_violations();
+}
+
+/// Classic branch protection's "Require merge queue" is not among the branch's rules: baton
+/// tries the merge, GitHub refuses it with 405 "Changes must be made through the merge queue",
+/// and baton enqueues the PR instead (no rebuild).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_required_by_branch_protection_is_found_from_the_refused_merge() {
+    let w = World::start().await;
+    w.gh.require_merge_queue_by_protection(REPO, "main");
+    w.push("0.5.1").await;
+    through_the_queue(&w, true).await;
+    assert_eq!(w.prs("dev").len(), 1, "the refused merge rebuilt nothing");
     w.assert_no_violations();
 }

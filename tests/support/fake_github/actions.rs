@@ -337,7 +337,8 @@ pub fn routes(
         }
         ("GET", ["rules", "branches", b @ ..]) if !b.is_empty() => {
             let branch = b.join("/");
-            let rules: Vec<Value> = if s.merge_queue_branches.contains(&(full.to_string(), branch)) {
+            let key = (full.to_string(), branch);
+            let rules: Vec<Value> = if s.merge_queue_branches.contains(&key) && !s.merge_queue_unlisted.contains(&key) {
                 vec![json!({
                     "type": "merge_queue",
                     "ruleset_source_type": "Repository", "ruleset_source": full, "ruleset_id": 42,

@@ -578,6 +578,13 @@ impl FakeGitHub {
         self.with(|s| s.merge_queue_branches.insert((repo.to_string(), branch.to_string())));
     }
 
+    /// `branch` requires a merge queue through classic branch protection ("Require merge
+    /// queue"): the rules endpoint does not show it, merges are refused, the queue works.
+    pub fn require_merge_queue_by_protection(&self, repo: &str, branch: &str) {
+        self.require_merge_queue(repo, branch);
+        self.with(|s| s.merge_queue_unlisted.insert((repo.to_string(), branch.to_string())));
+    }
+
     /// The merge queue merges every queued PR of `repo` whose merge group head has each of
     /// `required` green (see `actions.rs`); the numbers it merged.
     pub async fn land_merge_queue(&self, repo: &str, required: &[&str]) -> Vec<u64> {

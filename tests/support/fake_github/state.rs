@@ -233,6 +233,9 @@ pub struct State {
     pub merge_queue_branches: std::collections::BTreeSet<(String, String)>,
     /// Pull requests in a merge queue, by (repository, number), oldest first per repository.
     pub queue_entries: BTreeMap<(String, u64), super::actions::QueueEntry>,
+    /// Of those branches, the ones whose queue comes from classic branch protection: the rules
+    /// endpoint does not list it (it lists rulesets only); merges are refused all the same.
+    pub merge_queue_unlisted: std::collections::BTreeSet<(String, String)>,
 }
 
 /// An error answered to an API caller: HTTP status and GitHub's `message`.
@@ -275,6 +278,7 @@ impl State {
             workflow_runs: BTreeMap::new(),
             merge_queue_branches: Default::default(),
             queue_entries: Default::default(),
+            merge_queue_unlisted: Default::default(),
         };
         s.apps.insert("baton".into(), 1);
         s.apps.insert("github-actions".into(), 15368);
