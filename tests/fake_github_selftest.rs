@@ -906,3 +906,56 @@ async fn workflow_dispatch_runs_merge_groups_and_rules() {
     ));
     assert!(gh.violations().is_empty(), "{:?}", gh.violations());
 }
+
+/// The merge queue as the fake models it for baton: `PUT …/merge` refused with 405, the GraphQL
+/// mutation `enqueuePullRequest` (refusals as GraphQL errors), the `node(id:)` read, and the
+/// queue's merge once the group's required checks are green.
+#[tokio::test]
+async fn enqueue_pull_request_and_the_queue_merge() {
+    let (gh, rx) = setup().await;
+    let api = Api::new(&gh).await;
+    gh.push_commit(REPO, "feature", "alice", "change", &[("README.md", Some("hi\n"))]).await;
+    let n = gh.open_pr(REPO, "alice", "feature", "main", "A change", "").await;
+    let (_, pr) = api.get(&format!("repos/org/deploy/pulls/{n}")).await;
+    let (id, head) = (pr["node_id"].as_str().unwrap().to_string(), pr["head"]["sha"].as_str().unwrap().to_string());
+    let mutation = "mutation($pullRequestId: ID!, $expectedHeadOid: GitObjectID!) { enqueuePullRequest(input: {pullRequestId: $pullRequestId, expectedHeadOid: $expectedHeadOid}) { mergeQueueEntry { id state } } }";
+    let enqueue = |id: &str, head: &str| json!({"query": mutation, "variables": {"pullRequestId": id, "expectedHeadOid": head}});
+    let read = json!({"query": "query($id: ID!) { node(id: $id) { ... on PullRequest { isInMergeQueue merged mergeQueueEntry { id state } } } }", "variables": {"id": id}});
+
+    // No queue required: refused, as a GraphQL error.
+    let (s, v) = api.post("graphql", enqueue(&id, &head)).await;
+    assert_eq!((s, v["errors"][0]["type"].as_str()), (200, Some("UNPROCESSABLE")));
+    assert_eq!(v["data"]["enqueuePullRequest"], Value::Null);
+
+    gh.require_merge_queue(REPO, "main");
+    let (s, v) = api.put(&format!("repos/org/deploy/pulls/{n}/merge"), json!({"sha": head})).await;
+    assert_eq!((s, v["message"].as_str()), (405, Some("Changes must be made through the merge queue")));
+    let (_, v) = api.post("graphql", enqueue(&id, &"0".repeat(40))).await;
+    assert_eq!(v["errors"][0]["message"], "The expected head OID does not match the pull request's head");
+    let (_, v) = api.post("graphql", enqueue("PR_nope", &head)).await;
+    assert_eq!(v["errors"][0]["type"], "NOT_FOUND");
+    assert_eq!(api.post("graphql", read.clone()).await.1["data"]["node"]["isInMergeQueue"], false);
+
+    let (_, v) = api.post("graphql", enqueue(&id, &head)).await;
+    assert_eq!(v["data"]["enqueuePullRequest"]["mergeQueueEntry"]["state"], "AWAITING_CHECKS");
+    let (_, v) = api.post("graphql", enqueue(&id, &head)).await;
+    assert_eq!(v["errors"][0]["message"], "Pull request is already in the merge queue");
+    let (_, v) = api.post("graphql", read.clone()).await;
+    assert_eq!((v["data"]["node"]["isInMergeQueue"].as_bool(), v["data"]["node"]["merged"].as_bool()), (Some(true), Some(false)));
+    let (_, group) = gh.queued(REPO).remove(0);
+
+    // The queue merges only once the required check is green on the group's head.
+    assert_eq!(gh.land_merge_queue(REPO, &["ci"]).await, Vec::<u64>::new());
+    gh.post_status(REPO, &group, "ci", "success").await;
+    assert_eq!(gh.land_merge_queue(REPO, &["ci"]).await, vec![n]);
+    assert_eq!(gh.branch_sha(REPO, "main").as_deref(), Some(group.as_str()));
+    let (_, v) = api.post("graphql", read).await;
+    assert_eq!((v["data"]["node"]["isInMergeQueue"].as_bool(), v["data"]["node"]["merged"].as_bool()), (Some(false), Some(true)));
+    idle(&gh).await;
+    assert_eq!(rx.find("merge_group", Some("checks_requested")).len(), 1);
+    assert_eq!(rx.find("merge_group", Some("destroyed"))[0]["reason"], "merged");
+    let closed = rx.find("pull_request", Some("closed"));
+    assert_eq!((closed[0]["pull_request"]["merged"].as_bool(), closed[0]["pull_request"]["merge_commit_sha"].as_str()), (Some(true), Some(group.as_str())));
+    assert!(rx.find("push", None).iter().any(|p| p["after"] == group.as_str()));
+    assert!(gh.violations().is_empty(), "{:?}", gh.violations());
+}
