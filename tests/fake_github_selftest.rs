@@ -919,7 +919,8 @@ async fn enqueue_pull_request_and_the_queue_merge() {
     let (_, pr) = api.get(&format!("repos/org/deploy/pulls/{n}")).await;
     let (id, head) = (pr["node_id"].as_str().unwrap().to_string(), pr["head"]["sha"].as_str().unwrap().to_string());
     let mutation = "mutation($pullRequestId: ID!, $expectedHeadOid: GitObjectID!) { enqueuePullRequest(input: {pullRequestId: $pullRequestId, expectedHeadOid: $expectedHeadOid}) { mergeQueueEntry { id state } } }";
-    let enqueue = |id: &str, head: &str| json!({"query": mutation, "variables": {"pullRequestId": id, "expectedHeadOid": head}});
+    let enqueue =
+        |id: &str, head: &str| json!({"query": mutation, "variables": {"pullRequestId": id, "expectedHeadOid": head}});
     let read = json!({"query": "query($id: ID!) { node(id: $id) { ... on PullRequest { isInMergeQueue merged mergeQueueEntry { id state } } } }", "variables": {"id": id}});
 
     // No queue required: refused, as a GraphQL error.
@@ -941,7 +942,10 @@ async fn enqueue_pull_request_and_the_queue_merge() {
     let (_, v) = api.post("graphql", enqueue(&id, &head)).await;
     assert_eq!(v["errors"][0]["message"], "Pull request is already in the merge queue");
     let (_, v) = api.post("graphql", read.clone()).await;
-    assert_eq!((v["data"]["node"]["isInMergeQueue"].as_bool(), v["data"]["node"]["merged"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(
+        (v["data"]["node"]["isInMergeQueue"].as_bool(), v["data"]["node"]["merged"].as_bool()),
+        (Some(true), Some(false))
+    );
     let (_, group) = gh.queued(REPO).remove(0);
 
     // The queue merges only once the required check is green on the group's head.
@@ -950,12 +954,18 @@ async fn enqueue_pull_request_and_the_queue_merge() {
     assert_eq!(gh.land_merge_queue(REPO, &["ci"]).await, vec![n]);
     assert_eq!(gh.branch_sha(REPO, "main").as_deref(), Some(group.as_str()));
     let (_, v) = api.post("graphql", read).await;
-    assert_eq!((v["data"]["node"]["isInMergeQueue"].as_bool(), v["data"]["node"]["merged"].as_bool()), (Some(false), Some(true)));
+    assert_eq!(
+        (v["data"]["node"]["isInMergeQueue"].as_bool(), v["data"]["node"]["merged"].as_bool()),
+        (Some(false), Some(true))
+    );
     idle(&gh).await;
     assert_eq!(rx.find("merge_group", Some("checks_requested")).len(), 1);
     assert_eq!(rx.find("merge_group", Some("destroyed"))[0]["reason"], "merged");
     let closed = rx.find("pull_request", Some("closed"));
-    assert_eq!((closed[0]["pull_request"]["merged"].as_bool(), closed[0]["pull_request"]["merge_commit_sha"].as_str()), (Some(true), Some(group.as_str())));
+    assert_eq!(
+        (closed[0]["pull_request"]["merged"].as_bool(), closed[0]["pull_request"]["merge_commit_sha"].as_str()),
+        (Some(true), Some(group.as_str()))
+    );
     assert!(rx.find("push", None).iter().any(|p| p["after"] == group.as_str()));
     assert!(gh.violations().is_empty(), "{:?}", gh.violations());
 }

@@ -100,7 +100,10 @@ mod tests {
             ),
             (
                 json!({"errors": [{"message": "Resource not accessible by integration", "type": "FORBIDDEN"}]}),
-                Enqueued::Refused { kind: "FORBIDDEN".into(), message: "Resource not accessible by integration".into() },
+                Enqueued::Refused {
+                    kind: "FORBIDDEN".into(),
+                    message: "Resource not accessible by integration".into(),
+                },
             ),
             (
                 json!({"data": {"enqueuePullRequest": {"mergeQueueEntry": null}}}),
@@ -114,7 +117,8 @@ mod tests {
 
     #[test]
     fn queue_state_answers() {
-        let node = |q: bool, m: bool| json!({"data": {"node": {"isInMergeQueue": q, "merged": m, "mergeQueueEntry": null}}});
+        let node =
+            |q: bool, m: bool| json!({"data": {"node": {"isInMergeQueue": q, "merged": m, "mergeQueueEntry": null}}});
         assert_eq!(parse_queue_state(&node(true, false)), Ok(QueueState { queued: true, merged: false }));
         assert_eq!(parse_queue_state(&node(false, true)), Ok(QueueState { queued: false, merged: true }));
         let missing = json!({"data": {"node": null}, "errors": [{"type": "NOT_FOUND", "message": "Could not resolve to a node with the global id of 'x'"}]});

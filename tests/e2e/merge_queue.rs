@@ -27,7 +27,10 @@ async fn through_the_queue(w: &World, tries_merge: bool) {
     assert_eq!(number, pr.number);
     // GitHub's queue requires baton/policy on the merge group's head too.
     let check = w.policy(&group_head).await;
-    assert_eq!((check.conclusion.as_deref(), check.title.as_deref()), (Some("success"), Some("The pointer change passes every rule")));
+    assert_eq!(
+        (check.conclusion.as_deref(), check.title.as_deref()),
+        (Some("success"), Some("The pointer change passes every rule"))
+    );
     assert_eq!(w.gh.land_merge_queue(REPO, &["baton/policy"]).await, vec![pr.number]);
     assert_eq!(w.gh.branch_sha(REPO, "main").as_deref(), Some(group_head.as_str()));
     let merged = w.prs("dev").into_iter().find(|p| p.number == pr.number).unwrap();

@@ -357,7 +357,10 @@ async fn in_discovery_mode_a_flux_event_reaches_only_the_stage_it_concerns() {
 
     let at = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let event = include_str!("../data/flux/helmrelease-upgrade-succeeded.json")
-        .replace("0.5.120@sha256:3f1a9c0e5b7d2486a0c4e6f8b1d3a5c7e9f0b2d4a6c8e0f1a3b5c7d9e1f2a4b6", &format!("0.5.1@{digest}"))
+        .replace(
+            "0.5.120@sha256:3f1a9c0e5b7d2486a0c4e6f8b1d3a5c7e9f0b2d4a6c8e0f1a3b5c7d9e1f2a4b6",
+            &format!("0.5.1@{digest}"),
+        )
         .replace("2026-12-02T04:12:03Z", &at);
     let r = w.baton.post_flux(&event, Some(FLUX_SECRET)).await;
     assert_eq!(r.status(), 202);
@@ -372,13 +375,8 @@ async fn in_discovery_mode_a_flux_event_reaches_only_the_stage_it_concerns() {
     assert!(w.gh.statuses(OTHER, &other_bump).iter().all(|s| !s.context.starts_with("flux/")));
     let other_record = w.gh.check_run(OTHER, &other_bump, "baton/verified/dev").expect("org/platform's record");
     assert_eq!(other_record.status, "in_progress", "org/platform's dev still waits for its own Flux");
-    let flux_writes: Vec<String> = w
-        .gh
-        .write_requests()
-        .into_iter()
-        .filter(|r| r.path.contains("/statuses/"))
-        .map(|r| r.path)
-        .collect();
+    let flux_writes: Vec<String> =
+        w.gh.write_requests().into_iter().filter(|r| r.path.contains("/statuses/")).map(|r| r.path).collect();
     assert_eq!(flux_writes, [format!("/repos/{REPO}/statuses/{bump}")]);
     assert_eq!(w.gh.count_requests("GET", "/repos/org/website"), 0, "a repository without a pipeline is not read");
     w.assert_no_violations();
