@@ -37,7 +37,7 @@ fn set_clock(w: &World, at: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_auto_promotion_in_a_deny_window_waits_and_merges_when_it_ends() {
-    let w = World::start_custom(pipeline, true).await;
+    let mut w = World::start_custom(pipeline, true).await;
     // Friday 4 December 2026, 16:00 in Berlin (UTC+1): inside the deny window.
     set_clock(&w, "2026-12-04T15:00:00Z");
     let digest = w.push("0.5.1").await;
@@ -59,13 +59,18 @@ async fn an_auto_promotion_in_a_deny_window_waits_and_merges_when_it_ends() {
     let summary = check.summary.clone().unwrap_or_default();
     insta::assert_snapshot!(summary.replace(&digest[..19], "sha256:<digest>").replace(&dev_bump[..7], "<sha>"));
 
-    // A reconcile inside the window changes nothing.
+    // The PR's timer is armed at the window's end.
+    w.settle().await;
+    assert_eq!(pull_timer(&w, pr.number), Some(utc("2026-12-07T07:00:00Z")));
+
+    // A restart loses it; a reconcile inside the window changes nothing but re-arms it.
+    w.restart_baton().await;
+    set_clock(&w, "2026-12-04T15:30:00Z");
+    assert_eq!(pull_timer(&w, pr.number), None, "timers are a cache");
     let repo = REPO.parse().unwrap();
     w.baton.engine.reconcile(&repo).await.unwrap();
     assert!(w.open_pr("staging").is_some_and(|p| !p.merged), "still open inside the window");
-
-    // The PR's timer is armed at the window's end (a reconcile re-arms it, as after a restart).
-    assert_eq!(pull_timer(&w, pr.number), Some(utc("2026-12-07T07:00:00Z")));
+    assert_eq!(pull_timer(&w, pr.number), Some(utc("2026-12-07T07:00:00Z")), "restored by reconcile");
 
     // Monday 7 December, 08:01 in Berlin: the window has ended; with no event and no
     // reconcile, the timer re-runs the policy check and merges.
