@@ -304,8 +304,10 @@ mod tests {
         let timeout = r#"{ checks: ["kustomization/myapp-dev/*"], timeout: 30m }"#;
         let soak = r#"{ checks: ["kustomization/myapp-dev/*"], soak: 1h, timeout: 30m }"#;
         let plain = r#"{ checks: ["kustomization/myapp-dev/*"] }"#;
+        /// (what, verification, signals, bumped at, now, wake at)
+        type Case<'a> = (&'a str, &'a str, &'a [Signal], Option<&'a str>, &'a str, Option<&'a str>);
         #[rustfmt::skip]
-        let cases: &[(&str, &str, &[Signal], Option<&str>, &str, Option<&str>)] = &[
+        let cases: &[Case] = &[
             ("silent: at the timeout", timeout, &[], Some("2026-01-01T10:00:00Z"), "2026-01-01T10:10:00Z", Some("2026-01-01T10:30:00Z")),
             ("silent, no timeout: waits for an event", plain, &[], Some("2026-01-01T10:00:00Z"), "2026-01-01T10:10:00Z", None),
             ("bump time unknown: no timeout", timeout, &[], None, "2026-01-01T10:10:00Z", None),

@@ -240,6 +240,9 @@ mod tests {
         }
     }
 
+    /// (what, facts, decision, looks so far, expected timer)
+    type LookCase<'a> = (&'a str, MergeFacts<'a>, MergeDecision, u32, Option<(DateTime<Utc>, u32)>);
+
     #[test]
     fn look_again_table() {
         let auto = pipeline("auto", "pull-request");
@@ -254,7 +257,7 @@ mod tests {
         let (plain, rollback) = (&plain, &rollback);
         let wait = MergeDecision::Wait("…".into());
         #[rustfmt::skip]
-        let cases: Vec<(&str, MergeFacts, MergeDecision, u32, Option<(DateTime<Utc>, u32)>)> = vec![
+        let cases: Vec<LookCase> = vec![
             ("checks pending: 30 s after an event", facts(plain, dev, None), wait.clone(), 0, Some((at("2026-12-04T15:00:30Z"), 1))),
             ("checks pending: backs off", facts(plain, dev, Some(WindowState::Open)), wait.clone(), 2, Some((at("2026-12-04T15:02:00Z"), 3))),
             ("checks pending: bounded", facts(plain, dev, None), wait.clone(), crate::planner::wait::MERGE_LOOKS, None),

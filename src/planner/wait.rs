@@ -64,7 +64,8 @@ pub fn next_merge_look(now: DateTime<Utc>, attempt: u32) -> Option<DateTime<Utc>
     if attempt >= MERGE_LOOKS {
         return None;
     }
-    let delay = Duration::from_secs(30).saturating_mul(2u32.saturating_pow(attempt.min(16))).min(Duration::from_secs(900));
+    let delay =
+        Duration::from_secs(30).saturating_mul(2u32.saturating_pow(attempt.min(16))).min(Duration::from_secs(900));
     Some(now + chrono::Duration::from_std(delay).ok()?)
 }
 

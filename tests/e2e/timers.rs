@@ -286,7 +286,12 @@ async fn a_merge_whose_check_event_was_lost_happens_by_the_fallback_look() {
         .await;
     w.settle().await;
     assert!(
-        w.baton.engine.scheduler.wakes().iter().all(|wake| !matches!(wake, Wake::Pull { number, .. } if *number == pr.number)),
+        w.baton
+            .engine
+            .scheduler
+            .wakes()
+            .iter()
+            .all(|wake| !matches!(wake, Wake::Pull { number, .. } if *number == pr.number)),
         "merged: no more looks"
     );
     w.assert_no_violations();
