@@ -135,6 +135,16 @@ pub fn look_again(
     if !matches!(decision, MergeDecision::Wait(_)) {
         return None;
     }
+    // A red `baton/policy` changes only by baton's own re-run (on an event): nothing to look for.
+    let policy_red = f.checks.is_some_and(|c| {
+        latest(c)
+            .iter()
+            .find(|c| c.name == CHECK_NAME)
+            .is_some_and(|c| c.status == CheckStatus::Completed && !c.succeeded())
+    });
+    if policy_red {
+        return None;
+    }
     let rollback = f.marker.is_some_and(|m| m.rollback);
     match f.window {
         Some(WindowState::ClosedUntil(opens)) if !rollback => Some((opens, 0)),
@@ -256,6 +266,11 @@ mod tests {
         let dev = auto.stages.first();
         let (plain, rollback) = (&plain, &rollback);
         let wait = MergeDecision::Wait("…".into());
+        let policy_red = vec![run(CHECK_NAME, 1, CheckStatus::Completed, Some(Conclusion::Failure))];
+        let running = vec![
+            run(CHECK_NAME, 1, CheckStatus::Completed, Some(Conclusion::Success)),
+            run("e2e", 2, CheckStatus::InProgress, None),
+        ];
         #[rustfmt::skip]
         let cases: Vec<LookCase> = vec![
             ("checks pending: 30 s after an event", facts(plain, dev, None), wait.clone(), 0, Some((at("2026-12-04T15:00:30Z"), 1))),
@@ -264,6 +279,8 @@ mod tests {
             ("window closed: at its opening", facts(plain, dev, Some(WindowState::ClosedUntil(opens))), wait.clone(), 5, Some((opens, 0))),
             ("window closed for good: nothing to wait for", facts(plain, dev, Some(WindowState::Closed)), wait.clone(), 0, None),
             ("rollback ignores the window: checks backoff", facts(rollback, dev, Some(WindowState::ClosedUntil(opens))), wait.clone(), 0, Some((at("2026-12-04T15:00:30Z"), 1))),
+            ("policy red: baton re-runs it on an event", MergeFacts { checks: Some(&policy_red), ..facts(plain, dev, None) }, wait.clone(), 0, None),
+            ("another check running: looks", MergeFacts { checks: Some(&running), ..facts(plain, dev, None) }, wait.clone(), 0, Some((at("2026-12-04T15:00:30Z"), 1))),
             ("merges now", facts(plain, dev, None), MergeDecision::Merge, 0, None),
             ("never", facts(plain, dev, None), MergeDecision::Never("manual".into()), 0, None),
             ("rebuilt", facts(plain, dev, None), MergeDecision::Rebuild, 0, None),
