@@ -40,8 +40,15 @@ pub enum Wake {
         since: chrono::DateTime<chrono::Utc>,
         attempt: u32,
     },
-    /// A bump commit whose soak ends now: evaluate it again.
+    /// A bump commit whose soak ends now, or whose verification times out now: evaluate it again.
     Bump { sha: String },
+    /// baton's own PR (or one whose `baton/policy` waits for a promotion window) with head
+    /// `head_sha`: its window opens now, or (a fallback for a lost check event) look again
+    /// whether it can merge. `attempt`: fallback looks so far (0 for a window opening).
+    Pull { number: u64, head_sha: String, attempt: u32 },
+    /// A job a rate limit stopped: run its event again now that the limit has reset.
+    /// `delivery`: the original job's, `runs`: how many times rate limits stopped it.
+    Retry { event: Box<Event>, delivery: String, runs: u32 },
 }
 
 impl Event {
@@ -79,6 +86,8 @@ impl Event {
             Event::Installation(_) => "installation",
             Event::Wake(Wake::Push { .. }) => "wake_push",
             Event::Wake(Wake::Bump { .. }) => "wake_bump",
+            Event::Wake(Wake::Pull { .. }) => "wake_pull",
+            Event::Wake(Wake::Retry { .. }) => "wake_retry",
         }
     }
 }

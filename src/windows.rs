@@ -282,6 +282,16 @@ impl Windows {
             .map_or(WindowState::Closed, WindowState::ClosedUntil)
     }
 
+    /// When a closed stage opens next: the instant a timer re-runs what waits for the window
+    /// (a merge, a pending `baton/policy`). `None` when open now, or when nothing opens within
+    /// the horizon.
+    pub fn next_opening(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self.state(now) {
+            WindowState::ClosedUntil(t) => Some(t),
+            WindowState::Open | WindowState::Closed => None,
+        }
+    }
+
     fn open_at(&self, t: DateTime<Utc>) -> bool {
         let wall = t.with_timezone(&self.timezone).naive_local();
         let allowed = self.allow.is_empty() || self.allow.iter().any(|s| s.holds(wall));

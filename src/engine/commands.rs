@@ -67,6 +67,14 @@ impl Engine {
             }
             Err(e) => refused(super::user_facing("cannot read the pipeline for a command", &e.into())),
         };
+        // A rate limit stopped part of the command: no reply (it could only say "internal
+        // error"); the job runs again at the reset, and the missing reply makes it act then.
+        if let Some(reset_in) = crate::github::rate_limited_so_far() {
+            tracing::info!(comment = ev.comment_id, "command stopped by a rate limit: answering after the reset");
+            return Err(
+                GitHubError::RateLimited { what: format!("command in comment {}", ev.comment_id), reset_in }.into()
+            );
+        }
         let (body, reaction) = match &reply {
             Reply::Done(text) => (render::command_reply(&ev.author, text), "rocket"),
             Reply::Refused(text) => (render::command_refusal(&ev.author, text), "confused"),

@@ -1,10 +1,15 @@
 //! Auto-merge of baton's own PRs (or, when the base branch requires a merge queue, their
 //! enqueueing), and their rebuild on the current default branch when GitHub refuses the merge.
-//! The decision is `planner::merge`; here it is read and carried out.
+//! The decision is `planner::merge`; here it is read and carried out. A merge that waits arms
+//! the PR's timer: at its promotion window's opening, or a bounded fallback look in case a check
+//! event is lost (`planner::merge::look_again`).
 
+use super::scheduler::TimerKey;
 use super::{report_outcome, Engine, RepoPipeline};
-use crate::github::{GitHubError, PullRequest};
-use crate::planner::merge::{is_own_pr, merge_decision, Fact, MergeDecision, MergeFacts};
+use crate::event::Wake;
+use crate::github::{CheckStatus, GitHubError, PrState, PullRequest};
+use crate::planner::merge::{is_own_pr, look_again, merge_decision, Fact, MergeDecision, MergeFacts};
+use crate::planner::policy::CHECK_NAME;
 use crate::planner::{Intent, StagePointer};
 use crate::render::{self, Marker};
 use crate::types::RepoName;
@@ -15,18 +20,58 @@ impl Engine {
     /// base branch requires a merge queue, adds it to the queue instead (the queue merges it).
     /// Returns whether a PR was merged.
     pub async fn try_auto_merge(&self, repo: &RepoName, sha: &str) -> anyhow::Result<bool> {
+        self.try_auto_merge_look(repo, sha, None, 0).await
+    }
+
+    /// [`Engine::try_auto_merge`] for the PRs with head `sha` (only PR `number`, when given);
+    /// `attempt`: fallback looks a timer made so far (0 for an event).
+    async fn try_auto_merge_look(
+        &self,
+        repo: &RepoName,
+        sha: &str,
+        number: Option<u64>,
+        attempt: u32,
+    ) -> anyhow::Result<bool> {
         let Some(rp) = self.pipeline(repo).await? else { return Ok(false) };
         let pulls = self.github.commit_pulls(repo, sha).await?;
         let me = self.github.app_slug().await.map(|slug| format!("{slug}[bot]"));
         let mut merged_any = false;
         for pr in pulls.iter().filter(|p| is_own_pr(p, sha, me.as_deref())) {
-            merged_any |= self.merge_one(&rp, pr).await?;
+            if number.is_none_or(|n| n == pr.number) {
+                merged_any |= self.merge_one(&rp, pr, attempt).await?;
+            }
         }
         Ok(merged_any)
     }
 
-    /// Decides on one PR, reading the facts the decision asks for, and performs the answer.
-    async fn merge_one(&self, rp: &RepoPipeline, pr: &PullRequest) -> anyhow::Result<bool> {
+    /// A timer on PR `number` (head `head_sha`) came due: its promotion window opens, or the
+    /// fallback look for a lost check event. A `baton/policy` that has not completed (it waited
+    /// for the window) runs again, then the merge is decided as a check event would.
+    pub(crate) async fn look_at_pull(
+        &self,
+        repo: &RepoName,
+        number: u64,
+        head_sha: &str,
+        attempt: u32,
+    ) -> anyhow::Result<()> {
+        let pulls = self.github.commit_pulls(repo, head_sha).await?;
+        let Some(pr) = pulls.iter().find(|p| p.number == number && p.state == PrState::Open && p.head_sha == head_sha)
+        else {
+            tracing::debug!(pr = number, "closed or moved on since the timer was armed: nothing to look at");
+            return Ok(());
+        };
+        let policy = self.github.check_runs(repo, head_sha, Some(CHECK_NAME)).await?;
+        if !policy.iter().any(|c| c.status == CheckStatus::Completed) {
+            self.run_policy(repo, &pr.into()).await?;
+        }
+        self.try_auto_merge_look(repo, head_sha, Some(number), attempt).await?;
+        Ok(())
+    }
+
+    /// Decides on one PR, reading the facts the decision asks for, and performs the answer. A
+    /// wait arms the PR's timer ([`look_again`]: the window's opening, or the fallback look).
+    async fn merge_one(&self, rp: &RepoPipeline, pr: &PullRequest, attempt: u32) -> anyhow::Result<bool> {
+        let key = TimerKey::Pull { repo: rp.repo.clone(), number: pr.number };
         let marker = render::parse_marker(&pr.body);
         let stage = marker.as_ref().and_then(|m| rp.pipeline.stage(&m.stage));
         let (mut checks, mut statuses, mut refused, mut merge_queue) = (None, None, None::<String>, None);
@@ -42,7 +87,16 @@ impl Engine {
                 window,
                 merge_queue,
             };
-            match merge_decision(&facts) {
+            let decision = merge_decision(&facts);
+            match look_again(&facts, &decision, (self.clock)(), attempt) {
+                Some((due, looks)) => {
+                    let wake = Wake::Pull { number: pr.number, head_sha: pr.head_sha.clone(), attempt: looks };
+                    self.scheduler.arm(key.clone(), rp.repo.clone(), due, wake);
+                }
+                None if !matches!(decision, MergeDecision::Needs(_)) => self.scheduler.cancel(&key),
+                None => {}
+            }
+            match decision {
                 MergeDecision::Needs(Fact::Checks) => {
                     checks = Some(self.github.check_runs(&rp.repo, &pr.head_sha, None).await?)
                 }

@@ -269,6 +269,13 @@ impl Engine {
                 self.check_push(repo, push, Some((artifact, *since, *attempt))).await
             }
             Event::Wake(crate::event::Wake::Bump { sha }) => self.evaluate_stages(repo, Some(sha)).await,
+            Event::Wake(crate::event::Wake::Pull { number, head_sha, attempt }) => {
+                self.look_at_pull(repo, *number, head_sha, *attempt).await
+            }
+            Event::Wake(crate::event::Wake::Retry { event, delivery, runs }) => {
+                tracing::info!(original = %delivery, runs, "running a rate-limited job again");
+                Box::pin(self.handle_event(repo, event)).await
+            }
             other => {
                 tracing::debug!(event = other.kind(), "no action for this event yet");
                 Ok(())
@@ -340,6 +347,28 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// A job stopped by a rate limit gives its slot back: a timer runs its event again at the
+    /// reset (every write is keyed and every command has its receipt, so a re-run converges on
+    /// the same result and replies once). The repository's other events run meanwhile.
+    fn run_again_after_rate_limit(&self, job: &Job, reset_in: Duration) {
+        let (event, delivery, runs) = match &*job.event {
+            Event::Wake(crate::event::Wake::Retry { event, delivery, runs }) => {
+                ((**event).clone(), delivery.clone(), runs + 1)
+            }
+            other => (other.clone(), job.delivery.clone(), 1),
+        };
+        let Some(due) = crate::planner::wait::after_rate_limit((self.clock)(), reset_in, runs) else {
+            tracing::error!(original = %delivery, runs, "rate limited again and again: leaving the event to the next one and reconcile");
+            return;
+        };
+        tracing::info!(original = %delivery, %due, runs, "rate limited: running the event again at the reset");
+        let key = scheduler::TimerKey::Retry { repo: job.repo.clone(), delivery: delivery.clone() };
+        let wake = crate::event::Wake::Retry { event: Box::new(event), delivery, runs };
+        self.scheduler.arm(key, job.repo.clone(), due, wake);
+    }
+}
+
 pub(crate) fn report_outcome(stage: &Stage, v: &Version, outcome: &anyhow::Result<Outcome>) {
     match outcome {
         Ok(Outcome::Noop(why)) => {
@@ -371,9 +400,15 @@ impl JobHandler for Engine {
                 delivery,
                 async move {
                     let started = Instant::now();
-                    match self.handle_event(&job.repo, &job.event).await {
+                    let (result, noted) =
+                        crate::github::noting_rate_limits(self.handle_event(&job.repo, &job.event)).await;
+                    let limited = noted.or_else(|| result.as_ref().err().and_then(crate::github::rate_limit_of));
+                    match result {
                         Ok(()) => {}
                         Err(e) => tracing::error!(error = format!("{e:#}"), "event handling failed"),
+                    }
+                    if let Some(reset_in) = limited {
+                        self.run_again_after_rate_limit(&job, reset_in);
                     }
                     crate::metrics::get()
                         .handling_seconds

@@ -24,17 +24,29 @@ pub struct PolicyTarget {
     pub number: u64,
     pub head_sha: String,
     pub labels: Vec<String>,
+    /// Whether the head branch is baton's (`baton/…`): its merge gets a fallback timer.
+    pub baton_branch: bool,
 }
 
 impl From<&crate::github::PullRequest> for PolicyTarget {
     fn from(pr: &crate::github::PullRequest) -> PolicyTarget {
-        PolicyTarget { number: pr.number, head_sha: pr.head_sha.clone(), labels: pr.labels.clone() }
+        PolicyTarget {
+            number: pr.number,
+            head_sha: pr.head_sha.clone(),
+            labels: pr.labels.clone(),
+            baton_branch: pr.head_ref.starts_with("baton/"),
+        }
     }
 }
 
 impl From<&crate::event::PullRequestEvent> for PolicyTarget {
     fn from(pr: &crate::event::PullRequestEvent) -> PolicyTarget {
-        PolicyTarget { number: pr.number, head_sha: pr.head_sha.clone(), labels: pr.labels.clone() }
+        PolicyTarget {
+            number: pr.number,
+            head_sha: pr.head_sha.clone(),
+            labels: pr.labels.clone(),
+            baton_branch: pr.head_ref.starts_with("baton/"),
+        }
     }
 }
 
@@ -60,7 +72,8 @@ impl Engine {
             .find(|p| p.number == number)
             .map(|p| p.labels)
             .unwrap_or_default();
-        let target = PolicyTarget { number, head_sha: group.head_sha.clone(), labels };
+        // The group's head is no PR's: nothing merges it but the queue.
+        let target = PolicyTarget { number, head_sha: group.head_sha.clone(), labels, baton_branch: false };
         self.run_policy(repo, &target).await
     }
 
@@ -144,11 +157,33 @@ impl Engine {
         check.title = report.title();
         check.summary = report.summary();
         self.github.update_check_run(repo, id, &check).await?;
+        self.arm_pull_timer(repo, pr, &report, &targets);
         crate::metrics::promotion(
             "policy",
             if report.conclusion() == crate::github::Conclusion::Success { "policy_passed" } else { "policy_failed" },
         );
         Ok(())
+    }
+
+    /// After `baton/policy` on a PR: a check waiting for a closed promotion window is run again
+    /// (and the PR merged, if baton's) by a timer at the earliest opening among the stages it
+    /// moves; a passed check on baton's own PR arms the fallback look at its merge, in case the
+    /// check event that normally triggers it is lost (re-armed or cancelled by the merge
+    /// decision, see `engine::merge`).
+    fn arm_pull_timer(&self, repo: &RepoName, pr: &PolicyTarget, report: &Report, targets: &[(&Stage, &PointerSpec)]) {
+        let now = (self.clock)();
+        let key = super::scheduler::TimerKey::Pull { repo: repo.clone(), number: pr.number };
+        let wake = |attempt| crate::event::Wake::Pull { number: pr.number, head_sha: pr.head_sha.clone(), attempt };
+        if report.waiting() {
+            let opening = targets.iter().filter_map(|(s, _)| s.windows.as_ref()?.next_opening(now)).min();
+            if let Some(due) = opening {
+                self.scheduler.arm(key, repo.clone(), due, wake(0));
+            }
+        } else if pr.baton_branch && report.conclusion() == crate::github::Conclusion::Success {
+            if let Some(due) = crate::planner::wait::next_merge_look(now, 0) {
+                self.scheduler.arm(key, repo.clone(), due, wake(1));
+            }
+        }
     }
 
     /// Notes (or a fatal problem) about a `.baton.yaml` the pull request changes.

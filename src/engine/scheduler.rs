@@ -1,14 +1,17 @@
 //! Timers: waiting is scheduling, not sleeping. Anything that must happen later (a signature
-//! not there yet, a tag not readable yet, a soak that ends at T) is armed here as a delayed
-//! [`Wake`] job; when it comes due it re-enters the normal per-repository queue, so the
-//! repository's slot is free meanwhile. The *when* is decided in the planner
-//! (`planner::wait::next_look`, `GateReport::soak`); this file only keeps the timers.
+//! not there yet, a tag not readable yet, a soak that ends at T, a verification that times out
+//! at T, a promotion window that opens at T, a merge waiting for checks, a rate limit that
+//! resets at T) is armed here as a delayed [`Wake`] job; when it comes due it re-enters the
+//! normal per-repository queue, so the repository's slot is free meanwhile. The *when* is
+//! decided in the planner (`planner::wait`, `planner::gate::wake_at`, `windows::Windows::state`);
+//! this file only keeps the timers.
 //!
 //! Timers are a cache like the rest: a restart loses them, and `reconcile` plus the next event
 //! restore them from GitHub and registry state (docs/architecture.md, "Timers").
 //!
 //! Keys: one timer per repository + artifact for push waits (a newer push of the same artifact
-//! supersedes the older one's wait), one per repository + stage + artifact for soaks. The loop
+//! supersedes the older one's wait), one per repository + stage + artifact for a bump's gate
+//! (soak end or timeout), one per pull request, one per rate-limited delivery. The loop
 //! compares due times with [`Engine::clock`], so tests that move the clock see timers fire
 //! without real waiting (it looks at least every [`MAX_NAP`]).
 
@@ -31,8 +34,12 @@ pub const MAX_NAP: Duration = Duration::from_millis(250);
 pub enum TimerKey {
     /// Waiting on a pushed version of an artifact (signature, tag).
     Artifact { repo: RepoName, artifact: ArtifactName },
-    /// Waiting for a stage's soak to end.
-    Soak { repo: RepoName, stage: StageName, artifact: ArtifactName },
+    /// Waiting for a stage's soak to end or its verification to time out.
+    Gate { repo: RepoName, stage: StageName, artifact: ArtifactName },
+    /// A pull request waiting for its promotion window to open or (fallback) for its checks.
+    Pull { repo: RepoName, number: u64 },
+    /// A job a rate limit stopped, by its original delivery.
+    Retry { repo: RepoName, delivery: String },
 }
 
 struct Timer {
@@ -192,7 +199,7 @@ mod tests {
         let repo: RepoName = "o/r".parse().unwrap();
         s.arm(key("myapp"), repo.clone(), at("2026-01-01T12:00:05Z"), wake("1.0.0"));
         let soak =
-            TimerKey::Soak { repo: repo.clone(), stage: "dev".parse().unwrap(), artifact: "myapp".parse().unwrap() };
+            TimerKey::Gate { repo: repo.clone(), stage: "dev".parse().unwrap(), artifact: "myapp".parse().unwrap() };
         s.arm(soak, repo.clone(), at("2026-01-01T12:30:00Z"), Wake::Bump { sha: "abc".into() });
         assert_eq!(s.pending(), 2);
         assert_eq!(s.pending_pushes(), 1);

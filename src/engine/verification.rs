@@ -10,7 +10,9 @@ use super::{Engine, RepoPipeline};
 use crate::event::Wake;
 use crate::github::{CheckAction, CheckRunInfo, CheckRunWrite, CheckStatus, Conclusion};
 use crate::pipeline::Promotion;
-use crate::planner::gate::{evaluate_gate, GateFacts, GateReport, GateVerdict, Signal, Soak};
+use chrono::{DateTime, Utc};
+
+use crate::planner::gate::{evaluate_gate, wake_at, GateFacts, GateReport, GateVerdict, Signal};
 use crate::planner::signals::source_commit;
 use crate::planner::StagePointer;
 use crate::render;
@@ -162,16 +164,17 @@ impl Engine {
             // baton's own records never verify anything.
             signals.retain(|s| !s.name.starts_with("baton/"));
             signals.extend(self.workflow_signals(rp, sp, bump).await?);
-            let report = evaluate_gate(&GateFacts {
+            let facts = GateFacts {
                 stage: sp.stage,
                 tag: &bump.version.tag,
                 commit: &bump.sha,
                 bumped_at: bump.date,
                 signals: &signals,
                 now: (self.clock)(),
-            });
+            };
+            let report = evaluate_gate(&facts);
             self.record_verification(rp, sp, bump, &report, mine.first().copied()).await?;
-            self.arm_soak(rp, sp, bump, &report);
+            self.arm_gate(rp, sp, bump, wake_at(&facts, &report));
             if report.verdict == GateVerdict::Failed {
                 self.comment_on_bump(rp, sp, bump, &render::gate_summary(&report)).await?;
             }
@@ -183,17 +186,16 @@ impl Engine {
         Ok(())
     }
 
-    /// A bump that only waits for its soak to end is evaluated again at that time, by a timer
-    /// (no event or `reconcile` needed); one timer per stage and artifact, so a newer bump's
-    /// soak replaces an older one's.
-    fn arm_soak(&self, rp: &RepoPipeline, sp: &StagePointer<'_>, bump: &Bump, report: &GateReport) {
+    /// A bump whose soak ends, or whose verification times out, at `due` is evaluated again at
+    /// that time by a timer (no event or `reconcile` needed): verified at the soak's end, failed
+    /// (record and one comment) at the timeout. One timer per stage and artifact, re-armed (or
+    /// cancelled) by every evaluation, so a newer bump's replaces an older one's.
+    fn arm_gate(&self, rp: &RepoPipeline, sp: &StagePointer<'_>, bump: &Bump, due: Option<DateTime<Utc>>) {
         let key =
-            TimerKey::Soak { repo: rp.repo.clone(), stage: sp.stage.name.clone(), artifact: sp.artifact.name.clone() };
-        match (&report.verdict, &report.soak) {
-            (GateVerdict::Pending, Some(Soak::Until { until, .. })) => {
-                self.scheduler.arm(key, rp.repo.clone(), *until, Wake::Bump { sha: bump.sha.clone() })
-            }
-            _ => self.scheduler.cancel(&key),
+            TimerKey::Gate { repo: rp.repo.clone(), stage: sp.stage.name.clone(), artifact: sp.artifact.name.clone() };
+        match due {
+            Some(due) => self.scheduler.arm(key, rp.repo.clone(), due, Wake::Bump { sha: bump.sha.clone() }),
+            None => self.scheduler.cancel(&key),
         }
     }
 

@@ -8,7 +8,10 @@
 //!   POST that creates something is re-read (see [`Reread`]) before it is repeated, so a write
 //!   GitHub applied but whose answer was lost is not made twice;
 //! - a 403/429 with `retry-after` waits that long; with `x-ratelimit-remaining: 0` it waits until
-//!   `x-ratelimit-reset`; waits longer than `max_rate_limit_wait` give up with an error;
+//!   `x-ratelimit-reset`; a wait longer than `max_rate_limit_wait` (a few seconds) is not spent in
+//!   the repository's slot: the request gives up at once with [`GitHubError::RateLimited`]
+//!   (carrying the reset), noted in the job's scope, and the job runs again at the reset by a
+//!   timer (`engine::scheduler`);
 //! - GETs carry `If-None-Match` with the ETag of the last answer, and a 304 (which GitHub does not
 //!   count against the rate limit) is served from a per-installation cache bounded by bytes;
 //! - each answer's `x-ratelimit-*` headers update the installation's [`RateBudget`] (and the
@@ -236,10 +239,11 @@ impl AppClient {
                 }
                 retry::Next::GiveUp => {
                     return Err(match (outcome, result) {
-                        (retry::Attempt::RateLimited(w), _) => GitHubError::Other(format!(
-                            "{method} {path}: rate limited for {}s more; giving up",
-                            w.as_secs()
-                        )),
+                        (retry::Attempt::RateLimited(reset_in), _) => {
+                            tracing::warn!(%method, path, reset_secs = reset_in.as_secs(), "GitHub rate limit longer than baton waits in place: giving the job back until the reset");
+                            note_rate_limit(reset_in);
+                            GitHubError::RateLimited { what: format!("{method} {path}"), reset_in }
+                        }
                         (_, Err(e)) => e,
                         (_, Ok(_)) => GitHubError::Other(format!("{method} {path}: giving up")),
                     });

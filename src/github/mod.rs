@@ -31,6 +31,55 @@ pub enum GitHubError {
     /// Anything else: network, 5xx after retries, unexpected bodies.
     #[error("GitHub API error: {0}")]
     Other(String),
+    /// A rate limit that resets later than baton waits in place (`github.max_rate_limit_wait_secs`):
+    /// nothing was applied. The client also notes it in the job's scope ([`noting_rate_limits`]),
+    /// and the job's event is run again by a timer at the reset instead of holding the
+    /// repository's slot (`engine::scheduler`).
+    #[error("rate limited: {what}; the limit resets in {}s", reset_in.as_secs())]
+    RateLimited { what: String, reset_in: std::time::Duration },
+}
+
+impl GitHubError {
+    /// How long until the rate limit resets, for a rate-limit error.
+    pub fn rate_limit_reset(&self) -> Option<std::time::Duration> {
+        match self {
+            GitHubError::RateLimited { reset_in, .. } => Some(*reset_in),
+            _ => None,
+        }
+    }
+}
+
+/// The rate limit (its reset, from now) an error chain ends in, if it does.
+pub fn rate_limit_of(e: &anyhow::Error) -> Option<std::time::Duration> {
+    e.chain().find_map(|c| c.downcast_ref::<GitHubError>()).and_then(GitHubError::rate_limit_reset)
+}
+
+tokio::task_local! {
+    /// The latest rate-limit reset a request gave up on during one job (see [`noting_rate_limits`]).
+    static RATE_LIMIT_NOTE: std::sync::Arc<std::sync::Mutex<Option<std::time::Duration>>>;
+}
+
+/// Runs `f` (one job) noting every rate limit a request of it gave up on, even one whose error a
+/// caller logged and went on from: the job is then run again at the reset (the longest reset
+/// noted is returned).
+pub async fn noting_rate_limits<F: std::future::Future>(f: F) -> (F::Output, Option<std::time::Duration>) {
+    let note = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let out = RATE_LIMIT_NOTE.scope(note.clone(), f).await;
+    let reset = *note.lock().unwrap_or_else(|e| e.into_inner());
+    (out, reset)
+}
+
+/// The rate limit a request of the current job gave up on so far, if any.
+pub fn rate_limited_so_far() -> Option<std::time::Duration> {
+    RATE_LIMIT_NOTE.try_with(|n| *n.lock().unwrap_or_else(|e| e.into_inner())).ok().flatten()
+}
+
+/// Notes a rate limit in the current job's scope (nothing outside a job, e.g. `baton reconcile`).
+pub(crate) fn note_rate_limit(reset_in: std::time::Duration) {
+    let _ = RATE_LIMIT_NOTE.try_with(|n| {
+        let mut n = n.lock().unwrap_or_else(|e| e.into_inner());
+        *n = Some(n.map_or(reset_in, |r| r.max(reset_in)));
+    });
 }
 
 pub type Result<T> = std::result::Result<T, GitHubError>;

@@ -276,10 +276,59 @@ pub fn evaluate_gate(f: &GateFacts) -> GateReport {
     report
 }
 
+/// When the gate must be evaluated again with no event (the engine arms a timer then): at the
+/// end of a soak, or, for a bump still waiting for its signals, at its verification timeout
+/// (then it fails with "no result from … within …"). `None` when nothing is due by itself.
+pub fn wake_at(f: &GateFacts, report: &GateReport) -> Option<DateTime<Utc>> {
+    if report.verdict != GateVerdict::Pending {
+        return None;
+    }
+    if let Some(Soak::Until { until, .. }) = report.soak {
+        return Some(until);
+    }
+    let timeout = chrono::Duration::from_std(f.stage.verification.timeout?).ok()?;
+    Some(f.bumped_at? + timeout)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::forge::Conclusion;
+
+    #[test]
+    fn wake_at_table() {
+        let tag: Tag = "1.0.0".parse().unwrap();
+        let dev = "kustomization/myapp-dev/0c9c2e41";
+        let green = [signal(SignalKind::Status, dev, SignalState::Passed, "bump", "2026-01-01T10:05:00Z", 0)];
+        let red = [signal(SignalKind::Status, dev, SignalState::Failed, "bump", "2026-01-01T10:05:00Z", 0)];
+        let timeout = r#"{ checks: ["kustomization/myapp-dev/*"], timeout: 30m }"#;
+        let soak = r#"{ checks: ["kustomization/myapp-dev/*"], soak: 1h, timeout: 30m }"#;
+        let plain = r#"{ checks: ["kustomization/myapp-dev/*"] }"#;
+        /// (what, verification, signals, bumped at, now, wake at)
+        type Case<'a> = (&'a str, &'a str, &'a [Signal], Option<&'a str>, &'a str, Option<&'a str>);
+        #[rustfmt::skip]
+        let cases: &[Case] = &[
+            ("silent: at the timeout", timeout, &[], Some("2026-01-01T10:00:00Z"), "2026-01-01T10:10:00Z", Some("2026-01-01T10:30:00Z")),
+            ("silent, no timeout: waits for an event", plain, &[], Some("2026-01-01T10:00:00Z"), "2026-01-01T10:10:00Z", None),
+            ("bump time unknown: no timeout", timeout, &[], None, "2026-01-01T10:10:00Z", None),
+            ("timed out already: failed, nothing due", timeout, &[], Some("2026-01-01T10:00:00Z"), "2026-01-01T10:30:00Z", None),
+            ("green, soaking: at the soak's end", soak, &green, Some("2026-01-01T10:00:00Z"), "2026-01-01T10:10:00Z", Some("2026-01-01T11:00:00Z")),
+            ("green, soaked: verified, nothing due", soak, &green, Some("2026-01-01T10:00:00Z"), "2026-01-01T11:00:00Z", None),
+            ("red: failed, nothing due", timeout, &red, Some("2026-01-01T10:00:00Z"), "2026-01-01T10:10:00Z", None),
+        ];
+        for (what, verification, signals, bumped_at, now, want) in cases {
+            let stage = yaml_stage(verification);
+            let facts = GateFacts {
+                stage: &stage,
+                tag: &tag,
+                commit: "bump",
+                bumped_at: bumped_at.map(at),
+                signals,
+                now: at(now),
+            };
+            assert_eq!(wake_at(&facts, &evaluate_gate(&facts)), want.map(at), "{what}");
+        }
+    }
 
     fn stage(checks: &[&str], soak: Option<u64>) -> Stage {
         let mut verification = String::new();

@@ -7,6 +7,7 @@ use crate::pipeline::{Promotion, Stage, WriteMode};
 use crate::planner::policy::CHECK_NAME;
 use crate::render::Marker;
 use crate::windows::WindowState;
+use chrono::{DateTime, Utc};
 
 /// A fact the decision needs that the engine has not read yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +144,39 @@ pub fn merge_decision(f: &MergeFacts) -> MergeDecision {
     }
 }
 
+/// When baton looks at the PR again by itself after `decision` (a timer; check events normally
+/// come first): a merge held by a closed promotion window at the window's opening (look count
+/// back to 0); a merge waiting for checks by the bounded fallback backoff
+/// ([`crate::planner::wait::next_merge_look`], `attempt`: fallback looks so far); nothing for a
+/// PR that merges now, never merges by itself, or is rebuilt (its new head starts afresh).
+/// Returns the due time and the look count the timer carries.
+pub fn look_again(
+    f: &MergeFacts,
+    decision: &MergeDecision,
+    now: DateTime<Utc>,
+    attempt: u32,
+) -> Option<(DateTime<Utc>, u32)> {
+    if !matches!(decision, MergeDecision::Wait(_)) {
+        return None;
+    }
+    // A red `baton/policy` changes only by baton's own re-run (on an event): nothing to look for.
+    let policy_red = f.checks.is_some_and(|c| {
+        latest(c)
+            .iter()
+            .find(|c| c.name == CHECK_NAME)
+            .is_some_and(|c| c.status == CheckStatus::Completed && !c.succeeded())
+    });
+    if policy_red {
+        return None;
+    }
+    let rollback = f.marker.is_some_and(|m| m.rollback);
+    match f.window {
+        Some(WindowState::ClosedUntil(opens)) if !rollback => Some((opens, 0)),
+        Some(WindowState::Closed) if !rollback => None,
+        _ => crate::planner::wait::next_merge_look(now, attempt).map(|t| (t, attempt + 1)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +285,46 @@ mod tests {
         ];
         for (what, facts, want) in cases {
             assert_eq!(merge_decision(&facts), want, "{what}");
+        }
+    }
+
+    /// (what, facts, decision, looks so far, expected timer)
+    type LookCase<'a> = (&'a str, MergeFacts<'a>, MergeDecision, u32, Option<(DateTime<Utc>, u32)>);
+
+    #[test]
+    fn look_again_table() {
+        let auto = pipeline("auto", "pull-request");
+        let (plain, rollback) = (marker(false, false), marker(false, true));
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let now = at("2026-12-04T15:00:00Z");
+        let opens = at("2026-12-07T07:00:00Z");
+        fn facts<'a>(m: &'a Marker, stage: Option<&'a Stage>, window: Option<WindowState>) -> MergeFacts<'a> {
+            MergeFacts { marker: Some(m), stage, window, ..Default::default() }
+        }
+        let dev = auto.stages.first();
+        let (plain, rollback) = (&plain, &rollback);
+        let wait = MergeDecision::Wait("…".into());
+        let policy_red = vec![run(CHECK_NAME, 1, CheckStatus::Completed, Some(Conclusion::Failure))];
+        let running = vec![
+            run(CHECK_NAME, 1, CheckStatus::Completed, Some(Conclusion::Success)),
+            run("e2e", 2, CheckStatus::InProgress, None),
+        ];
+        #[rustfmt::skip]
+        let cases: Vec<LookCase> = vec![
+            ("checks pending: 30 s after an event", facts(plain, dev, None), wait.clone(), 0, Some((at("2026-12-04T15:00:30Z"), 1))),
+            ("checks pending: backs off", facts(plain, dev, Some(WindowState::Open)), wait.clone(), 2, Some((at("2026-12-04T15:02:00Z"), 3))),
+            ("checks pending: bounded", facts(plain, dev, None), wait.clone(), crate::planner::wait::MERGE_LOOKS, None),
+            ("window closed: at its opening", facts(plain, dev, Some(WindowState::ClosedUntil(opens))), wait.clone(), 5, Some((opens, 0))),
+            ("window closed for good: nothing to wait for", facts(plain, dev, Some(WindowState::Closed)), wait.clone(), 0, None),
+            ("rollback ignores the window: checks backoff", facts(rollback, dev, Some(WindowState::ClosedUntil(opens))), wait.clone(), 0, Some((at("2026-12-04T15:00:30Z"), 1))),
+            ("policy red: baton re-runs it on an event", MergeFacts { checks: Some(&policy_red), ..facts(plain, dev, None) }, wait.clone(), 0, None),
+            ("another check running: looks", MergeFacts { checks: Some(&running), ..facts(plain, dev, None) }, wait.clone(), 0, Some((at("2026-12-04T15:00:30Z"), 1))),
+            ("merges now", facts(plain, dev, None), MergeDecision::Merge, 0, None),
+            ("never", facts(plain, dev, None), MergeDecision::Never("manual".into()), 0, None),
+            ("rebuilt", facts(plain, dev, None), MergeDecision::Rebuild, 0, None),
+        ];
+        for (what, f, d, attempt, want) in cases {
+            assert_eq!(look_again(&f, &d, now, attempt), want, "{what}");
         }
     }
 

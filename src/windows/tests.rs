@@ -197,6 +197,23 @@ fn daylight_saving_in_the_configured_zone() {
             WindowState::ClosedUntil(utc("2026-10-25T01:30:00Z")),
             "second 02:10 (CET)",
         ),
+        // A night window 02:00-04:00: in March 02:00 is skipped (opens at the jump, 03:00 CEST,
+        // 01:00Z); in October it opens at the first 02:00 (CEST, 00:00Z), not an hour later.
+        (
+            &["Sun 02:00-04:00"],
+            &[],
+            "2026-03-28T12:00:00Z",
+            WindowState::ClosedUntil(utc("2026-03-29T01:00:00Z")),
+            "night window, spring forward",
+        ),
+        (
+            &["Sun 02:00-04:00"],
+            &[],
+            "2026-10-24T12:00:00Z",
+            WindowState::ClosedUntil(utc("2026-10-25T00:00:00Z")),
+            "night window, fall back",
+        ),
+        (&["Sun 02:00-04:00"], &[], "2026-10-25T02:30:00Z", WindowState::Open, "03:30 CET: three hours long"),
         // Falling back re-enters a window without crossing its start: 02:59 CEST → 02:00 CET.
         (
             &["Sun 01:30-02:30"],
@@ -209,6 +226,11 @@ fn daylight_saving_in_the_configured_zone() {
     for (allow, deny, now, expected, why) in rows {
         let w = windows("Europe/Berlin", allow, deny);
         assert_eq!(w.state(utc(now)), *expected, "{now}: {why}");
+        let opening = match expected {
+            WindowState::ClosedUntil(t) => Some(*t),
+            _ => None,
+        };
+        assert_eq!(w.next_opening(utc(now)), opening, "{now}: {why}");
     }
 }
 

@@ -191,9 +191,8 @@ async fn silence_past_the_timeout_fails_the_record_once() {
     w.push("0.5.1").await;
     let bump = dev_bump(&w, "0.5.1").await;
     until_record(&w, &bump, "dev", "in_progress").await;
+    // The timeout is armed as a timer: no event and no reconcile, only the clock moves.
     w.advance(Duration::from_secs(31 * 60));
-    // Any event on the bump re-evaluates it (reconcile does too).
-    w.gh.post_status(REPO, &bump, "kustomization/flux-system/0c9c2e41", "success").await;
     let summary = until_record(&w, &bump, "dev", "failure").await;
     assert!(summary.ends_with("\nNo result from kustomization/myapp-dev/* within 30m.\n"), "{summary}");
     let pr = w.prs("dev").pop().unwrap();
@@ -202,6 +201,31 @@ async fn silence_past_the_timeout_fails_the_record_once() {
     w.settle().await;
     assert_eq!(w.gh.comments(REPO, pr.number).len(), 1);
     assert!(w.prs("staging").is_empty());
+    w.assert_no_violations();
+}
+
+/// The timeout's timer is a cache: a restart loses it, `reconcile` re-arms it from the bump
+/// commit's date, and it still fails the record at the same time with one comment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_mid_timeout_is_restored_by_reconcile() {
+    let mut w = world("      checks: [\"kustomization/myapp-dev/*\"]\n      timeout: 30m").await;
+    w.push("0.5.1").await;
+    let bump = dev_bump(&w, "0.5.1").await;
+    until_record(&w, &bump, "dev", "in_progress").await;
+    let armed = |w: &World| w.baton.engine.scheduler.wakes().contains(&baton::event::Wake::Bump { sha: bump.clone() });
+    w.settle().await;
+    assert!(armed(&w), "the timeout is armed");
+    w.restart_baton().await;
+    assert!(!armed(&w), "timers are a cache: the restart lost it");
+    w.baton.engine.reconcile(&REPO.parse().unwrap()).await.unwrap();
+    assert!(armed(&w), "reconcile re-armed it");
+    w.advance(Duration::from_secs(31 * 60));
+    let summary = until_record(&w, &bump, "dev", "failure").await;
+    assert!(summary.ends_with("\nNo result from kustomization/myapp-dev/* within 30m.\n"), "{summary}");
+    let pr = w.prs("dev").pop().unwrap();
+    w.until("a comment on the dev PR", |gh| !gh.comments(REPO, pr.number).is_empty()).await;
+    w.settle().await;
+    assert_eq!(w.gh.comments(REPO, pr.number).len(), 1);
     w.assert_no_violations();
 }
 

@@ -1,11 +1,13 @@
 //! Waiting is scheduling, not sleeping: a wait for a late signature holds no repository slot,
-//! a soak ends by itself, a newer push supersedes an older one's wait, and a restart mid-wait
-//! converges through `reconcile`.
+//! a soak ends by itself, a newer push supersedes an older one's wait, a restart mid-wait
+//! converges through `reconcile`, a rate-limited job runs again at the reset (others run
+//! meanwhile), and a merge whose check event was lost happens by the fallback look.
 
 use std::time::{Duration, Instant};
 
 use baton::event::Wake;
 
+use crate::support::fake_github::RateLimit;
 use crate::support::signing::{payload, push_signatures, Key, SigLayer};
 use crate::support::world::*;
 
@@ -40,7 +42,7 @@ fn waiting_for(w: &World) -> Vec<String> {
         .into_iter()
         .filter_map(|wake| match wake {
             Wake::Push { push, .. } => Some(push.tag.to_string()),
-            Wake::Bump { .. } => None,
+            _ => None,
         })
         .collect();
     tags.sort();
@@ -175,5 +177,122 @@ async fn soak_completes_by_itself_with_no_event_and_no_reconcile() {
     })
     .await;
     w.until("a staging PR", |_| !w.prs("staging").is_empty()).await;
+    w.assert_no_violations();
+}
+
+/// Jobs given back to the scheduler by a rate limit, waiting for its reset.
+fn rate_limited(w: &World) -> usize {
+    w.baton.engine.scheduler.wakes().iter().filter(|wake| matches!(wake, Wake::Retry { .. })).count()
+}
+
+/// A rate limit longer than baton waits in place gives the repository's slot back at once:
+/// `/status` is answered meanwhile, and at the reset (only the clock moves: no event, no
+/// reconcile) the push runs again and opens dev's PR, exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_job_runs_again_at_the_reset_while_others_run() {
+    let w = World::start().await;
+    w.gh.add_user("carol");
+    w.gh.set_permission(REPO, "carol", "write");
+    let issue = w.gh.create_issue(REPO, "alice", "releases", "").await;
+    // The installation's budget runs out as baton opens dev's PR; it resets in 10 minutes.
+    w.gh.rate_limit_next("POST", "/repos/org/deploy/pulls", RateLimit::PrimaryExhausted { reset_in_secs: 600 }, 1);
+    let began = Instant::now();
+    w.push("0.5.1").await;
+    until("the push's job given back until the reset", || rate_limited(&w) == 1).await;
+    w.settle().await;
+    assert!(began.elapsed() < Duration::from_secs(20), "not waited out in the slot");
+    assert_eq!(w.gh.pending_faults(), 0, "the limit was hit");
+    assert!(w.prs("dev").is_empty(), "{:?}", titles(&w));
+
+    let asked = Instant::now();
+    let id = w.gh.comment(REPO, issue, "carol", "/status").await;
+    w.until("a reply to /status", |gh| gh.comments(REPO, issue).iter().any(|c| c.author == "baton[bot]")).await;
+    eprintln!("while a rate-limited job waits for its reset: /status replied in {} ms", asked.elapsed().as_millis());
+    w.until("🚀 on /status", |gh| gh.reactions(REPO, id).contains(&"rocket".to_string())).await;
+    assert!(w.prs("dev").is_empty(), "nothing before the reset");
+    assert_eq!(rate_limited(&w), 1);
+
+    w.advance(Duration::from_secs(11 * 60));
+    w.until("dev's PR merged", |gh| gh.pulls(REPO).iter().any(|p| p.merged && p.title == "promote myapp 0.5.1 to dev"))
+        .await;
+    w.settle().await;
+    assert_eq!(w.prs("dev").len(), 1, "{:?}", titles(&w));
+    assert_eq!(w.gh.count_requests("POST", "/repos/org/deploy/pulls"), 2, "the limited one, then the PR");
+    assert_eq!(rate_limited(&w), 0);
+    w.assert_no_violations();
+}
+
+/// A command stopped by a rate limit (here: its reply) is not answered with an error: it runs
+/// again at the reset, finds the PR it opened, and replies once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_command_replies_once_after_the_reset() {
+    let w = World::start_manual().await;
+    w.gh.add_user("carol");
+    w.gh.set_permission(REPO, "carol", "write");
+    w.push("0.5.1").await;
+    w.until("dev's PR", |_| w.open_pr("dev").is_some()).await;
+    w.settle().await;
+    let issue = w.gh.create_issue(REPO, "alice", "releases", "").await;
+    let path = format!("/repos/org/deploy/issues/{issue}/comments");
+    w.gh.rate_limit_next("POST", &path, RateLimit::RetryAfter(300), 1);
+    let id = w.gh.comment(REPO, issue, "carol", "/promote dev").await;
+    until("the command given back until the reset", || rate_limited(&w) == 1).await;
+    w.settle().await;
+    assert_eq!(w.gh.pending_faults(), 0, "the limit was hit");
+    assert!(w.gh.comments(REPO, issue).iter().all(|c| c.author != "baton[bot]"), "no reply yet");
+
+    w.advance(Duration::from_secs(6 * 60));
+    w.until("a reply", |gh| gh.comments(REPO, issue).iter().any(|c| c.author == "baton[bot]")).await;
+    w.until("🚀", |gh| gh.reactions(REPO, id).contains(&"rocket".to_string())).await;
+    w.settle().await;
+    let replies: Vec<String> =
+        w.gh.comments(REPO, issue).into_iter().filter(|c| c.author == "baton[bot]").map(|c| c.body).collect();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(!w.gh.reactions(REPO, id).contains(&"confused".to_string()), "{}", replies[0]);
+    // The approval the first run recorded merged dev's one PR.
+    w.until("dev merged", |gh| gh.pulls(REPO).iter().any(|p| p.merged && p.title == "promote myapp 0.5.1 to dev"))
+        .await;
+    assert_eq!(w.prs("dev").len(), 1, "{:?}", titles(&w));
+    let commit = w.gh.commit(REPO, &merge_sha(&w, "promote myapp 0.5.1 to dev")).unwrap();
+    assert!(commit.message.contains("Baton-Approved-By: carol"), "{}", commit.message);
+    w.assert_no_violations();
+}
+
+/// baton's PR merges on the check event that says its checks passed; when that event is lost,
+/// the fallback look (30 s after `baton/policy` passed) merges it with no event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_whose_check_event_was_lost_happens_by_the_fallback_look() {
+    let w = World::start().await;
+    w.gh.lose_webhooks(&["check_run", "check_suite"]);
+    w.push("0.5.1").await;
+    w.until("dev's PR", |_| w.open_pr("dev").is_some()).await;
+    let pr = w.open_pr("dev").unwrap();
+    let policy = w.policy(&pr.head_sha).await;
+    assert_eq!(policy.conclusion.as_deref(), Some("success"));
+    w.settle().await;
+    assert!(w.open_pr("dev").is_some_and(|p| !p.merged), "no check event: nothing merged it");
+    let looks: Vec<Wake> = w
+        .baton
+        .engine
+        .scheduler
+        .wakes()
+        .into_iter()
+        .filter(|wake| matches!(wake, Wake::Pull { number, .. } if *number == pr.number))
+        .collect();
+    assert_eq!(looks, [Wake::Pull { number: pr.number, head_sha: pr.head_sha.clone(), attempt: 1 }]);
+
+    w.advance(Duration::from_secs(31));
+    w.until("dev merged", |gh| gh.pulls(REPO).iter().any(|p| p.merged && p.title == "promote myapp 0.5.1 to dev"))
+        .await;
+    w.settle().await;
+    assert!(
+        w.baton
+            .engine
+            .scheduler
+            .wakes()
+            .iter()
+            .all(|wake| !matches!(wake, Wake::Pull { number, .. } if *number == pr.number)),
+        "merged: no more looks"
+    );
     w.assert_no_violations();
 }

@@ -1,6 +1,9 @@
 //! Promotion windows (#13): a closed window holds a stage's automatic merge, with a pending
-//! `baton/policy` row saying until when; the merge happens once the window opens.
+//! `baton/policy` row saying until when; the merge happens once the window opens, by a timer
+//! armed at the opening (no event and no reconcile: only the clock moves), at the right UTC
+//! instant across daylight-saving changes.
 
+use baton::engine::scheduler::TimerKey;
 use baton::pointer::Format;
 
 use crate::support::world::*;
@@ -16,6 +19,15 @@ fn pipeline(host: &str) -> String {
     base.replace(anchor, &format!("{anchor}{windows}"))
 }
 
+fn utc(at: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(at).unwrap().to_utc()
+}
+
+/// When the timer of PR `number` is due, if armed.
+fn pull_timer(w: &World, number: u64) -> Option<chrono::DateTime<chrono::Utc>> {
+    w.baton.engine.scheduler.due(&TimerKey::Pull { repo: REPO.parse().unwrap(), number })
+}
+
 /// Sets baton's clock to `at` (RFC 3339), through the World's offset.
 fn set_clock(w: &World, at: &str) {
     let target = chrono::DateTime::parse_from_rfc3339(at).unwrap().to_utc();
@@ -25,7 +37,7 @@ fn set_clock(w: &World, at: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_auto_promotion_in_a_deny_window_waits_and_merges_when_it_ends() {
-    let w = World::start_custom(pipeline, true).await;
+    let mut w = World::start_custom(pipeline, true).await;
     // Friday 4 December 2026, 16:00 in Berlin (UTC+1): inside the deny window.
     set_clock(&w, "2026-12-04T15:00:00Z");
     let digest = w.push("0.5.1").await;
@@ -47,14 +59,22 @@ async fn an_auto_promotion_in_a_deny_window_waits_and_merges_when_it_ends() {
     let summary = check.summary.clone().unwrap_or_default();
     insta::assert_snapshot!(summary.replace(&digest[..19], "sha256:<digest>").replace(&dev_bump[..7], "<sha>"));
 
-    // A reconcile inside the window changes nothing.
+    // The PR's timer is armed at the window's end.
+    w.settle().await;
+    assert_eq!(pull_timer(&w, pr.number), Some(utc("2026-12-07T07:00:00Z")));
+
+    // A restart loses it; a reconcile inside the window changes nothing but re-arms it.
+    w.restart_baton().await;
+    set_clock(&w, "2026-12-04T15:30:00Z");
+    assert_eq!(pull_timer(&w, pr.number), None, "timers are a cache");
     let repo = REPO.parse().unwrap();
     w.baton.engine.reconcile(&repo).await.unwrap();
     assert!(w.open_pr("staging").is_some_and(|p| !p.merged), "still open inside the window");
+    assert_eq!(pull_timer(&w, pr.number), Some(utc("2026-12-07T07:00:00Z")), "restored by reconcile");
 
-    // Monday 7 December, 08:01 in Berlin: the window has ended; the next reconcile merges.
+    // Monday 7 December, 08:01 in Berlin: the window has ended; with no event and no
+    // reconcile, the timer re-runs the policy check and merges.
     set_clock(&w, "2026-12-07T07:01:00Z");
-    w.baton.engine.reconcile(&repo).await.unwrap();
     w.until("staging merged", |gh| {
         gh.pulls(REPO).iter().any(|p| p.merged && p.title == "promote myapp 0.5.1 to staging")
     })
@@ -144,10 +164,11 @@ async fn an_approval_outside_the_allow_window_merges_when_it_opens() {
     let status = say(&w, issue, "erin", "/status").await;
     assert!(status.contains("| `prod` 🚧 closed until Thu 09:00 Europe/Berlin |"), "{status}");
 
-    // Thursday 09:01 in Berlin: the window is open; reconcile merges the approved PR.
+    assert_eq!(pull_timer(&w, pr.number), Some(utc("2026-12-03T08:00:00Z")), "armed at Thu 09:00 Berlin");
+
+    // Thursday 09:01 in Berlin: the window is open; the timer merges the approved PR (no
+    // event, no reconcile).
     set_clock(&w, "2026-12-03T08:01:00Z");
-    let repo = REPO.parse().unwrap();
-    w.baton.engine.reconcile(&repo).await.unwrap();
     w.until("prod merged", |_| merged_title(&w, "promote myapp 0.5.1 to prod").is_some()).await;
     assert_eq!(w.running(PROD, Format::FluxOci), format!("0.5.1@{digest}"));
     let commit = w.gh.commit(REPO, &merged_title(&w, "promote myapp 0.5.1 to prod").unwrap()).unwrap();
@@ -187,5 +208,47 @@ async fn a_rollback_during_a_freeze_window_goes_through() {
             .contains("➖ prod closed until Thu 2027-01-07 09:00 Europe/Berlin; rollbacks are exempt"),
         "the row says why the window does not hold it"
     );
+    w.assert_no_violations();
+}
+
+/// A night window on the Sunday the clocks go back (Europe/Berlin, 31 October 2027: 03:00 CEST
+/// becomes 02:00 CET at 01:00Z): "Sun 02:00-04:00" opens at the first 02:00, 00:00Z — not at
+/// 01:00Z, which a fixed UTC+1 would say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_opens_at_the_right_instant_when_the_clocks_go_back() {
+    let w = World::start_custom(
+        |host| {
+            let base = pipeline_yaml(host, "pull-request", "auto");
+            let anchor = "    freeze: { file: clusters/staging/FREEZE }\n";
+            let windows = "    windows:\n      timezone: Europe/Berlin\n      allow: [\"Sun 02:00-04:00\"]\n";
+            base.replace(anchor, &format!("{anchor}{windows}"))
+        },
+        true,
+    )
+    .await;
+    // Saturday 30 October 2027, 14:00 in Berlin (CEST).
+    set_clock(&w, "2027-10-30T12:00:00Z");
+    let digest = w.push("0.5.1").await;
+    w.until("dev merged", |gh| gh.pulls(REPO).iter().any(|p| p.merged && p.title == "promote myapp 0.5.1 to dev"))
+        .await;
+    let dev_bump = w.prs("dev").into_iter().find(|p| p.merged).and_then(|p| p.merge_commit_sha).unwrap();
+    w.gh.post_status(REPO, &dev_bump, "kustomization/myapp-dev", "success").await;
+    w.until("a staging PR", |_| w.open_pr("staging").is_some()).await;
+    let pr = w.open_pr("staging").unwrap();
+    w.until("baton/policy waiting", |gh| {
+        gh.check_run(REPO, &pr.head_sha, "baton/policy").and_then(|c| c.title).is_some_and(|t| t.starts_with("Waiting"))
+    })
+    .await;
+    w.settle().await;
+    assert_eq!(pull_timer(&w, pr.number), Some(utc("2027-10-31T00:00:00Z")), "02:00 CEST");
+    assert!(w.open_pr("staging").is_some_and(|p| !p.merged));
+
+    set_clock(&w, "2027-10-31T00:00:30Z");
+    w.until("staging merged", |gh| {
+        gh.pulls(REPO).iter().any(|p| p.merged && p.title == "promote myapp 0.5.1 to staging")
+    })
+    .await;
+    assert_eq!(w.running(STAGING, Format::HelmValues), format!("0.5.1@{digest}"));
+    w.settle().await;
     w.assert_no_violations();
 }

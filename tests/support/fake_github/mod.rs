@@ -242,6 +242,12 @@ impl FakeGitHub {
     }
 
     /// Also delivers every webhook to `url` (a second replica), at the same time as to the target.
+    /// Loses every later delivery of these webhook events (recorded as failed, never sent), as
+    /// a GitHub outage or a network problem does; `&[]` stops losing them.
+    pub fn lose_webhooks(&self, events: &[&str]) {
+        self.inner.shared.dispatcher.lock().unwrap().lose(events);
+    }
+
     pub fn add_webhook_mirror(&self, url: &str) {
         self.inner.shared.dispatcher.lock().unwrap().add_mirror(url);
     }

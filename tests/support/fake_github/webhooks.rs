@@ -52,6 +52,8 @@ pub struct Dispatcher {
     counter: u64,
     hook_id: u64,
     app_id: u64,
+    /// Events (`check_run`, …) whose deliveries are lost on the way: recorded, never sent.
+    lost: Vec<String>,
 }
 
 pub fn sign(secret: &str, body: &[u8]) -> String {
@@ -78,6 +80,7 @@ impl Dispatcher {
             counter: 0,
             hook_id: 4_242_424,
             app_id: 1,
+            lost: Vec::new(),
         }
     }
 
@@ -91,6 +94,11 @@ impl Dispatcher {
 
     pub fn set_app_id(&mut self, id: u64) {
         self.app_id = id;
+    }
+
+    /// From now on, deliveries of these events are lost (an empty list: none are).
+    pub fn lose(&mut self, events: &[&str]) {
+        self.lost = events.iter().map(|e| e.to_string()).collect();
     }
 
     pub fn enqueue(&mut self, ev: OutEvent) {
@@ -123,6 +131,12 @@ impl Dispatcher {
                 delivered: false,
                 redelivery: false,
             });
+            if self.lost.contains(&ev.event) {
+                let rec = d.last_mut().expect("just pushed");
+                rec.delivered = true;
+                rec.error = Some("lost on the way (injected)".into());
+                return;
+            }
             d.len() - 1
         };
         let mirrors = self.mirrors.clone();
