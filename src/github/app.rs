@@ -541,6 +541,31 @@ impl AppClient {
         Ok(oldest)
     }
 
+    /// Two replicas may answer one command at once: after posting a keyed comment, list the
+    /// issue's comments; the oldest of baton's comments with this key is the record and the
+    /// others are deleted ([`crate::receipts::twins`]; every replica decides the same way).
+    async fn keep_oldest_comment(&self, repo: &RepoName, number: u64, key: &str, created: u64) -> Result<u64> {
+        let comments = self.comment_values(repo, number).await?;
+        let bot = self.app_slug().await.map(|s| format!("{s}[bot]"));
+        let ours = |author: &str| match &bot {
+            Some(b) => author == b,
+            None => author.ends_with("[bot]"),
+        };
+        let listed = comments.iter().filter_map(|c| {
+            Some((c["id"].as_u64()?, c.pointer("/user/login").and_then(Value::as_str)?, c["body"].as_str()?))
+        });
+        let twins = crate::receipts::twins(key, created, listed, ours);
+        for id in &twins.delete {
+            tracing::info!(%repo, issue = number, duplicate = id, record = twins.keep, "deleting a twin comment");
+            match self.call(repo, Method::DELETE, &format!("{}/issues/comments/{id}", repo_path(repo)), None).await {
+                // Deleted by the other replica already.
+                Ok(_) | Err(GitHubError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(twins.keep)
+    }
+
     async fn comment_values(&self, repo: &RepoName, number: u64) -> Result<Vec<Value>> {
         let mut out = Vec::new();
         for page in 1..=10 {
@@ -1123,7 +1148,11 @@ impl GitHub for AppClient {
                 Reread::Comment { issue: number, body },
             )
             .await?;
-        a.value["id"].as_u64().ok_or_else(|| GitHubError::Other("comment without id".into()))
+        let id = a.value["id"].as_u64().ok_or_else(|| GitHubError::Other("comment without id".into()))?;
+        match hidden_key(body) {
+            Some(key) => self.keep_oldest_comment(repo, number, key, id).await,
+            None => Ok(id),
+        }
     }
 
     async fn comments(&self, repo: &RepoName, number: u64) -> Result<Vec<CommentInfo>> {
