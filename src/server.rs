@@ -340,6 +340,8 @@ pub struct Running {
     pub index: Arc<Index>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    /// The timer loop: it ends once the queue is gone, logging what it leaves to timers.
+    timers: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -349,12 +351,17 @@ impl Running {
         self.depth.get()
     }
 
-    /// Stops accepting, drains the queue (bounded by `grace`), and waits.
+    /// Stops accepting, drains the queue (bounded by `grace`), reports what it leaves to timers,
+    /// and waits.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         let _ = self.task.await;
+        // The timer loop notices the queue is gone within its nap and logs how many it left.
+        if tokio::time::timeout(Duration::from_secs(2), &mut self.timers).await.is_err() {
+            self.timers.abort();
+        }
     }
 }
 
@@ -368,7 +375,7 @@ pub fn spawn(
     let (queue, dispatcher) = queue::start(settings.server.queue_capacity, settings.server.concurrency, engine.clone());
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
     let depth = queue.depth_gauge();
-    tokio::spawn(crate::engine::scheduler::run(engine.clone(), queue.weak()));
+    let timers = tokio::spawn(crate::engine::scheduler::run(engine.clone(), queue.weak()));
     let index = engine.index.clone();
     let state = Arc::new(AppState {
         dedup: DeliveryDedup::new(Duration::from_secs(settings.server.dedup_window_secs), 100_000),
@@ -427,12 +434,29 @@ pub fn spawn(
             tracing::error!(error = %e, "server error");
         }
         // The router (and its queue handles) are gone; dropping ours lets the dispatcher finish.
+        let engine = state.engine.clone();
         drop(state);
         if tokio::time::timeout(grace, dispatcher).await.is_err() {
             tracing::warn!(grace_secs = grace.as_secs(), "queue not drained within the grace period");
         }
+        for wake in engine.scheduler.wakes() {
+            tracing::info!(timer = %left_to_timer(&wake), "left to a timer: reconcile and the next event restore it after the restart");
+        }
     });
-    Ok(Running { addr, depth, index, shutdown: Some(tx), task })
+    Ok(Running { addr, depth, index, shutdown: Some(tx), task, timers })
+}
+
+/// A pending timer, for the shutdown log.
+fn left_to_timer(wake: &crate::event::Wake) -> String {
+    match wake {
+        crate::event::Wake::Push { push, artifact, since, attempt } => format!(
+            "{artifact} {}:{} waiting since {} ({attempt} looks so far)",
+            push.repository,
+            push.tag,
+            since.to_rfc3339()
+        ),
+        crate::event::Wake::Bump { sha } => format!("soak of bump commit {sha}"),
+    }
 }
 
 /// One reconcile pass over the repositories that have a pipeline, without pauses or budget

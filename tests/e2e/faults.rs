@@ -219,3 +219,66 @@ async fn two_replicas_on_one_event_stream_make_no_duplicate_records() {
     assert_eq!(w.running("clusters/staging/values.yaml", Format::HelmValues), format!("0.5.1@{digest}"));
     w.assert_no_violations();
 }
+
+/// Two replicas answering one command at once (issue #12, item 4): both see `/promote prod`
+/// unanswered (their reads of the issue's comments are slowed so they decide together), both
+/// promote — one PR, the other finds it — and both reply. After posting, each lists the issue's
+/// comments; the oldest reply with the command's key stays and the other is deleted, by
+/// whichever replica looks first (both decide the same).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_answering_one_command_leave_one_reply() {
+    let w = world().await;
+    let digest = w.push("0.5.1").await;
+    w.until("dev merged", |_| merged_pr(&w, "dev").is_some()).await;
+    let dev = merged_pr(&w, "dev").unwrap();
+    w.gh.post_status(REPO, &dev, "kustomization/myapp-dev", "success").await;
+    w.until("staging merged", |_| merged_pr(&w, "staging").is_some()).await;
+    let staging = merged_pr(&w, "staging").unwrap();
+    w.gh.post_check_run(REPO, &staging, "e2e / staging", "success", "github-actions").await;
+    w.until("staging verified", |gh| {
+        gh.check_run(REPO, &staging, "baton/verified/staging").is_some_and(|c| c.conclusion.as_deref() == Some("success"))
+    })
+    .await;
+    w.settle().await;
+
+    let second = Baton::start(settings(&w.gh.url(), Some(&w.registry.host()))).await;
+    w.gh.add_webhook_mirror(&format!("{}/webhooks/github", second.url));
+    let issue = w.gh.create_issue(REPO, "alice", "releases", "").await;
+    w.gh.clear_requests();
+    // Both replicas' "is it answered?" reads take a while: both decide to run the command.
+    w.gh.inject(
+        Fault::on("GET", &format!("/repos/{REPO}/issues/{issue}/comments"))
+            .mode(FaultMode::Delay(std::time::Duration::from_millis(300)))
+            .times(2),
+    );
+    w.gh.comment(REPO, issue, "carol", "/promote prod").await;
+    w.until("prod merged", |_| merged_pr(&w, "prod").is_some()).await;
+    w.settle_with(&[&second]).await;
+
+    let posted = w
+        .gh
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == format!("/repos/{REPO}/issues/{issue}/comments"))
+        .count();
+    assert_eq!(posted, 2, "both replicas replied (the race this test is about happened)");
+    let deleted = w.gh.requests().iter().filter(|r| r.method == "DELETE" && r.path.contains("/issues/comments/")).count();
+    assert!(deleted >= 1, "the twin reply was deleted");
+    let replies: Vec<_> = w.gh.comments(REPO, issue).into_iter().filter(|c| c.author == "baton[bot]").collect();
+    assert_eq!(replies.len(), 1, "{replies:#?}");
+    assert!(replies[0].body.contains("<!-- baton:reply:"), "{}", replies[0].body);
+    let created: Vec<u64> = w
+        .gh
+        .deliveries()
+        .iter()
+        .filter(|d| d.event == "issue_comment" && d.action.as_deref() == Some("created"))
+        .filter(|d| d.payload.pointer("/comment/user/login").and_then(|v| v.as_str()) == Some("baton[bot]"))
+        .filter(|d| d.payload.pointer("/issue/number").and_then(|v| v.as_u64()) == Some(issue))
+        .filter_map(|d| d.payload.pointer("/comment/id")?.as_u64())
+        .collect();
+    assert_eq!(created.len(), 2, "{created:?}");
+    assert_eq!(Some(replies[0].id), created.iter().copied().min(), "the oldest reply is the one kept");
+    assert_eq!(w.prs("prod").len(), 1, "{:#?}", w.prs("prod"));
+    assert_eq!(w.running(PROD, Format::FluxOci), format!("0.5.1@{digest}"));
+    w.assert_no_violations();
+}

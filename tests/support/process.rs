@@ -20,7 +20,9 @@ pub struct BatonProcess {
 }
 
 fn command(env: &[(String, String)], args: &[&str], log: &std::path::Path) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"));
+    // Set for integration tests (the benchmarks that share this support code never run baton).
+    let bin = option_env!("CARGO_BIN_EXE_baton").expect("the baton binary (integration tests only)");
+    let mut cmd = tokio::process::Command::new(bin);
     cmd.args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
