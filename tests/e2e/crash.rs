@@ -14,6 +14,7 @@ use crate::support::fake_github::{Fault, FaultMode, FakeGitHub};
 use crate::support::process::{free_port, reconcile_once, BatonProcess};
 use crate::support::registry::{sha256, TestRegistry};
 use crate::support::signing::{payload, push_signatures, Key, SigLayer};
+use crate::faults::endpoint_of;
 use crate::support::world::*;
 
 const IMAGE_REPO: &str = "deployments/myapp";
@@ -44,8 +45,9 @@ struct ProcWorld {
     env: Vec<(String, String)>,
     port: u16,
     baton: BatonProcess,
-    /// The issue `/promote prod` was posted on.
+    /// The issue `/promote prod` was posted on, and its comment.
     issue: Option<u64>,
+    command: Option<u64>,
 }
 
 impl ProcWorld {
@@ -81,7 +83,7 @@ impl ProcWorld {
         env.push(("BATON_LOG__FORMAT".into(), "text".into()));
         env.push(("BATON_LOG__LEVEL".into(), "info,baton=debug".into()));
         let baton = BatonProcess::start(&env, port).await;
-        ProcWorld { gh, registry, key, env, port, baton, issue: None }
+        ProcWorld { gh, registry, key, env, port, baton, issue: None, command: None }
     }
 
     /// Signs 0.5.1 first, then pushes its tag: baton verifies at once (no wait to time).
@@ -153,7 +155,7 @@ impl ProcWorld {
             Step::PromoteProd => {
                 let issue = self.gh.create_issue(REPO, "alice", "releases", "").await;
                 self.issue = Some(issue);
-                self.gh.comment(REPO, issue, "carol", "/promote prod").await;
+                self.command = Some(self.gh.comment(REPO, issue, "carol", "/promote prod").await);
             }
         }
     }
@@ -219,44 +221,43 @@ impl ProcWorld {
         for v in self.gh.violations() {
             out.push(format!("violation: {v}"));
         }
-        out.join("\n").replace(&self.registry.host(), "<registry>")
+        // Ids differ between runs (the fake numbers comments and check runs from one counter);
+        // the reply's key must name the command.
+        let key = baton::receipts::reply_key(self.command.expect("the command was posted"));
+        out.join("\n").replace(&self.registry.host(), "<registry>").replace(&key, "<!-- baton:reply:<the command> -->")
     }
 }
 
-/// The state of an uninterrupted run (computed once per test binary).
-async fn uninterrupted() -> String {
-    static STATE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
-    STATE
-        .get_or_init(|| async {
-            let mut w = ProcWorld::start().await;
-            for step in STEPS {
-                w.trigger(step).await;
-                w.finished(step).await;
+/// What an uninterrupted run gives: its end state, and the write endpoints (method, path
+/// pattern) each step made, in the order it first made them — the points a crash is tried at.
+struct Uninterrupted {
+    state: String,
+    writes: Vec<(Step, Vec<(&'static str, &'static str)>)>,
+}
+
+/// Computed once per test binary.
+async fn uninterrupted() -> &'static Uninterrupted {
+    static RUN: tokio::sync::OnceCell<Uninterrupted> = tokio::sync::OnceCell::const_new();
+    RUN.get_or_init(|| async {
+        let mut w = ProcWorld::start().await;
+        let mut writes = vec![];
+        for step in STEPS {
+            w.gh.clear_requests();
+            w.trigger(step).await;
+            w.finished(step).await;
+            let mut endpoints: Vec<(&str, &str)> = vec![];
+            for r in w.gh.write_requests() {
+                let e = endpoint_of(&r.method, &r.path)
+                    .unwrap_or_else(|| panic!("{step:?}: a write the crash test does not cover: {} {}", r.method, r.path));
+                if !endpoints.contains(&e) {
+                    endpoints.push(e);
+                }
             }
-            w.state()
-        })
-        .await
-        .clone()
-}
-
-/// The write endpoints (method, path pattern) of each step, in the order the step makes them.
-fn writes_of(step: Step) -> &'static [(&'static str, &'static str)] {
-    const REF: (&str, &str) = ("POST", "/repos/*/*/git/refs");
-    const CONTENTS: (&str, &str) = ("PUT", "/repos/*/*/contents/**");
-    const PULL: (&str, &str) = ("POST", "/repos/*/*/pulls");
-    const LABELS: (&str, &str) = ("POST", "/repos/*/*/issues/*/labels");
-    const CHECK: (&str, &str) = ("POST", "/repos/*/*/check-runs");
-    const MERGE: (&str, &str) = ("PUT", "/repos/*/*/pulls/*/merge");
-    const REACTION: (&str, &str) = ("POST", "/repos/*/*/issues/comments/*/reactions");
-    const REPLY: (&str, &str) = ("POST", "/repos/*/*/issues/*/comments");
-    match step {
-        // The first check run of a push is the PR's baton/policy.
-        Step::Push => &[REF, CONTENTS, PULL, LABELS, CHECK, MERGE],
-        // The first check run here is the record baton/verified/dev, then staging's promotion.
-        Step::DevVerified => &[CHECK, REF, CONTENTS, PULL, LABELS, MERGE],
-        Step::StagingVerified => &[CHECK],
-        Step::PromoteProd => &[REACTION, REF, CONTENTS, PULL, LABELS, REPLY, MERGE],
-    }
+            writes.push((step, endpoints));
+        }
+        Uninterrupted { state: w.state(), writes }
+    })
+    .await
 }
 
 /// One run of the routine path with baton killed right after GitHub applied the first write to
@@ -280,12 +281,15 @@ async fn crashed_run(crash_in: Step, method: &str, path: &str) -> String {
 }
 
 async fn crash_matrix(step: Step) {
-    let want = uninterrupted().await;
+    let run = uninterrupted().await;
+    let want = &run.state;
+    let writes = &run.writes.iter().find(|(s, _)| *s == step).expect("every step ran").1;
+    assert!(!writes.is_empty(), "{step:?} writes nothing");
     let mut diverged = vec![];
-    for (method, path) in writes_of(step) {
+    for (method, path) in writes {
         let got = crashed_run(step, method, path).await;
         let row = format!("{step:?}: SIGKILL after {method} {path}");
-        if got == want {
+        if got == *want {
             eprintln!("{row} → converged");
         } else {
             eprintln!("{row} → diverged");
@@ -306,7 +310,7 @@ async fn sigkill_after_each_write_of_dev_verification_and_staging_promotion_conv
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_after_the_staging_record_converges() {
+async fn sigkill_after_each_write_of_staging_verification_converges() {
     crash_matrix(Step::StagingVerified).await;
 }
 

@@ -13,7 +13,7 @@ const PROD: &str = "clusters/prod/myapp.yaml";
 
 /// Every write endpoint of the routine path (method, path pattern), checked against what a clean
 /// run really writes by `the_matrix_covers_every_write_of_the_routine_path`.
-const WRITES: &[(&str, &str)] = &[
+pub(crate) const WRITES: &[(&str, &str)] = &[
     // A promotion's commit is made by the contents API (one PUT per pointer file).
     ("POST", "/repos/*/*/git/refs"),
     ("PUT", "/repos/*/*/contents/**"),
@@ -106,7 +106,7 @@ fn outcome(w: &World, digest: &str, issue: u64) -> String {
     }
 }
 
-fn endpoint_of(method: &str, path: &str) -> Option<(&'static str, &'static str)> {
+pub(crate) fn endpoint_of(method: &str, path: &str) -> Option<(&'static str, &'static str)> {
     use crate::support::fake_github::PathMatch;
     WRITES.iter().copied().find(|(m, p)| *m == method && PathMatch::parse(p).matches(path))
 }
