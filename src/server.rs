@@ -340,8 +340,6 @@ pub struct Running {
     pub index: Arc<Index>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
-    /// The timer loop: it ends once the queue is gone, logging what it leaves to timers.
-    timers: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -358,10 +356,6 @@ impl Running {
             let _ = tx.send(());
         }
         let _ = self.task.await;
-        // The timer loop notices the queue is gone within its nap and logs how many it left.
-        if tokio::time::timeout(Duration::from_secs(2), &mut self.timers).await.is_err() {
-            self.timers.abort();
-        }
     }
 }
 
@@ -375,7 +369,7 @@ pub fn spawn(
     let (queue, dispatcher) = queue::start(settings.server.queue_capacity, settings.server.concurrency, engine.clone());
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
     let depth = queue.depth_gauge();
-    let timers = tokio::spawn(crate::engine::scheduler::run(engine.clone(), queue.weak()));
+    tokio::spawn(crate::engine::scheduler::run(engine.clone(), queue.weak()));
     let index = engine.index.clone();
     let state = Arc::new(AppState {
         dedup: DeliveryDedup::new(Duration::from_secs(settings.server.dedup_window_secs), 100_000),
@@ -439,11 +433,15 @@ pub fn spawn(
         if tokio::time::timeout(grace, dispatcher).await.is_err() {
             tracing::warn!(grace_secs = grace.as_secs(), "queue not drained within the grace period");
         }
-        for wake in engine.scheduler.wakes() {
-            tracing::info!(timer = %left_to_timer(&wake), "left to a timer: reconcile and the next event restore it after the restart");
+        // After the drain (the jobs drained may have armed waits): what is left to timers, which
+        // a restart loses and reconcile and the next event restore.
+        let wakes = engine.scheduler.wakes();
+        tracing::info!(timers = wakes.len(), "drained; timers left: reconcile and the next event restore them after the restart");
+        for wake in &wakes {
+            tracing::info!(timer = %left_to_timer(wake), "left to a timer");
         }
     });
-    Ok(Running { addr, depth, index, shutdown: Some(tx), task, timers })
+    Ok(Running { addr, depth, index, shutdown: Some(tx), task })
 }
 
 /// A pending timer, for the shutdown log.

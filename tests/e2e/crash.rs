@@ -52,6 +52,11 @@ struct ProcWorld {
 
 impl ProcWorld {
     async fn start() -> ProcWorld {
+        ProcWorld::start_with(&[]).await
+    }
+
+    /// With more (or other) settings in baton's environment.
+    async fn start_with(extra: &[(&str, &str)]) -> ProcWorld {
         let gh = FakeGitHub::start().await;
         gh.set_app(APP_ID, "baton");
         gh.set_request_validator(validate_request);
@@ -82,6 +87,7 @@ impl ProcWorld {
         env.push(("BATON_RECONCILE__INTERVAL_SECS".into(), "0".into()));
         env.push(("BATON_LOG__FORMAT".into(), "text".into()));
         env.push(("BATON_LOG__LEVEL".into(), "info,baton=debug".into()));
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let baton = BatonProcess::start(&env, port).await;
         ProcWorld { gh, registry, key, env, port, baton, issue: None, command: None }
     }
@@ -317,4 +323,41 @@ async fn sigkill_after_each_write_of_staging_verification_converges() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_after_each_write_of_a_promote_command_converges() {
     crash_matrix(Step::PromoteProd).await;
+}
+
+/// SIGTERM drains and reports what it leaves to timers (issue #12, item 5). When the signal
+/// arrives, one job is in flight (the promotion of a signed 0.5.1, its branch creation slowed)
+/// and one is queued behind it (an unsigned 0.5.2, pushed while the first runs). The drain
+/// finishes both: 0.5.1's PR is opened and labelled, and 0.5.2's wait for a late signature
+/// (120 s) is armed — and left to a timer, which the log names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_the_queue_and_reports_what_it_leaves_to_timers() {
+    let mut w = ProcWorld::start_with(&[("BATON_VERIFY__SIGNATURE_WAIT_SECS", "120")]).await;
+    w.gh.inject(Fault::on("POST", "/repos/*/*/git/refs").mode(FaultMode::Delay(Duration::from_secs(2))));
+    w.push_signed("0.5.1").await;
+    w.until("0.5.1's branch being created", |gh| gh.pending_faults() == 0).await;
+    w.registry
+        .push_artifact(IMAGE_REPO, "0.5.2", b"manifests of 0.5.2", &[("org.opencontainers.image.source", "https://github.com/org/myapp")])
+        .await;
+    // baton has accepted 0.5.2's notification (the registry has nothing pending).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while w.registry.notifications().await.1 != 0 {
+        assert!(tokio::time::Instant::now() < deadline, "0.5.2's notification not delivered");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(w.gh.pulls(REPO).is_empty(), "SIGTERM arrives while 0.5.1's promotion is in flight");
+
+    let status = w.baton.terminate().await;
+    assert!(status.success(), "{status}");
+    let log = w.baton.log_text();
+    assert!(log.contains("shutting down: no new deliveries; draining the queue"), "{log}");
+    let pr = w.gh.pulls(REPO).into_iter().find(|p| p.head_ref == "baton/dev/myapp").expect("the drained job opened the PR");
+    assert_eq!(pr.title, "promote myapp 0.5.1 to dev");
+    assert_eq!(pr.labels, ["baton", "baton:dev"]);
+    let after: Vec<&str> = log.lines().skip_while(|l| !l.contains("drained; timers left")).collect();
+    assert!(after.first().is_some_and(|l| l.contains("timers=1")), "{log}");
+    let left: Vec<&&str> = after.iter().filter(|l| l.contains("left to a timer")).collect();
+    assert_eq!(left.len(), 1, "{log}");
+    assert!(left[0].contains("timer=myapp deployments/myapp:0.5.2 waiting since"), "{}", left[0]);
+    assert!(!log.contains("queue not drained"), "{log}");
 }
