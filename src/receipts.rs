@@ -25,12 +25,12 @@ pub fn answered<'a>(comment_id: u64, comments: impl IntoIterator<Item = (&'a str
     comments.into_iter().any(|(author, body)| author.ends_with("[bot]") && body.contains(&key))
 }
 
-/// Several comments carrying one hidden key: the oldest (lowest id) is the record, the others
-/// are twins to delete.
+/// Several comments (or issues) carrying one hidden key: the oldest (lowest id or number) is
+/// the record, the others are twins to remove (comments are deleted, issues closed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Twins {
     pub keep: u64,
-    pub delete: Vec<u64>,
+    pub others: Vec<u64>,
 }
 
 /// Two replicas answering one command at once both post a reply with the same hidden key (so
@@ -53,7 +53,7 @@ pub fn twins<'a>(
     ids.sort_unstable();
     ids.dedup();
     let keep = ids[0];
-    Twins { keep, delete: ids.into_iter().skip(1).collect() }
+    Twins { keep, others: ids.into_iter().skip(1).collect() }
 }
 
 /// Recent comments that are commands (or malformed commands, which get an error reply) written
@@ -122,7 +122,7 @@ mod tests {
         ];
         for (created, comments, keep, delete) in rows {
             let got = twins(key, *created, comments.iter().copied(), ours);
-            assert_eq!(got, Twins { keep: *keep, delete: delete.to_vec() }, "created {created}, {comments:?}");
+            assert_eq!(got, Twins { keep: *keep, others: delete.to_vec() }, "created {created}, {comments:?}");
         }
     }
 

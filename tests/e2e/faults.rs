@@ -282,3 +282,42 @@ async fn two_replicas_answering_one_command_leave_one_reply() {
     assert_eq!(w.running(PROD, Format::FluxOci), format!("0.5.1@{digest}"));
     w.assert_no_violations();
 }
+
+/// Two replicas rejecting one version at once (a signature by someone else's key): both find no
+/// `baton:rejected` issue for it (their reads are slowed so they decide together) and both open
+/// one; after opening, each lists the open rejected issues and the newer twin is closed as a
+/// duplicate, so one issue stays open — the oldest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_rejecting_one_version_leave_one_issue() {
+    use crate::support::signing::{payload, push_signatures, Key, SigLayer};
+    let key = Key::generate();
+    let w = World::start_signed(&key.public_pem()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second = Baton::start_verifying(listener, settings(&w.gh.url(), Some(&w.registry.host())), true).await;
+    // Both replicas' "is there an issue for it already?" reads take a while.
+    w.gh.inject(
+        Fault::on("GET", &format!("/repos/{REPO}/issues"))
+            .mode(FaultMode::Delay(std::time::Duration::from_millis(300)))
+            .times(2),
+    );
+    let other = Key::generate();
+    let (manifest, _) = w.registry.artifact_manifest(b"manifests of 0.5.2", &[]);
+    let digest = crate::support::registry::sha256(&manifest);
+    let image = format!("{}/deployments/myapp", w.registry.host());
+    push_signatures(&w.registry, "deployments/myapp", &digest, &[SigLayer::signed(&other, payload(&image, &digest))])
+        .await;
+    let pushed = w.registry.push_artifact("deployments/myapp", "0.5.2", b"manifests of 0.5.2", &[]).await;
+    assert_eq!(pushed, digest);
+    let envelope = push_envelope(&w.registry.host(), "deployments/myapp", "0.5.2", &digest);
+    assert!(second.post_registry(&envelope).await.status().is_success());
+    w.settle_with(&[&second]).await;
+
+    let rejected: Vec<_> =
+        w.gh.issues(REPO).into_iter().filter(|i| i.labels.iter().any(|l| l == "baton:rejected")).collect();
+    assert_eq!(rejected.len(), 2, "both replicas opened one (the race this test is about happened): {rejected:#?}");
+    let open: Vec<_> = rejected.iter().filter(|i| i.state == "open").collect();
+    assert_eq!(open.len(), 1, "{rejected:#?}");
+    assert_eq!(open[0].number, rejected.iter().map(|i| i.number).min().unwrap(), "the oldest stays open");
+    assert!(open[0].title.contains("0.5.2"), "{}", open[0].title);
+    w.assert_no_violations();
+}
