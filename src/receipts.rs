@@ -102,13 +102,16 @@ mod tests {
         }
     }
 
+    /// (id, author, body) as the listing gives them.
+    type Listed<'a> = (u64, &'a str, &'a str);
+
     #[test]
     fn twins_keep_the_oldest() {
         let ours = |a: &str| a == "baton[bot]";
         let key = "<!-- baton:reply:7 -->";
         let body = "Done.\n\n<!-- baton:reply:7 -->";
         #[rustfmt::skip]
-        let rows: &[(u64, &[(u64, &str, &str)], u64, &[u64])] = &[
+        let rows: &[(u64, &[Listed], u64, &[u64])] = &[
             // alone (the listing does not show it yet, or does)
             (20, &[], 20, &[]),
             (20, &[(20, "baton[bot]", body)], 20, &[]),

@@ -436,7 +436,10 @@ pub fn spawn(
         // After the drain (the jobs drained may have armed waits): what is left to timers, which
         // a restart loses and reconcile and the next event restore.
         let wakes = engine.scheduler.wakes();
-        tracing::info!(timers = wakes.len(), "drained; timers left: reconcile and the next event restore them after the restart");
+        tracing::info!(
+            timers = wakes.len(),
+            "drained; timers left: reconcile and the next event restore them after the restart"
+        );
         for wake in &wakes {
             tracing::info!(timer = %left_to_timer(wake), "left to a timer");
         }

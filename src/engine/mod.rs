@@ -118,10 +118,18 @@ pub struct Engine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Noop(String),
-    PullRequest { number: u64, url: String },
+    PullRequest {
+        number: u64,
+        url: String,
+    },
     /// The open PR already proposed exactly this (labels completed if a crash left them out).
-    Proposed { number: u64, url: String },
-    Committed { sha: String },
+    Proposed {
+        number: u64,
+        url: String,
+    },
+    Committed {
+        sha: String,
+    },
 }
 
 impl Engine {

@@ -79,7 +79,10 @@ pub enum Decision {
     Noop(String),
     /// The open PR already proposes exactly this offer: it is the promotion's outcome. A crash
     /// between opening it and labelling it leaves it without some labels: these are added.
-    Proposed { number: u64, missing_labels: Vec<String> },
+    Proposed {
+        number: u64,
+        missing_labels: Vec<String>,
+    },
     Write(Box<WritePlan>),
 }
 

@@ -10,11 +10,11 @@
 
 use std::time::Duration;
 
-use crate::support::fake_github::{Fault, FaultMode, FakeGitHub};
+use crate::faults::endpoint_of;
+use crate::support::fake_github::{FakeGitHub, Fault, FaultMode};
 use crate::support::process::{free_port, reconcile_once, BatonProcess};
 use crate::support::registry::{sha256, TestRegistry};
 use crate::support::signing::{payload, push_signatures, Key, SigLayer};
-use crate::faults::endpoint_of;
 use crate::support::world::*;
 
 const IMAGE_REPO: &str = "deployments/myapp";
@@ -201,7 +201,13 @@ impl ProcWorld {
             for p in self.gh.pulls(REPO).into_iter().filter(|p| p.head_ref == branch) {
                 let mut labels = p.labels.clone();
                 labels.sort();
-                out.push(format!("{stage} PR: {} [{}] merged={} by={:?}", p.title, labels.join(","), p.merged, p.merged_by));
+                out.push(format!(
+                    "{stage} PR: {} [{}] merged={} by={:?}",
+                    p.title,
+                    labels.join(","),
+                    p.merged,
+                    p.merged_by
+                ));
             }
         }
         for stage in ["dev", "staging"] {
@@ -253,8 +259,9 @@ async fn uninterrupted() -> &'static Uninterrupted {
             w.finished(step).await;
             let mut endpoints: Vec<(&str, &str)> = vec![];
             for r in w.gh.write_requests() {
-                let e = endpoint_of(&r.method, &r.path)
-                    .unwrap_or_else(|| panic!("{step:?}: a write the crash test does not cover: {} {}", r.method, r.path));
+                let e = endpoint_of(&r.method, &r.path).unwrap_or_else(|| {
+                    panic!("{step:?}: a write the crash test does not cover: {} {}", r.method, r.path)
+                });
                 if !endpoints.contains(&e) {
                     endpoints.push(e);
                 }
@@ -337,7 +344,12 @@ async fn sigterm_drains_the_queue_and_reports_what_it_leaves_to_timers() {
     w.push_signed("0.5.1").await;
     w.until("0.5.1's branch being created", |gh| gh.pending_faults() == 0).await;
     w.registry
-        .push_artifact(IMAGE_REPO, "0.5.2", b"manifests of 0.5.2", &[("org.opencontainers.image.source", "https://github.com/org/myapp")])
+        .push_artifact(
+            IMAGE_REPO,
+            "0.5.2",
+            b"manifests of 0.5.2",
+            &[("org.opencontainers.image.source", "https://github.com/org/myapp")],
+        )
         .await;
     // baton has accepted 0.5.2's notification (the registry has nothing pending).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -351,7 +363,8 @@ async fn sigterm_drains_the_queue_and_reports_what_it_leaves_to_timers() {
     assert!(status.success(), "{status}");
     let log = w.baton.log_text();
     assert!(log.contains("shutting down: no new deliveries; draining the queue"), "{log}");
-    let pr = w.gh.pulls(REPO).into_iter().find(|p| p.head_ref == "baton/dev/myapp").expect("the drained job opened the PR");
+    let pr =
+        w.gh.pulls(REPO).into_iter().find(|p| p.head_ref == "baton/dev/myapp").expect("the drained job opened the PR");
     assert_eq!(pr.title, "promote myapp 0.5.1 to dev");
     assert_eq!(pr.labels, ["baton", "baton:dev"]);
     let after: Vec<&str> = log.lines().skip_while(|l| !l.contains("drained; timers left")).collect();

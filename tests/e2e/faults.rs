@@ -236,7 +236,8 @@ async fn two_replicas_answering_one_command_leave_one_reply() {
     let staging = merged_pr(&w, "staging").unwrap();
     w.gh.post_check_run(REPO, &staging, "e2e / staging", "success", "github-actions").await;
     w.until("staging verified", |gh| {
-        gh.check_run(REPO, &staging, "baton/verified/staging").is_some_and(|c| c.conclusion.as_deref() == Some("success"))
+        gh.check_run(REPO, &staging, "baton/verified/staging")
+            .is_some_and(|c| c.conclusion.as_deref() == Some("success"))
     })
     .await;
     w.settle().await;
@@ -255,27 +256,26 @@ async fn two_replicas_answering_one_command_leave_one_reply() {
     w.until("prod merged", |_| merged_pr(&w, "prod").is_some()).await;
     w.settle_with(&[&second]).await;
 
-    let posted = w
-        .gh
-        .requests()
-        .iter()
-        .filter(|r| r.method == "POST" && r.path == format!("/repos/{REPO}/issues/{issue}/comments"))
-        .count();
+    let posted =
+        w.gh.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path == format!("/repos/{REPO}/issues/{issue}/comments"))
+            .count();
     assert_eq!(posted, 2, "both replicas replied (the race this test is about happened)");
-    let deleted = w.gh.requests().iter().filter(|r| r.method == "DELETE" && r.path.contains("/issues/comments/")).count();
+    let deleted =
+        w.gh.requests().iter().filter(|r| r.method == "DELETE" && r.path.contains("/issues/comments/")).count();
     assert!(deleted >= 1, "the twin reply was deleted");
     let replies: Vec<_> = w.gh.comments(REPO, issue).into_iter().filter(|c| c.author == "baton[bot]").collect();
     assert_eq!(replies.len(), 1, "{replies:#?}");
     assert!(replies[0].body.contains("<!-- baton:reply:"), "{}", replies[0].body);
-    let created: Vec<u64> = w
-        .gh
-        .deliveries()
-        .iter()
-        .filter(|d| d.event == "issue_comment" && d.action.as_deref() == Some("created"))
-        .filter(|d| d.payload.pointer("/comment/user/login").and_then(|v| v.as_str()) == Some("baton[bot]"))
-        .filter(|d| d.payload.pointer("/issue/number").and_then(|v| v.as_u64()) == Some(issue))
-        .filter_map(|d| d.payload.pointer("/comment/id")?.as_u64())
-        .collect();
+    let created: Vec<u64> =
+        w.gh.deliveries()
+            .iter()
+            .filter(|d| d.event == "issue_comment" && d.action.as_deref() == Some("created"))
+            .filter(|d| d.payload.pointer("/comment/user/login").and_then(|v| v.as_str()) == Some("baton[bot]"))
+            .filter(|d| d.payload.pointer("/issue/number").and_then(|v| v.as_u64()) == Some(issue))
+            .filter_map(|d| d.payload.pointer("/comment/id")?.as_u64())
+            .collect();
     assert_eq!(created.len(), 2, "{created:?}");
     assert_eq!(Some(replies[0].id), created.iter().copied().min(), "the oldest reply is the one kept");
     assert_eq!(w.prs("prod").len(), 1, "{:#?}", w.prs("prod"));

@@ -21,7 +21,9 @@ pub struct BatonProcess {
 
 fn command(env: &[(String, String)], args: &[&str], log: &std::path::Path) -> tokio::process::Command {
     // Set for integration tests (the benchmarks that share this support code never run baton).
-    let bin = option_env!("CARGO_BIN_EXE_baton").expect("the baton binary (integration tests only)");
+    let Some(bin) = option_env!("CARGO_BIN_EXE_baton") else {
+        panic!("the baton binary is known to integration tests only");
+    };
     let mut cmd = tokio::process::Command::new(bin);
     cmd.args(args)
         .env_clear()
