@@ -66,6 +66,7 @@ OPERATIONS = [
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
     ("GET", "/repos/{owner}/{repo}/issues/comments"),
     ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
+    ("DELETE", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
     ("POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"),
     ("GET", "/repos/{owner}/{repo}/labels/{name}"),
     ("POST", "/repos/{owner}/{repo}/labels"),

@@ -25,6 +25,37 @@ pub fn answered<'a>(comment_id: u64, comments: impl IntoIterator<Item = (&'a str
     comments.into_iter().any(|(author, body)| author.ends_with("[bot]") && body.contains(&key))
 }
 
+/// Several comments (or issues) carrying one hidden key: the oldest (lowest id or number) is
+/// the record, the others are twins to remove (comments are deleted, issues closed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Twins {
+    pub keep: u64,
+    pub others: Vec<u64>,
+}
+
+/// Two replicas answering one command at once both post a reply with the same hidden key (so
+/// may a repeat whose re-read had not seen the first yet). Each writer, after posting, lists the
+/// issue's comments and calls this with its own comment (`created`, which a lagging listing may
+/// not show yet) and every comment `ours` wrote: the lowest id carrying `key` is kept and the
+/// rest are deleted. Every replica computes the same answer, so they agree without talking.
+pub fn twins<'a>(
+    key: &str,
+    created: u64,
+    comments: impl IntoIterator<Item = (u64, &'a str, &'a str)>,
+    ours: impl Fn(&str) -> bool,
+) -> Twins {
+    let mut ids: Vec<u64> = comments
+        .into_iter()
+        .filter(|(_, author, body)| ours(author) && body.contains(key))
+        .map(|(id, _, _)| id)
+        .chain([created])
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let keep = ids[0];
+    Twins { keep, others: ids.into_iter().skip(1).collect() }
+}
+
 /// Recent comments that are commands (or malformed commands, which get an error reply) written
 /// by people, created at or after `since` (RFC 3339, compared as instants), and not answered by
 /// any comment in `recent`. `recent` is the repository-wide listing, which holds the answers too
@@ -68,6 +99,33 @@ mod tests {
         ];
         for (comments, want) in rows {
             assert_eq!(answered(42, comments.iter().copied()), *want, "{comments:?}");
+        }
+    }
+
+    /// (id, author, body) as the listing gives them.
+    type Listed<'a> = (u64, &'a str, &'a str);
+
+    #[test]
+    fn twins_keep_the_oldest() {
+        let ours = |a: &str| a == "baton[bot]";
+        let key = "<!-- baton:reply:7 -->";
+        let body = "Done.\n\n<!-- baton:reply:7 -->";
+        #[rustfmt::skip]
+        let rows: &[(u64, &[Listed], u64, &[u64])] = &[
+            // alone (the listing does not show it yet, or does)
+            (20, &[], 20, &[]),
+            (20, &[(20, "baton[bot]", body)], 20, &[]),
+            // a twin posted first by the other replica: ours goes
+            (21, &[(20, "baton[bot]", body), (21, "baton[bot]", body)], 20, &[21]),
+            (21, &[(20, "baton[bot]", body)], 20, &[21]),
+            // ours is the oldest: the other replica's goes (whichever replica deletes it first)
+            (20, &[(20, "baton[bot]", body), (21, "baton[bot]", body), (22, "baton[bot]", body)], 20, &[21, 22]),
+            // not twins: another key, another author, the command itself
+            (21, &[(19, "alice", body), (20, "baton[bot]", "Done.\n\n<!-- baton:reply:71 -->")], 21, &[]),
+        ];
+        for (created, comments, keep, delete) in rows {
+            let got = twins(key, *created, comments.iter().copied(), ours);
+            assert_eq!(got, Twins { keep: *keep, others: delete.to_vec() }, "created {created}, {comments:?}");
         }
     }
 

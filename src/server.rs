@@ -349,7 +349,8 @@ impl Running {
         self.depth.get()
     }
 
-    /// Stops accepting, drains the queue (bounded by `grace`), and waits.
+    /// Stops accepting, drains the queue (bounded by `grace`), reports what it leaves to timers,
+    /// and waits.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -427,12 +428,42 @@ pub fn spawn(
             tracing::error!(error = %e, "server error");
         }
         // The router (and its queue handles) are gone; dropping ours lets the dispatcher finish.
+        let engine = state.engine.clone();
         drop(state);
         if tokio::time::timeout(grace, dispatcher).await.is_err() {
             tracing::warn!(grace_secs = grace.as_secs(), "queue not drained within the grace period");
         }
+        // After the drain (the jobs drained may have armed waits): what is left to timers, which
+        // a restart loses and reconcile and the next event restore.
+        let wakes = engine.scheduler.wakes();
+        tracing::info!(
+            timers = wakes.len(),
+            "drained; timers left: reconcile and the next event restore them after the restart"
+        );
+        for wake in &wakes {
+            tracing::info!(timer = %left_to_timer(wake), "left to a timer");
+        }
     });
     Ok(Running { addr, depth, index, shutdown: Some(tx), task })
+}
+
+/// A pending timer, for the shutdown log.
+fn left_to_timer(wake: &crate::event::Wake) -> String {
+    match wake {
+        crate::event::Wake::Push { push, artifact, since, attempt } => format!(
+            "{artifact} {}:{} waiting since {} ({attempt} looks so far)",
+            push.repository,
+            push.tag,
+            since.to_rfc3339()
+        ),
+        crate::event::Wake::Bump { sha } => format!("soak or verification timeout of bump commit {sha}"),
+        crate::event::Wake::Pull { number, head_sha, attempt } => {
+            format!("merge of PR #{number} (head {head_sha}, {attempt} fallback looks so far)")
+        }
+        crate::event::Wake::Retry { delivery, runs, .. } => {
+            format!("job of delivery {delivery} stopped by a rate limit ({runs} times so far)")
+        }
+    }
 }
 
 /// One reconcile pass over the repositories that have a pipeline, without pauses or budget

@@ -417,7 +417,9 @@ impl Engine {
 fn outcome_reply(stage: &Stage, version: &Version, outcome: anyhow::Result<Outcome>) -> Reply {
     super::report_outcome(stage, version, &outcome);
     match outcome {
-        Ok(Outcome::PullRequest { number, .. }) => {
+        // The same answer whether this run opened the PR or finds it open (a replayed command
+        // whose first run crashed after opening it).
+        Ok(Outcome::PullRequest { number, .. } | Outcome::Proposed { number, .. }) => {
             Reply::Done(format!("#{number} moves {} to `{}` (`{}`)", stage.name, version.tag, version.digest.short()))
         }
         Ok(Outcome::Committed { sha }) => {

@@ -118,8 +118,18 @@ pub struct Engine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Noop(String),
-    PullRequest { number: u64, url: String },
-    Committed { sha: String },
+    PullRequest {
+        number: u64,
+        url: String,
+    },
+    /// The open PR already proposed exactly this (labels completed if a crash left them out).
+    Proposed {
+        number: u64,
+        url: String,
+    },
+    Committed {
+        sha: String,
+    },
 }
 
 impl Engine {
@@ -374,6 +384,10 @@ pub(crate) fn report_outcome(stage: &Stage, v: &Version, outcome: &anyhow::Resul
         Ok(Outcome::Noop(why)) => {
             crate::metrics::promotion(stage.name.as_str(), "noop");
             tracing::info!(stage = %stage.name, version = %v, "no promotion: {why}");
+        }
+        Ok(Outcome::Proposed { number, .. }) => {
+            crate::metrics::promotion(stage.name.as_str(), "noop");
+            tracing::info!(stage = %stage.name, version = %v, pull_request = number, "no promotion: the pull request already proposes it");
         }
         Ok(Outcome::PullRequest { number, .. }) => {
             crate::metrics::promotion(stage.name.as_str(), "pull_request");

@@ -241,6 +241,14 @@ impl Engine {
             };
             let mut plan = match planner::plan_promotion(&snapshot, offer)? {
                 Decision::Noop(why) => return Ok(Outcome::Noop(why)),
+                Decision::Proposed { number, missing_labels } => {
+                    if !missing_labels.is_empty() {
+                        tracing::info!(pull_request = number, labels = ?missing_labels, "completing a pull request left without its labels");
+                        self.github.add_labels(&rp.repo, number, &missing_labels).await?;
+                    }
+                    let url = open_pr.as_ref().map(|p| p.html_url.clone()).unwrap_or_default();
+                    return Ok(Outcome::Proposed { number, url });
+                }
                 Decision::Write(plan) => plan,
             };
             self.add_changes(sp, offer, &mut plan).await;

@@ -14,6 +14,11 @@ use super::Engine;
 impl Engine {
     pub async fn reconcile(&self, repo: &RepoName) -> anyhow::Result<()> {
         let Some(loaded) = self.pipeline(repo).await? else { return Ok(()) };
+        // 0. Commands nobody answered (their reply, the receipt, is missing) come first: a
+        //    command whose run crashed after opening its PR finds that PR still open and answers
+        //    as the uninterrupted run would have ("#N moves …"), before step 3 merges it.
+        let stages: Vec<_> = loaded.pipeline.stages.iter().map(|s| s.name.clone()).collect();
+        self.replay_unanswered_commands(repo, &stages).await?;
         // 1. Missed registry pushes: the newest release tag of every artifact.
         for artifact in loaded.pipeline.artifacts.values() {
             let tags = match self.registry.list_tags(&artifact.image).await {
@@ -38,6 +43,12 @@ impl Engine {
             for artifact in stage.artifacts() {
                 let branch = crate::render::branch(&stage.name, artifact);
                 let Some(pr) = self.github.find_open_pull(repo, &branch).await? else { continue };
+                // A crash between opening the PR and labelling it.
+                let missing = crate::planner::promotion::missing_labels(&pr);
+                if !missing.is_empty() {
+                    tracing::info!(%repo, pull_request = pr.number, labels = ?missing, "completing a pull request left without its labels");
+                    self.github.add_labels(repo, pr.number, &missing).await?;
+                }
                 let policy = self.github.check_runs(repo, &pr.head_sha, Some(CHECK_NAME)).await?;
                 if !policy.iter().any(|c| c.status == CheckStatus::Completed) {
                     self.run_policy(repo, &(&pr).into()).await?;
@@ -49,9 +60,6 @@ impl Engine {
         if merged {
             self.evaluate_stages(repo, None).await?;
         }
-        // 5. Commands nobody answered (their reply, the receipt, is missing).
-        let stages: Vec<_> = loaded.pipeline.stages.iter().map(|s| s.name.clone()).collect();
-        self.replay_unanswered_commands(repo, &stages).await?;
         Ok(())
     }
 }

@@ -559,6 +559,54 @@ impl AppClient {
         merge_queue::parse_queue_state(&v).map_err(GitHubError::Other)
     }
 
+    /// Two replicas may answer one command at once: after posting a keyed comment, list the
+    /// issue's comments; the oldest of baton's comments with this key is the record and the
+    /// others are deleted ([`crate::receipts::twins`]; every replica decides the same way).
+    async fn keep_oldest_comment(&self, repo: &RepoName, number: u64, key: &str, created: u64) -> Result<u64> {
+        let comments = self.comment_values(repo, number).await?;
+        let bot = self.app_slug().await.map(|s| format!("{s}[bot]"));
+        let ours = |author: &str| match &bot {
+            Some(b) => author == b,
+            None => author.ends_with("[bot]"),
+        };
+        let listed = comments.iter().filter_map(|c| {
+            Some((c["id"].as_u64()?, c.pointer("/user/login").and_then(Value::as_str)?, c["body"].as_str()?))
+        });
+        let twins = crate::receipts::twins(key, created, listed, ours);
+        for id in &twins.others {
+            tracing::info!(%repo, issue = number, duplicate = id, record = twins.keep, "deleting a twin comment");
+            match self.call(repo, Method::DELETE, &format!("{}/issues/comments/{id}", repo_path(repo)), None).await {
+                // Deleted by the other replica already.
+                Ok(_) | Err(GitHubError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(twins.keep)
+    }
+
+    /// Two replicas may open the same keyed issue at once (`baton:rejected` for one version):
+    /// after opening, list the open issues with `label`; the oldest (lowest number) of baton's
+    /// with this key is the record and the others are closed as duplicates.
+    async fn keep_oldest_issue(&self, repo: &RepoName, label: &str, key: &str, created: u64) -> Result<u64> {
+        let path = format!("{}/issues?state=open&labels={}&per_page=100", repo_path(repo), encode_path(label, false));
+        let v = self.call(repo, Method::GET, &path, None).await?;
+        let bot = self.app_slug().await.map(|s| format!("{s}[bot]"));
+        let ours = |author: &str| match &bot {
+            Some(b) => author == b,
+            None => author.ends_with("[bot]"),
+        };
+        let listed = v.as_array().into_iter().flatten().filter_map(|i| {
+            Some((i["number"].as_u64()?, i.pointer("/user/login").and_then(Value::as_str)?, i["body"].as_str()?))
+        });
+        let twins = crate::receipts::twins(key, created, listed, ours);
+        for n in &twins.others {
+            tracing::info!(%repo, duplicate = n, record = twins.keep, "closing a twin issue");
+            let body = json!({"state": "closed", "state_reason": "duplicate"});
+            self.call(repo, Method::PATCH, &format!("{}/issues/{n}", repo_path(repo)), Some(body)).await?;
+        }
+        Ok(twins.keep)
+    }
+
     async fn comment_values(&self, repo: &RepoName, number: u64) -> Result<Vec<Value>> {
         let mut out = Vec::new();
         for page in 1..=10 {
@@ -1143,7 +1191,11 @@ impl GitHub for AppClient {
                 Reread::Comment { issue: number, body },
             )
             .await?;
-        a.value["id"].as_u64().ok_or_else(|| GitHubError::Other("comment without id".into()))
+        let id = a.value["id"].as_u64().ok_or_else(|| GitHubError::Other("comment without id".into()))?;
+        match hidden_key(body) {
+            Some(key) => self.keep_oldest_comment(repo, number, key, id).await,
+            None => Ok(id),
+        }
     }
 
     async fn comments(&self, repo: &RepoName, number: u64) -> Result<Vec<CommentInfo>> {
@@ -1287,7 +1339,11 @@ impl GitHub for AppClient {
                 Reread::Issue { label: labels.first().map(String::as_str), title, body },
             )
             .await?;
-        a.value["number"].as_u64().ok_or_else(|| GitHubError::Other("issue without number".into()))
+        let number = a.value["number"].as_u64().ok_or_else(|| GitHubError::Other("issue without number".into()))?;
+        match (hidden_key(body), labels.first()) {
+            (Some(key), Some(label)) => self.keep_oldest_issue(repo, label, key, number).await,
+            _ => Ok(number),
+        }
     }
 
     async fn issues_with_label(&self, repo: &RepoName, label: &str) -> Result<Vec<IssueInfo>> {

@@ -77,7 +77,20 @@ pub struct Snapshot<'a> {
 pub enum Decision {
     /// Nothing to do, and why (logged; a no-op is a normal outcome).
     Noop(String),
+    /// The open PR already proposes exactly this offer: it is the promotion's outcome. A crash
+    /// between opening it and labelling it leaves it without some labels: these are added.
+    Proposed {
+        number: u64,
+        missing_labels: Vec<String>,
+    },
     Write(Box<WritePlan>),
+}
+
+/// The labels a baton PR must carry (from its marker) that it lacks; empty for a PR without a
+/// marker. What completes a PR a crash left half-written.
+pub fn missing_labels(pr: &PullRequest) -> Vec<String> {
+    let Some(m) = render::parse_marker(&pr.body) else { return vec![] };
+    render::labels(&m.stage, m.rollback).into_iter().filter(|l| !pr.labels.contains(l)).collect()
 }
 
 /// Everything needed to write one promotion, computed up front.
@@ -161,7 +174,7 @@ pub fn plan_promotion(snapshot: &Snapshot, offer: &Offer) -> Result<Decision, Pl
             && m.rollback == rollback
             && m.approved_by == approved_by
         {
-            return Ok(Decision::Noop(format!("pull request #{} already proposes {v}", pr.number)));
+            return Ok(Decision::Proposed { number: pr.number, missing_labels: missing_labels(pr) });
         }
         if !rollback && !m.rollback && m.tag.compare(&v.tag) == Some(Ordering::Greater) {
             return Ok(Decision::Noop(format!("pull request #{} already proposes the newer {}", pr.number, m.tag)));
@@ -300,6 +313,9 @@ mod tests {
     fn outcome(d: Result<Decision, PlanError>) -> String {
         match d {
             Ok(Decision::Noop(why)) => format!("noop: {why}"),
+            Ok(Decision::Proposed { number, missing_labels }) => {
+                format!("proposed: #{number} (missing labels {missing_labels:?})")
+            }
             Ok(Decision::Write(p)) => {
                 format!("write: {} (existing PR {:?}, labels {:?})", p.title, p.existing_pr, p.labels)
             }
@@ -318,6 +334,7 @@ mod tests {
         let rollback = Intent::Rollback { by: "alice".into() };
         let rebuild = Intent::Rebuild { approved_by: vec![], rollback: false };
         let same_pr = pr_proposing(&marker(&newer, false));
+        let labelled = PullRequest { labels: vec!["baton".into(), "baton:dev".into()], ..same_pr.clone() };
         let newer_pr = pr_proposing(&marker(&v("1.2.0", 'c'), false));
         #[rustfmt::skip]
         let cases: Vec<(&str, Offer, Option<&PullRequest>, &str)> = vec![
@@ -326,7 +343,8 @@ mod tests {
             ("re-pushed tag", offer(v("1.0.0", 'd'), routine.clone()), None, "noop: dev already runs tag 1.0.0 (pinned to sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa); a re-pushed tag is not a new version"),
             ("newer", offer(newer.clone(), routine.clone()), None, "write: promote app 1.1.0 to dev (existing PR None, labels [\"baton\", \"baton:dev\"])"),
             ("rollback to an older one", offer(v("0.9.0", 'c'), rollback.clone()), None, "write: rollback app to 0.9.0 in dev (existing PR None, labels [\"baton\", \"baton:dev\", \"baton:rollback\"])"),
-            ("the open PR proposes it", offer(newer.clone(), routine.clone()), Some(&same_pr), "noop: pull request #7 already proposes 1.1.0@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"),
+            ("the open PR proposes it", offer(newer.clone(), routine.clone()), Some(&labelled), "proposed: #7 (missing labels [])"),
+            ("the open PR proposes it, a crash left it unlabelled", offer(newer.clone(), routine.clone()), Some(&same_pr), "proposed: #7 (missing labels [\"baton\", \"baton:dev\"])"),
             ("the open PR proposes a newer one", offer(newer.clone(), routine.clone()), Some(&newer_pr), "noop: pull request #7 already proposes the newer 1.2.0"),
             ("a rebuild rewrites the open PR", offer(newer.clone(), rebuild.clone()), Some(&same_pr), "write: promote app 1.1.0 to dev (existing PR Some(7), labels [\"baton\", \"baton:dev\"])"),
             ("an approval updates the open PR", offer(newer.clone(), Intent::Promote { by: "alice".into(), pinned: false }), Some(&same_pr), "write: promote app 1.1.0 to dev (existing PR Some(7), labels [\"baton\", \"baton:dev\"])"),

@@ -13,7 +13,7 @@ const PROD: &str = "clusters/prod/myapp.yaml";
 
 /// Every write endpoint of the routine path (method, path pattern), checked against what a clean
 /// run really writes by `the_matrix_covers_every_write_of_the_routine_path`.
-const WRITES: &[(&str, &str)] = &[
+pub(crate) const WRITES: &[(&str, &str)] = &[
     // A promotion's commit is made by the contents API (one PUT per pointer file).
     ("POST", "/repos/*/*/git/refs"),
     ("PUT", "/repos/*/*/contents/**"),
@@ -106,7 +106,7 @@ fn outcome(w: &World, digest: &str, issue: u64) -> String {
     }
 }
 
-fn endpoint_of(method: &str, path: &str) -> Option<(&'static str, &'static str)> {
+pub(crate) fn endpoint_of(method: &str, path: &str) -> Option<(&'static str, &'static str)> {
     use crate::support::fake_github::PathMatch;
     WRITES.iter().copied().find(|(m, p)| *m == method && PathMatch::parse(p).matches(path))
 }
@@ -217,5 +217,107 @@ async fn two_replicas_on_one_event_stream_make_no_duplicate_records() {
         assert!(runs.iter().filter(|c| c.id != live[0].id).all(|c| c.conclusion.as_deref() == Some("neutral")));
     }
     assert_eq!(w.running("clusters/staging/values.yaml", Format::HelmValues), format!("0.5.1@{digest}"));
+    w.assert_no_violations();
+}
+
+/// Two replicas answering one command at once (issue #12, item 4): both see `/promote prod`
+/// unanswered (their reads of the issue's comments are slowed so they decide together), both
+/// promote — one PR, the other finds it — and both reply. After posting, each lists the issue's
+/// comments; the oldest reply with the command's key stays and the other is deleted, by
+/// whichever replica looks first (both decide the same).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_answering_one_command_leave_one_reply() {
+    let w = world().await;
+    let digest = w.push("0.5.1").await;
+    w.until("dev merged", |_| merged_pr(&w, "dev").is_some()).await;
+    let dev = merged_pr(&w, "dev").unwrap();
+    w.gh.post_status(REPO, &dev, "kustomization/myapp-dev", "success").await;
+    w.until("staging merged", |_| merged_pr(&w, "staging").is_some()).await;
+    let staging = merged_pr(&w, "staging").unwrap();
+    w.gh.post_check_run(REPO, &staging, "e2e / staging", "success", "github-actions").await;
+    w.until("staging verified", |gh| {
+        gh.check_run(REPO, &staging, "baton/verified/staging")
+            .is_some_and(|c| c.conclusion.as_deref() == Some("success"))
+    })
+    .await;
+    w.settle().await;
+
+    let second = Baton::start(settings(&w.gh.url(), Some(&w.registry.host()))).await;
+    w.gh.add_webhook_mirror(&format!("{}/webhooks/github", second.url));
+    let issue = w.gh.create_issue(REPO, "alice", "releases", "").await;
+    w.gh.clear_requests();
+    // Both replicas' "is it answered?" reads take a while: both decide to run the command.
+    w.gh.inject(
+        Fault::on("GET", &format!("/repos/{REPO}/issues/{issue}/comments"))
+            .mode(FaultMode::Delay(std::time::Duration::from_millis(300)))
+            .times(2),
+    );
+    w.gh.comment(REPO, issue, "carol", "/promote prod").await;
+    w.until("prod merged", |_| merged_pr(&w, "prod").is_some()).await;
+    w.settle_with(&[&second]).await;
+
+    let posted =
+        w.gh.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path == format!("/repos/{REPO}/issues/{issue}/comments"))
+            .count();
+    assert_eq!(posted, 2, "both replicas replied (the race this test is about happened)");
+    let deleted =
+        w.gh.requests().iter().filter(|r| r.method == "DELETE" && r.path.contains("/issues/comments/")).count();
+    assert!(deleted >= 1, "the twin reply was deleted");
+    let replies: Vec<_> = w.gh.comments(REPO, issue).into_iter().filter(|c| c.author == "baton[bot]").collect();
+    assert_eq!(replies.len(), 1, "{replies:#?}");
+    assert!(replies[0].body.contains("<!-- baton:reply:"), "{}", replies[0].body);
+    let created: Vec<u64> =
+        w.gh.deliveries()
+            .iter()
+            .filter(|d| d.event == "issue_comment" && d.action.as_deref() == Some("created"))
+            .filter(|d| d.payload.pointer("/comment/user/login").and_then(|v| v.as_str()) == Some("baton[bot]"))
+            .filter(|d| d.payload.pointer("/issue/number").and_then(|v| v.as_u64()) == Some(issue))
+            .filter_map(|d| d.payload.pointer("/comment/id")?.as_u64())
+            .collect();
+    assert_eq!(created.len(), 2, "{created:?}");
+    assert_eq!(Some(replies[0].id), created.iter().copied().min(), "the oldest reply is the one kept");
+    assert_eq!(w.prs("prod").len(), 1, "{:#?}", w.prs("prod"));
+    assert_eq!(w.running(PROD, Format::FluxOci), format!("0.5.1@{digest}"));
+    w.assert_no_violations();
+}
+
+/// Two replicas rejecting one version at once (a signature by someone else's key): both find no
+/// `baton:rejected` issue for it (their reads are slowed so they decide together) and both open
+/// one; after opening, each lists the open rejected issues and the newer twin is closed as a
+/// duplicate, so one issue stays open — the oldest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_rejecting_one_version_leave_one_issue() {
+    use crate::support::signing::{payload, push_signatures, Key, SigLayer};
+    let key = Key::generate();
+    let w = World::start_signed(&key.public_pem()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second = Baton::start_verifying(listener, settings(&w.gh.url(), Some(&w.registry.host())), true).await;
+    // Both replicas' "is there an issue for it already?" reads take a while.
+    w.gh.inject(
+        Fault::on("GET", &format!("/repos/{REPO}/issues"))
+            .mode(FaultMode::Delay(std::time::Duration::from_millis(300)))
+            .times(2),
+    );
+    let other = Key::generate();
+    let (manifest, _) = w.registry.artifact_manifest(b"manifests of 0.5.2", &[]);
+    let digest = crate::support::registry::sha256(&manifest);
+    let image = format!("{}/deployments/myapp", w.registry.host());
+    push_signatures(&w.registry, "deployments/myapp", &digest, &[SigLayer::signed(&other, payload(&image, &digest))])
+        .await;
+    let pushed = w.registry.push_artifact("deployments/myapp", "0.5.2", b"manifests of 0.5.2", &[]).await;
+    assert_eq!(pushed, digest);
+    let envelope = push_envelope(&w.registry.host(), "deployments/myapp", "0.5.2", &digest);
+    assert!(second.post_registry(&envelope).await.status().is_success());
+    w.settle_with(&[&second]).await;
+
+    let rejected: Vec<_> =
+        w.gh.issues(REPO).into_iter().filter(|i| i.labels.iter().any(|l| l == "baton:rejected")).collect();
+    assert_eq!(rejected.len(), 2, "both replicas opened one (the race this test is about happened): {rejected:#?}");
+    let open: Vec<_> = rejected.iter().filter(|i| i.state == "open").collect();
+    assert_eq!(open.len(), 1, "{rejected:#?}");
+    assert_eq!(open[0].number, rejected.iter().map(|i| i.number).min().unwrap(), "the oldest stays open");
+    assert!(open[0].title.contains("0.5.2"), "{}", open[0].title);
     w.assert_no_violations();
 }

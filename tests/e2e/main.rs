@@ -5,6 +5,7 @@
 mod support;
 
 mod commands;
+mod crash;
 mod faults;
 mod first_promotion;
 mod github_client;

@@ -5,6 +5,7 @@
 pub mod fake_github;
 pub mod flux_artifacts;
 pub mod openapi;
+pub mod process;
 pub mod registry;
 pub mod signing;
 pub mod world;

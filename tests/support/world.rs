@@ -38,6 +38,12 @@ pub fn key_path() -> String {
 
 /// baton's settings pointing at the fake GitHub and the test registry.
 pub fn settings(api_url: &str, registry_host: Option<&str>) -> Settings {
+    let env = settings_env(api_url, registry_host);
+    Settings::load_with_env(None, env.into_iter().map(|(k, v)| (k.to_string(), v))).expect("test settings")
+}
+
+/// [`settings`] as the environment variables that give them (for baton run as a process).
+pub fn settings_env(api_url: &str, registry_host: Option<&str>) -> Vec<(&'static str, String)> {
     let mut env = vec![
         ("BATON_GITHUB__API_URL", api_url.to_string()),
         ("BATON_GITHUB__APP_ID", APP_ID.to_string()),
@@ -56,7 +62,7 @@ pub fn settings(api_url: &str, registry_host: Option<&str>) -> Settings {
         env.push(("BATON_REGISTRY__HOSTS", h.to_string()));
         env.push(("BATON_REGISTRY__INSECURE_HOSTS", h.to_string()));
     }
-    Settings::load_with_env(None, env.into_iter().map(|(k, v)| (k.to_string(), v))).expect("test settings")
+    env
 }
 
 /// Every request baton makes: REST against GitHub's OpenAPI description, GraphQL against the

@@ -69,12 +69,19 @@ pub enum FaultMode {
     RateLimited(RateLimit),
     /// Wait this long, then handle the request normally.
     Delay(Duration),
+    /// Apply the request, then hold the answer (the client waits) until the client goes away —
+    /// for a test to kill baton right after GitHub applied a write. Released after 120 s with a
+    /// dropped connection.
+    ApplyThenHold,
 }
 
 impl FaultMode {
     /// Whether the request is applied before the fault shapes the answer.
     pub fn applies(self) -> bool {
-        matches!(self, FaultMode::ApplyThenStatus(_) | FaultMode::ApplyThenReset | FaultMode::Delay(_))
+        matches!(
+            self,
+            FaultMode::ApplyThenStatus(_) | FaultMode::ApplyThenReset | FaultMode::Delay(_) | FaultMode::ApplyThenHold
+        )
     }
 }
 

@@ -208,7 +208,7 @@ async fn handle(sh: Arc<Shared>, req: Request) -> Result<Response, Reset> {
             resp.headers.push(("x-ratelimit-used".into(), s.counted_calls.to_string()));
             resp.headers.push(("x-ratelimit-resource".into(), "core".into()));
         }
-        let reset = matches!(fault, Some(FaultMode::ResetBefore | FaultMode::ApplyThenReset));
+        let reset = matches!(fault, Some(FaultMode::ResetBefore | FaultMode::ApplyThenReset | FaultMode::ApplyThenHold));
         s.requests.push(RecordedRequestRec {
             method: method.clone(),
             path: path.clone(),
@@ -219,6 +219,11 @@ async fn handle(sh: Arc<Shared>, req: Request) -> Result<Response, Reset> {
         });
         resp
     });
+    if fault == Some(FaultMode::ApplyThenHold) {
+        // Applied and recorded; the client never hears back (it is killed meanwhile).
+        tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+        return Err(Reset);
+    }
     if matches!(fault, Some(FaultMode::ResetBefore | FaultMode::ApplyThenReset)) {
         return Err(Reset);
     }
