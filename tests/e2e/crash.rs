@@ -111,7 +111,7 @@ impl ProcWorld {
 
     /// What `World::settle` waits for, with baton's queue read from its /metrics.
     async fn settle(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
         loop {
             let (events, pending) = self.registry.notifications().await;
             let sent = self.gh.deliveries().len();
@@ -126,7 +126,7 @@ impl ProcWorld {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "the world did not settle within 30s; baton's log:\n{}",
+                "the world did not settle within 120s; baton's log:\n{}",
                 self.baton.log_text()
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -134,7 +134,7 @@ impl ProcWorld {
     }
 
     async fn until(&self, what: &str, cond: impl Fn(&FakeGitHub) -> bool) {
-        if !self.gh.wait_until(Duration::from_secs(30), cond).await {
+        if !self.gh.wait_until(Duration::from_secs(120), cond).await {
             panic!("timed out waiting for: {what}; baton's log:\n{}", self.baton.log_text());
         }
     }
