@@ -15,6 +15,7 @@
 
 pub mod actions;
 mod faults;
+mod org;
 pub mod graphql;
 mod payloads;
 mod routes;
