@@ -368,3 +368,39 @@ async fn a_renamed_or_transferred_repository_is_followed_by_the_index() {
     let violations = org.gh.violations();
     assert!(violations.is_empty(), "{violations:#?}");
 }
+
+/// What building the index costs at start: for an installation on all repositories, the App's
+/// installations, a token and one GraphQL listing per 100 repositories (repositories and their
+/// `.baton.yaml` together); for one on selected repositories, the REST listing and then one
+/// query per 100 files. Either way the index knows the same repositories.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_index_is_built_from_one_query_per_hundred_repositories() {
+    for selected in [false, true] {
+        let (gh, _registry, listener, s) = org_parts((0..149).map(|i| format!("org/app-{i:03}"))).await;
+        if selected {
+            // The App on 120 of the 150 repositories (org/deploy among them).
+            let chosen: Vec<String> = (0..119).map(|i| format!("org/app-{i:03}")).chain([REPO.to_string()]).collect();
+            let chosen: Vec<&str> = chosen.iter().map(String::as_str).collect();
+            gh.set_repository_selection("org", Some(&chosen));
+        }
+        let baton = Baton::start_on(listener, s).await;
+        assert_eq!(baton.index.installed().len(), if selected { 120 } else { 150 }, "selected: {selected}");
+        assert_eq!(baton.index.configured(), vec![REPO.parse().unwrap()]);
+        let unselected: baton::types::RepoName = "org/app-140".parse().unwrap();
+        assert_eq!(baton.index.installed().contains(&unselected), !selected);
+        let made: Vec<String> = gh.requests().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+        let token = format!("POST /app/installations/{}/access_tokens", gh.installation_id("org"));
+        let want: Vec<String> = if selected {
+            ["GET /app/installations", &token, "GET /installation/repositories", "GET /installation/repositories"]
+                .into_iter()
+                .chain(["POST /graphql", "POST /graphql"])
+                .map(str::to_string)
+                .collect()
+        } else {
+            ["GET /app/installations", &token, "POST /graphql", "POST /graphql"].into_iter().map(str::to_string).collect()
+        };
+        assert_eq!(made, want, "selected: {selected}");
+        let violations = gh.violations();
+        assert!(violations.is_empty(), "{violations:#?}");
+    }
+}
