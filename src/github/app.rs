@@ -586,7 +586,8 @@ impl AppClient {
         let crab = match map.get(&inst.owner) {
             Some(c) => c.clone(),
             None => {
-                let c = Arc::new(self.root.installation(inst.id.into()).map_err(|e| GitHubError::Other(e.to_string()))?);
+                let c =
+                    Arc::new(self.root.installation(inst.id.into()).map_err(|e| GitHubError::Other(e.to_string()))?);
                 map.insert(inst.owner.clone(), c.clone());
                 c
             }
@@ -782,7 +783,8 @@ impl GitHub for AppClient {
                 let mut after: Option<String> = None;
                 // 1,000 pages of 100: far beyond any organisation; a cursor that never ends stops.
                 for _ in 0..1_000 {
-                    let body = json!({"query": query, "variables": graphql::listing_variables(&inst.owner, after.as_deref())});
+                    let body =
+                        json!({"query": query, "variables": graphql::listing_variables(&inst.owner, after.as_deref())});
                     // A query: repeating it is harmless.
                     let answer = self.run(&target, Method::POST, "/graphql", Some(&body), None).await?.value;
                     let page = graphql::parse_listing(&answer)

@@ -254,9 +254,7 @@ mod tests {
 
     #[test]
     fn listing_pages() {
-        let node = |name: &str, archived: bool, object: Value| {
-            json!({"nameWithOwner": name, "isArchived": archived, "defaultBranchRef": {"name": "main"}, "object": object})
-        };
+        let node = |name: &str, archived: bool, object: Value| json!({"nameWithOwner": name, "isArchived": archived, "defaultBranchRef": {"name": "main"}, "object": object});
         let file = json!({"oid": "abc", "text": "version: 1\n", "isTruncated": false});
         let page = |nodes: Vec<Value>, next: Option<&str>| {
             json!({"data": {"repositoryOwner": {"repositories": {
@@ -271,7 +269,10 @@ mod tests {
             (
                 "a page with a next one",
                 page(vec![node("org/a", false, file.clone()), node("org/b", false, Value::Null)], Some("Y3Vy")),
-                ListingPage { repos: vec![(r("org/a"), with("abc")), (r("org/b"), none.clone())], next: Some("Y3Vy".into()) },
+                ListingPage {
+                    repos: vec![(r("org/a"), with("abc")), (r("org/b"), none.clone())],
+                    next: Some("Y3Vy".into()),
+                },
             ),
             (
                 "the last page; an archived repository has no pipeline",
@@ -280,8 +281,16 @@ mod tests {
             ),
             (
                 "an empty repository (no default branch)",
-                page(vec![json!({"nameWithOwner": "org/empty", "isArchived": false, "defaultBranchRef": null, "object": null})], None),
-                ListingPage { repos: vec![(r("org/empty"), RepoPipeline::Found { default_branch: None, file: None })], next: None },
+                page(
+                    vec![
+                        json!({"nameWithOwner": "org/empty", "isArchived": false, "defaultBranchRef": null, "object": null}),
+                    ],
+                    None,
+                ),
+                ListingPage {
+                    repos: vec![(r("org/empty"), RepoPipeline::Found { default_branch: None, file: None })],
+                    next: None,
+                },
             ),
             ("no repositories", page(vec![], None), ListingPage { repos: vec![], next: None }),
         ];

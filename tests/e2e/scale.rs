@@ -300,8 +300,10 @@ async fn a_second_promotion_reads_nothing_twice() {
     assert_eq!(org.push("deployments/myapp", "0.8.1").await.0, 202);
     assert!(
         org.gh
-            .wait_until(Duration::from_secs(30), |gh| gh.pulls(REPO).first().is_some_and(|p| p.title
-                == "promote myapp 0.8.1 to dev"))
+            .wait_until(Duration::from_secs(30), |gh| gh
+                .pulls(REPO)
+                .first()
+                .is_some_and(|p| p.title == "promote myapp 0.8.1 to dev"))
             .await,
         "{:#?}",
         org.gh.pulls(REPO)
@@ -397,7 +399,10 @@ async fn the_index_is_built_from_one_query_per_hundred_repositories() {
                 .map(str::to_string)
                 .collect()
         } else {
-            ["GET /app/installations", &token, "POST /graphql", "POST /graphql"].into_iter().map(str::to_string).collect()
+            ["GET /app/installations", &token, "POST /graphql", "POST /graphql"]
+                .into_iter()
+                .map(str::to_string)
+                .collect()
         };
         assert_eq!(made, want, "selected: {selected}");
         let violations = gh.violations();

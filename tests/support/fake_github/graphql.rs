@@ -254,7 +254,9 @@ pub fn answer_listing(s: &mut State, query: &str, variables: &Value, inst_owner:
             None => Value::Null,
         };
         let default_ref = head.map(|_| json!({"name": repo.default_branch})).unwrap_or(Value::Null);
-        nodes.push(json!({"nameWithOwner": full, "isArchived": false, "defaultBranchRef": default_ref, "object": object}));
+        nodes.push(
+            json!({"nameWithOwner": full, "isArchived": false, "defaultBranchRef": default_ref, "object": object}),
+        );
     }
     let end = start + nodes.len();
     let end_cursor = if nodes.is_empty() { Value::Null } else { json!(cursor(end - 1)) };

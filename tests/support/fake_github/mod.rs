@@ -15,8 +15,8 @@
 
 pub mod actions;
 mod faults;
-mod org;
 pub mod graphql;
+mod org;
 mod payloads;
 mod routes;
 mod sha1;

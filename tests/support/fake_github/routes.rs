@@ -497,12 +497,8 @@ fn installation_routes(
             ok(super::graphql::answer(s, &query, inst_owner))
         }
         ("GET", ["installation", "repositories"]) => {
-            let names: Vec<String> = s
-                .repos
-                .values()
-                .map(|r| r.full_name())
-                .filter(|n| s.installation_sees(inst_owner, n))
-                .collect();
+            let names: Vec<String> =
+                s.repos.values().map(|r| r.full_name()).filter(|n| s.installation_sees(inst_owner, n)).collect();
             let all: Vec<Value> = names.iter().map(|n| repo_json(s, n)).collect();
             let total = all.len();
             let (slice, headers) = paginate(s, all, q, path);
