@@ -9,7 +9,7 @@ use super::history::Bump;
 use super::scheduler::TimerKey;
 use super::{report_outcome, Engine, Outcome, RepoPipeline};
 use crate::event::{RegistryPush, Wake};
-use crate::github::{FileContent, GitHubError, NewCommit, NewPullRequest};
+use crate::github::{FileContent, GitHubError, NewCommit, NewPullRequest, PullRequest};
 use crate::pipeline::{Artifact, Promotion, WriteMode};
 use crate::planner::wait::{self, Backoff};
 use crate::planner::{self, Decision, Intent, Offer, Snapshot, StagePointer, WritePlan};
@@ -22,6 +22,11 @@ use crate::verify::{VerifyContext, VerifyError};
 const BRANCH_EXISTS: &str = "the stage's branch exists";
 
 impl Engine {
+    /// The App's login (`<slug>[bot]`), the author of baton's PRs; None when unknown.
+    pub(crate) async fn app_login(&self) -> Option<String> {
+        self.github.app_slug().await.map(|slug| format!("{slug}[bot]"))
+    }
+
     pub(crate) async fn on_registry_push(&self, repo: &RepoName, push: &RegistryPush) -> anyhow::Result<()> {
         self.check_push(repo, push, None).await
     }
@@ -35,6 +40,28 @@ impl Engine {
         repo: &RepoName,
         push: &RegistryPush,
         wake: Option<(&ArtifactName, DateTime<Utc>, u32)>,
+    ) -> anyhow::Result<()> {
+        self.check_push_knowing(repo, push, wake, None).await
+    }
+
+    /// A push found by `reconcile`, which has read the open pull requests already: a stage
+    /// whose PR is open is planned against it, with no speculative write.
+    pub(crate) async fn reconcile_push(
+        &self,
+        repo: &RepoName,
+        push: &RegistryPush,
+        open: &[PullRequest],
+    ) -> anyhow::Result<()> {
+        self.check_push_knowing(repo, push, None, Some(open)).await
+    }
+
+    /// [`Engine::check_push`]; `open`: the repository's open pull requests, when just read.
+    async fn check_push_knowing(
+        &self,
+        repo: &RepoName,
+        push: &RegistryPush,
+        wake: Option<(&ArtifactName, DateTime<Utc>, u32)>,
+        open: Option<&[PullRequest]>,
     ) -> anyhow::Result<()> {
         let Some(rp) = self.pipeline(repo).await? else { return Ok(()) };
         let artifacts: Vec<&Artifact> = rp
@@ -115,7 +142,7 @@ impl Engine {
             };
             for stage in rp.pipeline.first_stages() {
                 let Some(sp) = StagePointer::of(stage, artifact) else { continue };
-                let outcome = self.promote(&rp, &sp, &offer).await;
+                let outcome = self.promote_knowing(&rp, &sp, &offer, open).await;
                 report_outcome(stage, &offer.version, &outcome);
             }
         }
@@ -193,6 +220,19 @@ impl Engine {
     /// Moves the stage to `offer` (idempotently): re-reads the facts, plans, writes. A direct
     /// commit that lost a race with another push is re-planned on the new head.
     pub async fn promote(&self, rp: &RepoPipeline, sp: &StagePointer<'_>, offer: &Offer) -> anyhow::Result<Outcome> {
+        self.promote_knowing(rp, sp, offer, None).await
+    }
+
+    /// [`Engine::promote`]; `open`: the repository's open pull requests, when the caller has
+    /// just read them (the first attempt then plans against the stage's PR instead of
+    /// speculating that there is none).
+    async fn promote_knowing(
+        &self,
+        rp: &RepoPipeline,
+        sp: &StagePointer<'_>,
+        offer: &Offer,
+        open: Option<&[PullRequest]>,
+    ) -> anyhow::Result<Outcome> {
         if !offer.intent.may_bring_back_rejected() && self.rejected_versions(rp, sp).await?.contains(&offer.version) {
             return Ok(Outcome::Noop(format!(
                 "{} was rolled back in {} or upstream; it is not promoted again",
@@ -212,16 +252,22 @@ impl Engine {
                     (head, files)
                 }
             };
-            // First attempt of a PR stage: assume no open PR (no read). Creating the stage's
-            // branch proves it (a PR needs its head branch); if the branch exists, the attempt
-            // ends in a conflict and the next one reads the open PR.
-            let speculative = attempt == 1 && sp.stage.write == WriteMode::PullRequest;
+            // First attempt of a PR stage: assume no open PR (no read), unless the caller has
+            // just read the open PRs. Creating the stage's branch proves it (a PR needs its head
+            // branch); if the branch exists, the attempt ends in a conflict and the next one
+            // reads the open PR.
+            let branch = crate::render::branch(&sp.stage.name, &sp.artifact.name);
+            let known = match open.filter(|_| attempt == 1) {
+                Some(list) => Some(planner::promotion::open_pr_for(list, &branch, self.app_login().await.as_deref())),
+                None => None,
+            };
+            let speculative = attempt == 1 && sp.stage.write == WriteMode::PullRequest && known.is_none();
             let open_pr = match sp.stage.write {
                 WriteMode::PullRequest if speculative => None,
-                WriteMode::PullRequest => {
-                    let branch = crate::render::branch(&sp.stage.name, &sp.artifact.name);
-                    self.github.find_open_pull(&rp.repo, &branch).await?
-                }
+                WriteMode::PullRequest => match known {
+                    Some(pr) => pr.cloned(),
+                    None => self.github.find_open_pull(&rp.repo, &branch).await?,
+                },
                 WriteMode::Commit => None,
             };
             let pointers = sp

@@ -19,6 +19,9 @@ impl Engine {
         //    as the uninterrupted run would have ("#N moves …"), before step 3 merges it.
         let stages: Vec<_> = loaded.pipeline.stages.iter().map(|s| s.name.clone()).collect();
         self.replay_unanswered_commands(repo, &stages).await?;
+        // The open PRs, read once (conditional: unchanged, a 304): a stage whose PR is open is
+        // planned against it, so a converged pass attempts no write.
+        let open = self.github.open_pulls(repo).await?;
         // 1. Missed registry pushes: the newest release tag of every artifact.
         for artifact in loaded.pipeline.artifacts.values() {
             let tags = match self.registry.list_tags(&artifact.image).await {
@@ -30,28 +33,31 @@ impl Engine {
             };
             if let Some(tag) = newest_release_tag(artifact, tags) {
                 let push = RegistryPush { host: None, repository: artifact.image.path.clone(), tag };
-                if let Err(e) = self.on_registry_push(repo, &push).await {
+                if let Err(e) = self.reconcile_push(repo, &push, &open).await {
                     tracing::error!(artifact = %artifact.name, error = format!("{e:#}"), "reconciling the newest tag failed");
                 }
             }
         }
         // 2. Missed check events and completed soak times: every stage's bump commit.
         self.evaluate_stages(repo, None).await?;
-        // 3. Baton PRs whose policy check or merge was missed (a missed PR or check event).
+        // 3. Baton PRs whose policy check or merge was missed (a missed PR or check event). The
+        // list again: steps 1 and 2 may have opened one (unchanged, it is a 304).
+        let open = self.github.open_pulls(repo).await?;
+        let me = self.app_login().await;
         let mut merged = false;
         for stage in &loaded.pipeline.stages {
             for artifact in stage.artifacts() {
                 let branch = crate::render::branch(&stage.name, artifact);
-                let Some(pr) = self.github.find_open_pull(repo, &branch).await? else { continue };
+                let Some(pr) = crate::planner::promotion::open_pr_for(&open, &branch, me.as_deref()) else { continue };
                 // A crash between opening the PR and labelling it.
-                let missing = crate::planner::promotion::missing_labels(&pr);
+                let missing = crate::planner::promotion::missing_labels(pr);
                 if !missing.is_empty() {
                     tracing::info!(%repo, pull_request = pr.number, labels = ?missing, "completing a pull request left without its labels");
                     self.github.add_labels(repo, pr.number, &missing).await?;
                 }
                 let policy = self.github.check_runs(repo, &pr.head_sha, Some(CHECK_NAME)).await?;
                 if !policy.iter().any(|c| c.status == CheckStatus::Completed) {
-                    self.run_policy(repo, &(&pr).into()).await?;
+                    self.run_policy(repo, &pr.into()).await?;
                 }
                 merged |= self.try_auto_merge(repo, &pr.head_sha).await?;
             }

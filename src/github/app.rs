@@ -621,6 +621,74 @@ impl AppClient {
         }
         Ok(out)
     }
+
+    /// The App's installations (`GET /app/installations`, 100 a page).
+    async fn app_installations(&self) -> Result<Vec<Installation>> {
+        if !self.is_app {
+            return Ok(vec![]);
+        }
+        let mut out = Vec::new();
+        for page in 1..=10 {
+            let path = format!("/app/installations?per_page=100&page={page}");
+            let v = self.run(&self.app_target(), Method::GET, &path, None, None).await?.value;
+            let list = v.as_array().cloned().unwrap_or_default();
+            for i in &list {
+                if let (Some(id), Some(owner)) = (i["id"].as_u64(), i.pointer("/account/login").and_then(Value::as_str))
+                {
+                    let all_repositories = i["repository_selection"].as_str() == Some("all");
+                    out.push(Installation { id, owner: owner.to_string(), all_repositories });
+                }
+            }
+            if list.len() < 100 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The client of an installation (cached per owner; octocrab fetches its token).
+    fn installation_target(&self, inst: &Installation) -> Result<Target> {
+        let mut map = self.installations.lock().unwrap_or_else(|e| e.into_inner());
+        let crab = match map.get(&inst.owner) {
+            Some(c) => c.clone(),
+            None => {
+                let c =
+                    Arc::new(self.root.installation(inst.id.into()).map_err(|e| GitHubError::Other(e.to_string()))?);
+                map.insert(inst.owner.clone(), c.clone());
+                c
+            }
+        };
+        Ok(Target { crab, who: inst.owner.clone() })
+    }
+
+    /// An installation's repositories by REST (`GET /installation/repositories`, 100 a page),
+    /// each with whether it is archived.
+    async fn listed_repositories(&self, target: &Target) -> Result<Vec<(RepoName, bool)>> {
+        let mut out = Vec::new();
+        for page in 1..=50 {
+            let path = format!("/installation/repositories?per_page=100&page={page}");
+            let v = self.run(target, Method::GET, &path, None, None).await?.value;
+            let list = v["repositories"].as_array().cloned().unwrap_or_default();
+            out.extend(list.iter().filter_map(|r| {
+                let name = r["full_name"].as_str()?.parse::<RepoName>().ok()?;
+                Some((name, r["archived"].as_bool().unwrap_or(false)))
+            }));
+            // `total_count` saves the empty page after a full last one.
+            let total = v["total_count"].as_u64().map_or(usize::MAX, |t| t as usize);
+            if list.len() < 100 || out.len() >= total {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One installation of the App, as `GET /app/installations` lists it.
+struct Installation {
+    id: u64,
+    owner: String,
+    /// `repository_selection: all`: every repository of the owner, present and future.
+    all_repositories: bool,
 }
 
 impl Reread<'_> {
@@ -760,53 +828,54 @@ impl GitHub for AppClient {
     }
 
     async fn installed_repositories(&self) -> Result<Vec<RepoName>> {
-        if !self.is_app {
-            return Ok(vec![]);
-        }
-        let mut installations = Vec::new();
-        for page in 1..=10 {
-            let path = format!("/app/installations?per_page=100&page={page}");
-            let v = self.run(&self.app_target(), Method::GET, &path, None, None).await?.value;
-            let list = v.as_array().cloned().unwrap_or_default();
-            let n = list.len();
-            for i in &list {
-                if let (Some(id), Some(owner)) = (i["id"].as_u64(), i.pointer("/account/login").and_then(Value::as_str))
-                {
-                    installations.push((id, owner.to_string()));
-                }
-            }
-            if n < 100 {
-                break;
-            }
-        }
         let mut out = Vec::new();
-        for (id, owner) in installations {
-            let crab = {
-                let mut map = self.installations.lock().unwrap_or_else(|e| e.into_inner());
-                match map.get(&owner) {
-                    Some(c) => c.clone(),
-                    None => {
-                        let c =
-                            Arc::new(self.root.installation(id.into()).map_err(|e| GitHubError::Other(e.to_string()))?);
-                        map.insert(owner.clone(), c.clone());
-                        c
-                    }
-                }
-            };
-            let target = Target { crab, who: owner.clone() };
-            for page in 1..=50 {
-                let path = format!("/installation/repositories?per_page=100&page={page}");
-                let v = self.run(&target, Method::GET, &path, None, None).await?.value;
-                let list = v["repositories"].as_array().cloned().unwrap_or_default();
-                let n = list.len();
-                out.extend(list.iter().filter_map(|r| r["full_name"].as_str()?.parse::<RepoName>().ok()));
-                if n < 100 {
-                    break;
-                }
-            }
+        for inst in self.app_installations().await? {
+            let target = self.installation_target(&inst)?;
+            out.extend(self.listed_repositories(&target).await?.into_iter().map(|(r, _)| r));
         }
         out.sort();
         out.dedup();
+        Ok(out)
+    }
+
+    /// An installation on all of an owner's repositories: one paginated GraphQL query lists them
+    /// with their file (100 a page). On selected repositories: the REST listing, then the files
+    /// (100 a query).
+    async fn installed_pipelines(&self, path: &str) -> Result<Vec<(RepoName, crate::index::RepoPipeline)>> {
+        use crate::index::{graphql, RepoPipeline};
+        let mut out = Vec::new();
+        for inst in self.app_installations().await? {
+            let target = self.installation_target(&inst)?;
+            if inst.all_repositories {
+                let query = graphql::listing_query(path);
+                let mut after: Option<String> = None;
+                // 1,000 pages of 100: far beyond any organisation; a cursor that never ends stops.
+                for _ in 0..1_000 {
+                    let body =
+                        json!({"query": query, "variables": graphql::listing_variables(&inst.owner, after.as_deref())});
+                    // A query: repeating it is harmless.
+                    let answer = self.run(&target, Method::POST, "/graphql", Some(&body), None).await?.value;
+                    let page = graphql::parse_listing(&answer)
+                        .map_err(|e| GitHubError::Other(format!("listing {}'s repositories: {e}", inst.owner)))?;
+                    out.extend(page.repos);
+                    match page.next {
+                        Some(cursor) => after = Some(cursor),
+                        None => break,
+                    }
+                }
+            } else {
+                let listed = self.listed_repositories(&target).await?;
+                let (archived, live): (Vec<_>, Vec<_>) = listed.into_iter().partition(|(_, archived)| *archived);
+                let live: Vec<RepoName> = live.into_iter().map(|(r, _)| r).collect();
+                out.extend(self.pipeline_files(&live, path).await?);
+                // Archived repositories cannot be written to: no pipeline.
+                out.extend(
+                    archived.into_iter().map(|(r, _)| (r, RepoPipeline::Found { default_branch: None, file: None })),
+                );
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.dedup_by(|a, b| a.0 == b.0);
         Ok(out)
     }
 

@@ -35,6 +35,9 @@ impl<G: GitHub> GitHub for DryRun<G> {
     ) -> Result<Vec<(RepoName, crate::index::RepoPipeline)>> {
         self.inner.pipeline_files(repos, path).await
     }
+    async fn installed_pipelines(&self, path: &str) -> Result<Vec<(RepoName, crate::index::RepoPipeline)>> {
+        self.inner.installed_pipelines(path).await
+    }
     async fn repo_info(&self, repo: &RepoName) -> Result<RepoInfo> {
         self.inner.repo_info(repo).await
     }

@@ -190,6 +190,14 @@ pub trait GitHub: Send + Sync {
         }
         Ok(out)
     }
+    /// Every repository the App is installed on with its file at `path` on the default branch
+    /// (what the index is built from). The App client reads an installation on all of an
+    /// owner's repositories with one paginated GraphQL query (the listing and the files, 100
+    /// repositories a page); this default lists, then reads.
+    async fn installed_pipelines(&self, path: &str) -> Result<Vec<(RepoName, RepoPipeline)>> {
+        let repos = self.installed_repositories().await?;
+        self.pipeline_files(&repos, path).await
+    }
     async fn repo_info(&self, repo: &RepoName) -> Result<RepoInfo>;
     /// The commit sha a branch points at; `NotFound` if the branch does not exist.
     async fn branch_head(&self, repo: &RepoName, branch: &str) -> Result<String>;

@@ -93,16 +93,84 @@ pub fn parse(repos: &[RepoName], answer: &Value) -> Result<Vec<(RepoName, RepoPi
         let default_branch = node.pointer("/defaultBranchRef/name").and_then(Value::as_str).map(str::to_string);
         let file = match &node["object"] {
             Value::Null => None,
-            o => {
-                let oid = o["oid"].as_str().ok_or_else(|| format!("{alias}: object without oid (not a file?)"))?;
-                let truncated = o["isTruncated"].as_bool().unwrap_or(false);
-                let text = o["text"].as_str().filter(|_| !truncated).map(str::to_string);
-                Some(PipelineBlob { oid: oid.to_string(), text })
-            }
+            o => Some(blob(o).map_err(|e| format!("{alias}: {e}"))?),
         };
         out.push((repo.clone(), RepoPipeline::Found { default_branch, file }));
     }
     Ok(out)
+}
+
+/// The query that lists an installation's repositories with their pipeline file, 100 per page
+/// (for an installation on all of the owner's repositories: the listing and the files in one
+/// paginated query instead of a REST listing plus a query per 100 repositories). Variables:
+/// `owner` (the account's login) and `after` (the previous page's `endCursor`, or null).
+///
+/// GitHub's schema: `Query.repositoryOwner(login:)` → `RepositoryOwner.repositories(first:,
+/// after:, ownerAffiliations:)` → `RepositoryConnection { nodes, pageInfo { hasNextPage
+/// endCursor } }`; `Repository.nameWithOwner`, `isArchived`. An installation token sees only the
+/// repositories the installation can access; `ownerAffiliations: [OWNER]` leaves out a user
+/// account's repositories of other owners it collaborates on.
+pub fn listing_query(path: &str) -> String {
+    let expression = quoted(&format!("HEAD:{path}"));
+    format!(
+        "query($owner: String!, $after: String) {{\n  repositoryOwner(login: $owner) {{\n    repositories(first: {REPOS_PER_QUERY}, after: $after, ownerAffiliations: [OWNER]) {{\n      nodes {{ nameWithOwner isArchived defaultBranchRef {{ name }} object(expression: {expression}) {{ ... on Blob {{ oid text isTruncated }} }} }}\n      pageInfo {{ hasNextPage endCursor }}\n    }}\n  }}\n}}"
+    )
+}
+
+/// The variables of [`listing_query`] for one page.
+pub fn listing_variables(owner: &str, after: Option<&str>) -> Value {
+    serde_json::json!({ "owner": owner, "after": after })
+}
+
+/// One page of [`listing_query`]'s answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListingPage {
+    /// Every repository of the page with its pipeline file (an archived repository, which
+    /// cannot be written to, counts as having none).
+    pub repos: Vec<(RepoName, RepoPipeline)>,
+    /// The cursor of the next page, if there is one.
+    pub next: Option<String>,
+}
+
+/// Parses one page of the answer to [`listing_query`]. Any GraphQL error (the owner unknown to
+/// the installation, a rate limit, a bad query) fails the listing: a partial listing would make
+/// the index forget repositories.
+pub fn parse_listing(answer: &Value) -> Result<ListingPage, String> {
+    if let Some(e) = answer["errors"].as_array().and_then(|errs| errs.first()) {
+        return Err(format!("GraphQL error: {}", e["message"].as_str().unwrap_or("(no message)")));
+    }
+    let owner = answer.pointer("/data/repositoryOwner").ok_or("GraphQL answer without data.repositoryOwner")?;
+    if owner.is_null() {
+        return Err("GraphQL answer: the repository owner could not be resolved".into());
+    }
+    let conn = &owner["repositories"];
+    let nodes = conn["nodes"].as_array().ok_or("GraphQL answer without repositories.nodes")?;
+    let mut repos = Vec::with_capacity(nodes.len());
+    for (i, node) in nodes.iter().enumerate() {
+        let name = node["nameWithOwner"].as_str().ok_or_else(|| format!("node {i} without nameWithOwner"))?;
+        let repo: RepoName = name.parse().map_err(|e| format!("node {i}: nameWithOwner {name:?}: {e}"))?;
+        let default_branch = node.pointer("/defaultBranchRef/name").and_then(Value::as_str).map(str::to_string);
+        let file = match (&node["object"], node["isArchived"].as_bool().unwrap_or(false)) {
+            (_, true) | (Value::Null, _) => None,
+            (o, false) => Some(blob(o).map_err(|e| format!("{repo}: {e}"))?),
+        };
+        repos.push((repo, RepoPipeline::Found { default_branch, file }));
+    }
+    let info = &conn["pageInfo"];
+    let has_next = info["hasNextPage"].as_bool().ok_or("GraphQL answer without pageInfo.hasNextPage")?;
+    let next = match (has_next, info["endCursor"].as_str()) {
+        (false, _) => None,
+        (true, Some(c)) => Some(c.to_string()),
+        (true, None) => return Err("GraphQL answer: hasNextPage without an endCursor".into()),
+    };
+    Ok(ListingPage { repos, next })
+}
+
+fn blob(o: &Value) -> Result<PipelineBlob, String> {
+    let oid = o["oid"].as_str().ok_or("object without oid (not a file?)")?;
+    let truncated = o["isTruncated"].as_bool().unwrap_or(false);
+    let text = o["text"].as_str().filter(|_| !truncated).map(str::to_string);
+    Ok(PipelineBlob { oid: oid.to_string(), text })
 }
 
 #[cfg(test)]
@@ -174,6 +242,83 @@ mod tests {
         ];
         for (answer, want) in rows {
             assert_eq!(parse(&repos, &answer).unwrap_err(), want, "{answer}");
+        }
+    }
+
+    #[test]
+    fn listing_query_text() {
+        insta::assert_snapshot!(listing_query(".baton.yaml"));
+        assert_eq!(listing_variables("org", None), json!({"owner": "org", "after": null}));
+        assert_eq!(listing_variables("org", Some("Y3Vy")), json!({"owner": "org", "after": "Y3Vy"}));
+    }
+
+    #[test]
+    fn listing_pages() {
+        let node = |name: &str, archived: bool, object: Value| json!({"nameWithOwner": name, "isArchived": archived, "defaultBranchRef": {"name": "main"}, "object": object});
+        let file = json!({"oid": "abc", "text": "version: 1\n", "isTruncated": false});
+        let page = |nodes: Vec<Value>, next: Option<&str>| {
+            json!({"data": {"repositoryOwner": {"repositories": {
+                "nodes": nodes, "pageInfo": {"hasNextPage": next.is_some(), "endCursor": next}}}}})
+        };
+        let with = |oid: &str| RepoPipeline::Found {
+            default_branch: Some("main".into()),
+            file: Some(PipelineBlob { oid: oid.into(), text: Some("version: 1\n".into()) }),
+        };
+        let none = RepoPipeline::Found { default_branch: Some("main".into()), file: None };
+        let rows = [
+            (
+                "a page with a next one",
+                page(vec![node("org/a", false, file.clone()), node("org/b", false, Value::Null)], Some("Y3Vy")),
+                ListingPage {
+                    repos: vec![(r("org/a"), with("abc")), (r("org/b"), none.clone())],
+                    next: Some("Y3Vy".into()),
+                },
+            ),
+            (
+                "the last page; an archived repository has no pipeline",
+                page(vec![node("org/old", true, file.clone())], None),
+                ListingPage { repos: vec![(r("org/old"), none.clone())], next: None },
+            ),
+            (
+                "an empty repository (no default branch)",
+                page(
+                    vec![
+                        json!({"nameWithOwner": "org/empty", "isArchived": false, "defaultBranchRef": null, "object": null}),
+                    ],
+                    None,
+                ),
+                ListingPage {
+                    repos: vec![(r("org/empty"), RepoPipeline::Found { default_branch: None, file: None })],
+                    next: None,
+                },
+            ),
+            ("no repositories", page(vec![], None), ListingPage { repos: vec![], next: None }),
+        ];
+        for (what, answer, want) in rows {
+            assert_eq!(parse_listing(&answer).unwrap(), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn listing_failures() {
+        let rows = [
+            (
+                json!({"data": {"repositoryOwner": null}, "errors": [{"type": "NOT_FOUND", "message": "Could not resolve to a RepositoryOwner with the login of 'gone'."}]}),
+                "GraphQL error: Could not resolve to a RepositoryOwner with the login of 'gone'.",
+            ),
+            (json!({"data": {"repositoryOwner": null}}), "GraphQL answer: the repository owner could not be resolved"),
+            (json!({"data": {}}), "GraphQL answer without data.repositoryOwner"),
+            (
+                json!({"data": {"repositoryOwner": {"repositories": {"nodes": [], "pageInfo": {"hasNextPage": true, "endCursor": null}}}}}),
+                "GraphQL answer: hasNextPage without an endCursor",
+            ),
+            (
+                json!({"data": {"repositoryOwner": {"repositories": {"nodes": [{"isArchived": false}], "pageInfo": {"hasNextPage": false}}}}}),
+                "node 0 without nameWithOwner",
+            ),
+        ];
+        for (answer, want) in rows {
+            assert_eq!(parse_listing(&answer).unwrap_err(), want, "{answer}");
         }
     }
 }

@@ -7,9 +7,11 @@
 //! than the installed ones: a registry push goes only to the repositories whose pipeline names
 //! the image, and events of repositories without a pipeline are ignored at intake.
 //!
-//! Reading is batched: `.baton.yaml` of up to 100 repositories per GraphQL query
-//! ([`graphql`]), so building the index for 1,000 repositories costs 10 queries plus the
-//! paginated installation listing.
+//! Reading is batched: for an installation on all of an owner's repositories, one paginated
+//! GraphQL query lists them with their `.baton.yaml` (100 a page, [`graphql::listing_query`]),
+//! so building the index for 1,000 repositories costs 10 queries plus the App's installations
+//! and a token; for an installation on selected repositories, the REST listing and then
+//! `.baton.yaml` of up to 100 repositories per query ([`graphql::query`]).
 
 pub mod graphql;
 
@@ -210,12 +212,20 @@ impl Index {
         self.forget(&all);
     }
 
-    /// Builds the index from scratch: the App's installed repositories (or the configured
-    /// list), then their pipeline files in batches.
+    /// Builds the index from scratch: the App's installed repositories with their pipeline
+    /// files (listed and read together where GitHub allows), or the configured list's files
+    /// read in batches.
     pub async fn build(&self, github: &dyn GitHub, configured: &[RepoName]) -> anyhow::Result<Changes> {
-        let installed =
-            if configured.is_empty() { github.installed_repositories().await? } else { configured.to_vec() };
-        let files = github.pipeline_files(&installed, PIPELINE_FILE).await?;
+        let files = if configured.is_empty() {
+            github.installed_pipelines(PIPELINE_FILE).await?
+        } else {
+            github.pipeline_files(configured, PIPELINE_FILE).await?
+        };
+        let installed = if configured.is_empty() {
+            files.iter().filter(|(_, f)| *f != RepoPipeline::Missing).map(|(r, _)| r.clone()).collect()
+        } else {
+            configured.to_vec()
+        };
         Ok(self.replace(installed, files))
     }
 

@@ -235,10 +235,54 @@ pub fn plan_promotion(snapshot: &Snapshot, offer: &Offer) -> Result<Decision, Pl
     })))
 }
 
+/// The open pull request for baton's `branch` among `open` (all of a repository's open PRs): its
+/// head is the branch and, when the App's login is known, baton opened it (a fork's PR from a
+/// branch of the same name is not baton's).
+pub fn open_pr_for<'a>(open: &'a [PullRequest], branch: &str, app_login: Option<&str>) -> Option<&'a PullRequest> {
+    open.iter().find(|p| {
+        p.state == crate::forge::PrState::Open && p.head_ref == branch && app_login.is_none_or(|me| p.author == me)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::types::{Digest, Tag};
+
+    #[test]
+    fn open_pr_for_table() {
+        let pr = |number: u64, branch: &str, author: &str, state: crate::forge::PrState| PullRequest {
+            number,
+            node_id: format!("PR_{number}"),
+            title: String::new(),
+            body: String::new(),
+            head_ref: branch.into(),
+            head_sha: "h".into(),
+            base_ref: "main".into(),
+            state,
+            labels: vec![],
+            html_url: String::new(),
+            author: author.into(),
+        };
+        use crate::forge::PrState::{Closed, Open};
+        let open = [
+            pr(1, "baton/dev/app", "mallory", Open),
+            pr(2, "feature", "baton[bot]", Open),
+            pr(3, "baton/dev/app", "baton[bot]", Closed),
+            pr(4, "baton/dev/app", "baton[bot]", Open),
+            pr(5, "baton/prod/app", "alice", Open),
+        ];
+        let rows: [(&str, Option<&str>, Option<u64>); 5] = [
+            ("baton/dev/app", Some("baton[bot]"), Some(4)),
+            ("baton/dev/app", None, Some(1)),
+            ("baton/prod/app", Some("baton[bot]"), None),
+            ("baton/prod/app", None, Some(5)),
+            ("baton/staging/app", None, None),
+        ];
+        for (branch, me, want) in rows {
+            assert_eq!(open_pr_for(&open, branch, me).map(|p| p.number), want, "{branch} {me:?}");
+        }
+    }
 
     fn pipeline(write: &str) -> crate::pipeline::Pipeline {
         let yaml = format!(

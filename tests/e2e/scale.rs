@@ -186,3 +186,226 @@ async fn serve_reconciles_on_its_own() {
     assert_eq!(w.gh.pulls(REPO).len(), 1, "{:#?}", w.gh.pulls(REPO));
     w.assert_no_violations();
 }
+
+/// Installs `name` in the org with a one-stage pipeline for `deployments/<name>` and waits until
+/// the index knows it.
+async fn install_app(org: &Org, name: &str) -> baton::types::RepoName {
+    let host = org.registry.host();
+    let full = format!("org/{name}");
+    org.gh
+        .install_repo(
+            &full,
+            "main",
+            &[
+                (".baton.yaml", &app_pipeline(&host, &format!("deployments/{name}"))),
+                ("clusters/dev/myapp.yaml", DEV_POINTER),
+                ("clusters/staging/values.yaml", STAGING_VALUES),
+            ],
+        )
+        .await;
+    let repo: baton::types::RepoName = full.parse().unwrap();
+    org.baton.wait_index(&format!("to know {full}'s pipeline"), |i| i.has_pipeline(&repo)).await;
+    repo
+}
+
+/// serve's reconcile pass skips an installation whose remaining rate budget is under the floor
+/// (no request at all for its repositories), while commands and webhooks are still handled;
+/// with the budget back, the next pass reconciles every repository.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconcile_pass_stops_under_the_budget_floor_while_events_are_handled() {
+    use baton::server::{reconcile_pass, PassOptions, PassReport};
+    let org = Org::start().await;
+    install_app(&org, "second").await;
+    let opts = PassOptions { interval: Duration::ZERO, budget_floor: 500 };
+
+    // 100 requests left this hour; baton learns it from GitHub's next answer (to a command).
+    let counted = org.gh.request_counts().counted;
+    org.gh.set_rate_limit(counted + 100);
+    let issue = org.gh.create_issue(REPO, "alice", "releases", "").await;
+    org.gh.comment(REPO, issue, "alice", "/status").await;
+    assert!(
+        org.gh
+            .wait_until(Duration::from_secs(30), |gh| gh.comments(REPO, issue).iter().any(|c| c.author == "baton[bot]"))
+            .await,
+        "/status is answered under the floor"
+    );
+    org.baton.wait_idle().await;
+    let budget = org.baton.engine.github.rate_budget("org").expect("budget seen");
+    assert!(budget.remaining < 100, "{budget:?}");
+
+    let report = std::sync::Mutex::new(None);
+    let made = org
+        .requests_during(async {
+            *report.lock().unwrap() = reconcile_pass(&org.baton.engine, &org.baton.index, &opts).await;
+        })
+        .await;
+    assert_eq!(
+        report.into_inner().unwrap(),
+        Some(PassReport { repositories: 2, failed: 0, stopped: vec!["org".to_string()] })
+    );
+    assert!(made.is_empty(), "a stopped pass makes no request: {made:#?}");
+
+    // A registry push is still handled: its PR opens (and the budget is back: a new hour).
+    org.gh.set_rate_limit(1_000_000);
+    assert_eq!(org.push("deployments/second", "1.2.0").await, (202, "accepted (1 jobs)\n".into()));
+    assert!(
+        org.gh
+            .wait_until(Duration::from_secs(30), |gh| gh
+                .pulls("org/second")
+                .iter()
+                .any(|p| p.title == "promote myapp 1.2.0 to dev"))
+            .await,
+        "{:#?}",
+        org.gh.pulls("org/second")
+    );
+    org.baton.wait_idle().await;
+    let budget = org.baton.engine.github.rate_budget("org").expect("budget seen");
+    assert!(budget.remaining > 500, "{budget:?}");
+    let report = reconcile_pass(&org.baton.engine, &org.baton.index, &opts).await;
+    assert_eq!(report, Some(PassReport { repositories: 2, failed: 0, stopped: vec![] }));
+    let violations = org.gh.violations();
+    assert!(violations.is_empty(), "{violations:#?}");
+}
+
+/// Per GET path: how many answers were 200 and how many 304.
+fn answers_per_path(gh: &FakeGitHub) -> std::collections::BTreeMap<String, (usize, usize)> {
+    let mut out: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    for r in gh.requests().iter().filter(|r| r.method == "GET") {
+        let path = match &r.query {
+            Some(q) => format!("{}?{q}", r.path),
+            None => r.path.clone(),
+        };
+        let e = out.entry(path).or_default();
+        match r.status {
+            304 => e.1 += 1,
+            _ => e.0 += 1,
+        }
+    }
+    out
+}
+
+/// A second promotion in the same minute reads nothing twice: every GET it repeats is answered
+/// 304 (GitHub does not count those against the rate limit) from baton's cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_promotion_reads_nothing_twice() {
+    let org = Org::start().await;
+    org.requests_during(async {
+        assert_eq!(org.push("deployments/myapp", "0.8.0").await.0, 202);
+        assert!(org.gh.wait_until(Duration::from_secs(30), |gh| gh.pulls(REPO).len() == 1).await);
+    })
+    .await;
+    let first_reads: std::collections::BTreeSet<String> = answers_per_path(&org.gh).keys().cloned().collect();
+    org.gh.clear_requests();
+    assert_eq!(org.push("deployments/other", "0.1.0").await.1, "ignored: no pipeline names this image\n");
+    assert_eq!(org.push("deployments/myapp", "0.8.1").await.0, 202);
+    assert!(
+        org.gh
+            .wait_until(Duration::from_secs(30), |gh| gh
+                .pulls(REPO)
+                .first()
+                .is_some_and(|p| p.title == "promote myapp 0.8.1 to dev"))
+            .await,
+        "{:#?}",
+        org.gh.pulls(REPO)
+    );
+    assert!(org.gh.wait_deliveries_idle(Duration::from_secs(10)).await);
+    org.baton.wait_idle().await;
+    let second = answers_per_path(&org.gh);
+    let read_again: Vec<(&String, &(usize, usize))> =
+        second.iter().filter(|(path, _)| first_reads.contains(*path)).collect();
+    assert!(!read_again.is_empty(), "the second promotion repeats reads of the first: {second:#?}");
+    // Answered 200 again only where the second promotion itself changed the resource: the PR's
+    // files (its branch got the new version's commit).
+    let twice: Vec<&str> = read_again.iter().filter(|(_, (ok, _))| *ok > 0).map(|(p, _)| p.as_str()).collect();
+    assert_eq!(twice, ["/repos/org/deploy/pulls/1/files?per_page=100&page=1"], "all: {second:#?}");
+    let not_modified = read_again.iter().filter(|(_, (_, nm))| *nm > 0).count();
+    assert!(not_modified >= 3, "the default branch, the pointer file, its history: {second:#?}");
+    assert_eq!(org.gh.pulls(REPO).len(), 1, "the same PR, updated");
+    let violations = org.gh.violations();
+    assert!(violations.is_empty(), "{violations:#?}");
+}
+
+/// A repository renamed, then transferred to another owner (where the App is installed too):
+/// the index follows, the next registry push for its image opens the PR under the new name, and
+/// the old name costs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_or_transferred_repository_is_followed_by_the_index() {
+    let org = Org::start().await;
+    let old: baton::types::RepoName = REPO.parse().unwrap();
+    let renamed: baton::types::RepoName = "org/deployments".parse().unwrap();
+    org.gh.rename_repo(REPO, "deployments").await;
+    org.baton.wait_index("to follow the rename", |i| i.has_pipeline(&renamed) && !i.has_pipeline(&old)).await;
+    assert!(!org.baton.index.installed().contains(&old));
+    let made = org
+        .requests_during(async {
+            assert_eq!(org.push("deployments/myapp", "0.8.0").await, (202, "accepted (1 jobs)\n".into()));
+            assert!(org.gh.wait_until(Duration::from_secs(30), |gh| gh.pulls("org/deployments").len() == 1).await);
+        })
+        .await;
+    assert!(made.iter().all(|r| !r.contains("/repos/org/deploy/")), "nothing for the old name: {made:#?}");
+    assert_eq!(org.gh.pulls("org/deployments")[0].title, "promote myapp 0.8.0 to dev");
+
+    let moved: baton::types::RepoName = "platform/deployments".parse().unwrap();
+    org.gh.transfer_repo("org/deployments", "platform").await;
+    org.baton
+        .wait_index("to follow the transfer", |i| i.has_pipeline(&moved) && !i.installed().contains(&renamed))
+        .await;
+    let made = org
+        .requests_during(async {
+            assert_eq!(org.push("deployments/myapp", "0.9.0").await, (202, "accepted (1 jobs)\n".into()));
+            assert!(
+                org.gh
+                    .wait_until(Duration::from_secs(30), |gh| gh
+                        .pulls("platform/deployments")
+                        .iter()
+                        .any(|p| p.title == "promote myapp 0.9.0 to dev"))
+                    .await
+            );
+        })
+        .await;
+    assert!(
+        made.iter().all(|r| !r.contains("/repos/org/deploy/") && !r.contains("/repos/org/deployments/")),
+        "nothing for the old names: {made:#?}"
+    );
+    let violations = org.gh.violations();
+    assert!(violations.is_empty(), "{violations:#?}");
+}
+
+/// What building the index costs at start: for an installation on all repositories, the App's
+/// installations, a token and one GraphQL listing per 100 repositories (repositories and their
+/// `.baton.yaml` together); for one on selected repositories, the REST listing and then one
+/// query per 100 files. Either way the index knows the same repositories.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_index_is_built_from_one_query_per_hundred_repositories() {
+    for selected in [false, true] {
+        let (gh, _registry, listener, s) = org_parts((0..149).map(|i| format!("org/app-{i:03}"))).await;
+        if selected {
+            // The App on 120 of the 150 repositories (org/deploy among them).
+            let chosen: Vec<String> = (0..119).map(|i| format!("org/app-{i:03}")).chain([REPO.to_string()]).collect();
+            let chosen: Vec<&str> = chosen.iter().map(String::as_str).collect();
+            gh.set_repository_selection("org", Some(&chosen));
+        }
+        let baton = Baton::start_on(listener, s).await;
+        assert_eq!(baton.index.installed().len(), if selected { 120 } else { 150 }, "selected: {selected}");
+        assert_eq!(baton.index.configured(), vec![REPO.parse().unwrap()]);
+        let unselected: baton::types::RepoName = "org/app-140".parse().unwrap();
+        assert_eq!(baton.index.installed().contains(&unselected), !selected);
+        let made: Vec<String> = gh.requests().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+        let token = format!("POST /app/installations/{}/access_tokens", gh.installation_id("org"));
+        let want: Vec<String> = if selected {
+            ["GET /app/installations", &token, "GET /installation/repositories", "GET /installation/repositories"]
+                .into_iter()
+                .chain(["POST /graphql", "POST /graphql"])
+                .map(str::to_string)
+                .collect()
+        } else {
+            ["GET /app/installations", &token, "POST /graphql", "POST /graphql"]
+                .into_iter()
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(made, want, "selected: {selected}");
+        let violations = gh.violations();
+        assert!(violations.is_empty(), "{violations:#?}");
+    }
+}

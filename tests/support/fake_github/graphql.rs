@@ -252,6 +252,12 @@ impl FakeGitHub {
     /// in the App's settings) and sends `installation_repositories` (added).
     pub async fn install_repo(&self, full_name: &str, default_branch: &str, files: &[(&str, &str)]) -> String {
         let sha = self.add_repo(full_name, default_branch, files);
+        self.inner.shared.with(|s| {
+            let owner = full_name.split('/').next().unwrap_or_default();
+            if let Some(set) = s.selected.get_mut(owner) {
+                set.insert(full_name.to_string());
+            }
+        });
         self.installation_repositories(full_name, "added");
         sha
     }
@@ -262,6 +268,9 @@ impl FakeGitHub {
         self.installation_repositories(full_name, "removed");
         self.inner.shared.with(|s| {
             s.repos.remove(full_name);
+            for set in s.selected.values_mut() {
+                set.remove(full_name);
+            }
         });
     }
 
@@ -293,4 +302,112 @@ impl FakeGitHub {
             });
         });
     }
+}
+
+// ------------------------------------------------------------------ the repository listing
+
+/// The listing query's shape (whitespace-insensitive): `repositoryOwner(login: $owner) {
+/// repositories(first: N, after: $after, ownerAffiliations: [OWNER]) { nodes { nameWithOwner
+/// isArchived defaultBranchRef { name } object(expression: "HEAD:<path>") { ... on Blob { … } } }
+/// pageInfo { hasNextPage endCursor } } }`.
+fn listing_shape() -> Regex {
+    Regex::new(
+        r#"^query\s*\(\s*\$owner:\s*String!\s*,\s*\$after:\s*String\s*\)\s*\{\s*repositoryOwner\(login:\s*\$owner\)\s*\{\s*repositories\(first:\s*(\d+)\s*,\s*after:\s*\$after\s*,\s*ownerAffiliations:\s*\[OWNER\]\s*\)\s*\{\s*nodes\s*\{\s*nameWithOwner\s+isArchived\s+defaultBranchRef\s*\{\s*name\s*\}\s*object\(expression:\s*"HEAD:([^"]+)"\)\s*\{\s*\.\.\.\s*on\s+Blob\s*\{\s*([a-zA-Z ]+?)\s*\}\s*\}\s*\}\s*pageInfo\s*\{\s*hasNextPage\s+endCursor\s*\}\s*\}\s*\}\s*\}\s*$"#,
+    )
+    .expect("regex")
+}
+
+/// Whether `query` is the repository listing (see [`answer_listing`]).
+pub fn is_listing(query: &str) -> bool {
+    query.contains("repositoryOwner(")
+}
+
+/// An opaque cursor, as GitHub's are (base64 of where the page ended).
+fn cursor(index: usize) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("cursor:v2:{index}"))
+}
+
+fn cursor_index(c: &str) -> Option<usize> {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::STANDARD.decode(c).ok()?;
+    String::from_utf8(raw).ok()?.strip_prefix("cursor:v2:")?.parse().ok()
+}
+
+/// The answer to the listing query for an installation of `inst_owner`, as GitHub gives it: the
+/// repositories the installation can see (all of the owner's, or the selected ones), `first`
+/// at a time (at most 100), in a stable order, with `pageInfo` and opaque cursors; an unknown
+/// login is `repositoryOwner: null` with a `NOT_FOUND` error; another owner's repositories are
+/// not visible to this installation.
+pub fn answer_listing(s: &mut State, query: &str, variables: &Value, inst_owner: &str) -> Value {
+    let Some(c) = listing_shape().captures(query.trim()) else {
+        s.violations.push(format!("POST /graphql: a listing query not in the modelled shape: {query}"));
+        return graphql_error("Parse error: the fake models only the repository listing it documents");
+    };
+    let (first, path, fields) = (c[1].parse::<usize>().unwrap_or(0), c[2].to_string(), c[3].to_string());
+    if first == 0 || first > 100 {
+        return graphql_error(&format!(
+            "Requesting {first} records on the `repositories` connection exceeds the `first` limit of 100 records."
+        ));
+    }
+    let Some(login) = variables["owner"].as_str() else {
+        s.violations.push("POST /graphql: the listing without the `owner` variable".into());
+        return graphql_error("Variable $owner of type String! was provided invalid value");
+    };
+    let start = match &variables["after"] {
+        Value::Null => 0,
+        Value::String(c) => match cursor_index(c) {
+            Some(i) => i + 1,
+            None => return graphql_error(&format!("`{c}` does not appear to be a valid cursor.")),
+        },
+        other => return graphql_error(&format!("Variable $after of type String was provided invalid value {other}")),
+    };
+    if !s.installations.contains_key(login) && !s.users.contains_key(login) {
+        return json!({"data": {"repositoryOwner": null}, "errors": [{
+            "type": "NOT_FOUND", "path": ["repositoryOwner"], "locations": [{"line": 2, "column": 3}],
+            "message": format!("Could not resolve to a RepositoryOwner with the login of '{login}'.")}]});
+    }
+    let visible: Vec<String> = s
+        .repos
+        .values()
+        .map(|r| r.full_name())
+        .filter(|n| login == inst_owner && s.installation_sees(inst_owner, n))
+        .collect();
+    let mut nodes = vec![];
+    for full in visible.iter().skip(start).take(first) {
+        let repo = &s.repos[full];
+        let head = repo.refs.get(&format!("refs/heads/{}", repo.default_branch)).cloned();
+        let tree = head.as_deref().map(|h| State::tree_of(repo, h)).unwrap_or_default();
+        let object = match tree.get(&path) {
+            Some(oid) => {
+                let content = repo.blobs.get(oid).cloned().unwrap_or_default();
+                let mut blob = Map::new();
+                for f in fields.split_whitespace() {
+                    let v = match f {
+                        "oid" => json!(oid),
+                        "text" => json!(content),
+                        "isTruncated" => json!(false),
+                        "byteSize" => json!(content.len()),
+                        other => {
+                            s.violations.push(format!("POST /graphql: Blob field `{other}` not modelled"));
+                            return graphql_error(&format!("Field '{other}' doesn't exist on type 'Blob'"));
+                        }
+                    };
+                    blob.insert(f.into(), v);
+                }
+                Value::Object(blob)
+            }
+            None => Value::Null,
+        };
+        let default_ref = head.map(|_| json!({"name": repo.default_branch})).unwrap_or(Value::Null);
+        nodes.push(
+            json!({"nameWithOwner": full, "isArchived": false, "defaultBranchRef": default_ref, "object": object}),
+        );
+    }
+    let end = start + nodes.len();
+    let end_cursor = if nodes.is_empty() { Value::Null } else { json!(cursor(end - 1)) };
+    json!({"data": {"repositoryOwner": {"repositories": {
+        "nodes": nodes,
+        "pageInfo": {"hasNextPage": end < visible.len(), "endCursor": end_cursor},
+    }}}})
 }

@@ -16,6 +16,7 @@
 pub mod actions;
 mod faults;
 pub mod graphql;
+mod org;
 mod payloads;
 mod routes;
 mod sha1;

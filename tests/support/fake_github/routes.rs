@@ -469,7 +469,7 @@ fn installation(s: &mut State, owner: &str) -> Value {
         "html_url": format!("https://github.com/organizations/{owner}/settings/installations/{id}"),
         "permissions": {"checks": "write", "contents": "write", "issues": "write", "pull_requests": "write", "statuses": "write", "metadata": "read", "members": "read"},
         "events": ["check_run", "check_suite", "issue_comment", "pull_request", "push", "status"],
-        "repository_selection": "all", "single_file_name": null, "single_file_paths": [],
+        "repository_selection": s.repository_selection(owner), "single_file_name": null, "single_file_paths": [],
         "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z",
         "suspended_at": null, "suspended_by": null,
     })
@@ -496,17 +496,21 @@ fn installation_routes(
         ("POST", ["graphql"]) => {
             let query = bstr(body, "query").unwrap_or_default().to_string();
             let variables = body.and_then(|b| b.get("variables")).cloned().unwrap_or(Value::Null);
+            if super::graphql::is_listing(&query) {
+                return ok(super::graphql::answer_listing(s, &query, &variables, inst_owner));
+            }
             ok(super::graphql::answer(s, &query, &variables, inst_owner))
         }
         ("GET", ["installation", "repositories"]) => {
             let names: Vec<String> =
-                s.repos.values().filter(|r| r.owner == inst_owner).map(|r| r.full_name()).collect();
+                s.repos.values().map(|r| r.full_name()).filter(|n| s.installation_sees(inst_owner, n)).collect();
             let all: Vec<Value> = names.iter().map(|n| repo_json(s, n)).collect();
             let total = all.len();
             let (slice, headers) = paginate(s, all, q, path);
+            let selection = s.repository_selection(inst_owner);
             Ok(Resp {
                 status: 200,
-                body: Some(json!({"total_count": total, "repository_selection": "all", "repositories": slice})),
+                body: Some(json!({"total_count": total, "repository_selection": selection, "repositories": slice})),
                 headers,
             })
         }

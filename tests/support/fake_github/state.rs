@@ -236,6 +236,9 @@ pub struct State {
     /// Of those branches, the ones whose queue comes from classic branch protection: the rules
     /// endpoint does not list it (it lists rulesets only); merges are refused all the same.
     pub merge_queue_unlisted: std::collections::BTreeSet<(String, String)>,
+    /// Installations on selected repositories (`repository_selection: selected`): owner → the
+    /// repositories selected. An owner not here is installed on all its repositories.
+    pub selected: BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
 /// An error answered to an API caller: HTTP status and GitHub's `message`.
@@ -279,6 +282,7 @@ impl State {
             merge_queue_branches: Default::default(),
             queue_entries: Default::default(),
             merge_queue_unlisted: Default::default(),
+            selected: BTreeMap::new(),
         };
         s.apps.insert("baton".into(), 1);
         s.apps.insert("github-actions".into(), 15368);
@@ -328,6 +332,22 @@ impl State {
 
     pub fn repo_mut(&mut self, full: &str) -> ApiResult<&mut Repo> {
         self.repos.get_mut(full).ok_or_else(|| ApiError(404, "Not Found".into()))
+    }
+
+    /// Whether the owner's installation can see `full` (it exists, is the owner's, and is
+    /// selected when the installation is on selected repositories).
+    pub fn installation_sees(&self, owner: &str, full: &str) -> bool {
+        self.repos.get(full).is_some_and(|r| r.owner == owner)
+            && self.selected.get(owner).is_none_or(|set| set.contains(full))
+    }
+
+    /// `all` or `selected`, as GitHub reports an installation's `repository_selection`.
+    pub fn repository_selection(&self, owner: &str) -> &'static str {
+        if self.selected.contains_key(owner) {
+            "selected"
+        } else {
+            "all"
+        }
     }
 
     pub fn installation_for_owner(&mut self, owner: &str) -> u64 {
