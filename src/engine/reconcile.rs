@@ -48,10 +48,13 @@ impl Engine {
         for stage in &loaded.pipeline.stages {
             for artifact in stage.artifacts() {
                 let branch = crate::render::branch(&stage.name, artifact);
-                let Some(pr) = crate::planner::promotion::open_pr_for(&open, &branch, me.as_deref()) else { continue };
+                // Any open PR on baton's branch gets its `baton/policy` (a look-alike is judged,
+                // and never merges itself: `try_auto_merge` checks who opened it).
+                let Some(pr) = crate::planner::promotion::open_pr_for(&open, &branch, None) else { continue };
+                let own = me.as_deref().is_none_or(|me| pr.author == me);
                 // A crash between opening the PR and labelling it.
                 let missing = crate::planner::promotion::missing_labels(pr);
-                if !missing.is_empty() {
+                if own && !missing.is_empty() {
                     tracing::info!(%repo, pull_request = pr.number, labels = ?missing, "completing a pull request left without its labels");
                     self.github.add_labels(repo, pr.number, &missing).await?;
                 }
