@@ -518,7 +518,11 @@ pub async fn reconcile_pass(engine: &Engine, index: &Index, opts: &PassOptions) 
             continue;
         }
         let span = tracing::info_span!("reconcile", repository = %repo);
+        // In the repository's slot: never beside one of its jobs (which could evaluate the same
+        // bump and record it twice).
+        let slot = engine.repository_slot(repo).await;
         let result = tracing::Instrument::instrument(engine.reconcile(repo), span).await;
+        drop(slot);
         match result {
             Ok(()) => {}
             Err(e) => {

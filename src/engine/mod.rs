@@ -112,6 +112,10 @@ pub struct Engine {
     pub differ: Option<Arc<crate::manifest_diff::Differ>>,
     /// Timers: waits armed as delayed jobs instead of sleeping in the repository's slot.
     pub scheduler: scheduler::Scheduler,
+    /// One lock per repository, taken by every job and by `serve`'s own reconcile pass: the
+    /// queue already runs one job per repository at a time; this keeps the pass (which does not
+    /// go through the queue) from evaluating a bump beside a job doing the same.
+    slots: Mutex<HashMap<RepoName, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// What became of one promotion attempt.
@@ -155,7 +159,17 @@ impl Engine {
             annotations: Mutex::new(HashMap::new()),
             differ: None,
             scheduler: scheduler::Scheduler::default(),
+            slots: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The repository's slot: held while a job or a reconcile of the repository runs.
+    pub async fn repository_slot(&self, repo: &RepoName) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            slots.entry(repo.clone()).or_default().clone()
+        };
+        lock.lock_owned().await
     }
 
     /// The repositories baton serves now.
@@ -413,6 +427,7 @@ impl JobHandler for Engine {
             DELIVERY.scope(
                 delivery,
                 async move {
+                    let _slot = self.repository_slot(&job.repo).await;
                     let started = Instant::now();
                     let (result, noted) =
                         crate::github::noting_rate_limits(self.handle_event(&job.repo, &job.event)).await;
