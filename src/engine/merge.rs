@@ -108,8 +108,14 @@ impl Engine {
                 }
                 MergeDecision::Enqueue => {
                     let Some(m) = &marker else { return Ok(false) };
+                    let queued = (rp.repo.clone(), pr.number, pr.head_sha.clone());
+                    if self.enqueued.lock().unwrap_or_else(|e| e.into_inner()).get(&queued).is_some() {
+                        tracing::debug!(pr = pr.number, "in the merge queue already (this head was enqueued)");
+                        return Ok(false);
+                    }
                     match self.github.enqueue_pull(&rp.repo, &pr.node_id, &pr.head_sha).await {
                         Ok(()) => {
+                            self.enqueued.lock().unwrap_or_else(|e| e.into_inner()).put(queued, ());
                             crate::metrics::promotion(m.stage.as_str(), "enqueued");
                             tracing::info!(pr = pr.number, base = %pr.base_ref, "added to the merge queue");
                             return Ok(false);

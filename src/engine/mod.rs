@@ -116,6 +116,10 @@ pub struct Engine {
     /// queue already runs one job per repository at a time; this keeps the pass (which does not
     /// go through the queue) from evaluating a bump beside a job doing the same.
     slots: Mutex<HashMap<RepoName, Arc<tokio::sync::Mutex<()>>>>,
+    /// baton's PRs this process added to a merge queue, by head sha: a later check event on the
+    /// same head does not send the mutation again (GitHub would refuse it as already queued).
+    /// A cache: after a restart one refused mutation finds out the same.
+    pub(crate) enqueued: Mutex<lru::LruCache<(RepoName, u64, String), ()>>,
 }
 
 /// What became of one promotion attempt.
@@ -160,6 +164,7 @@ impl Engine {
             differ: None,
             scheduler: scheduler::Scheduler::default(),
             slots: Mutex::new(HashMap::new()),
+            enqueued: Mutex::new(lru::LruCache::new(std::num::NonZeroUsize::new(4096).expect("non-zero"))),
         }
     }
 

@@ -10,6 +10,10 @@ fn is_enqueue(r: &RecordedRequest) -> bool {
     r.path == "/graphql" && graphql_text(r).starts_with("mutation") && graphql_text(r).contains("enqueuePullRequest")
 }
 
+fn is_enqueue_ref(r: &&RecordedRequest) -> bool {
+    is_enqueue(r)
+}
+
 fn graphql_text(r: &RecordedRequest) -> String {
     r.body.as_ref().and_then(|b| b["query"].as_str()).unwrap_or_default().trim().to_string()
 }
@@ -78,6 +82,9 @@ async fn batons_prs_go_through_a_required_merge_queue() {
     let rules: Vec<u16> =
         w.gh.requests().iter().filter(|r| r.path.contains("/rules/branches/")).map(|r| r.status).collect();
     assert!(rules.len() >= 2 && rules[1..].iter().all(|s| *s == 304), "{rules:?}");
+    // One mutation per PR: a later check event on a queued head does not send it again.
+    let enqueues = w.gh.requests().iter().filter(is_enqueue_ref).count();
+    assert_eq!(enqueues, 2, "dev's PR and staging's PR, each enqueued once");
     w.assert_no_violations();
 }
 
