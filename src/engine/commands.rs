@@ -135,7 +135,7 @@ impl Engine {
         for upstream in artifacts.filter_map(|a| StagePointer::of(from, a)) {
             let spec = upstream.spec;
             let version = match self.github.file(repo, spec.file.as_str(), head_sha).await {
-                Ok(f) => super::history::read_version(&f.text, spec),
+                Ok(f) => super::history::read_version(&f.text, spec, upstream.artifact.track.as_ref()),
                 Err(_) => None,
             };
             if let Some(v) = version {

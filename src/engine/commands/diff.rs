@@ -90,6 +90,6 @@ impl Engine {
             Err(crate::github::GitHubError::NotFound(_)) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        Ok(read_version(&file.text, sp.spec))
+        Ok(read_version(&file.text, sp.spec, sp.artifact.track.as_ref()))
     }
 }
