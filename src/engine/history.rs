@@ -34,12 +34,7 @@ pub(crate) fn read_version(text: &str, spec: &PointerSpec, track: Option<&Tag>) 
 
 impl Engine {
     /// The version `sp`'s pointer names at commit `sha` (None: absent or unreadable).
-    async fn version_at(
-        &self,
-        rp: &RepoPipeline,
-        sp: &StagePointer<'_>,
-        sha: &str,
-    ) -> anyhow::Result<Option<Version>> {
+    async fn version_at(&self, rp: &RepoPipeline, sp: &StagePointer<'_>, sha: &str) -> anyhow::Result<Option<Version>> {
         let spec = sp.spec;
         match self.github.file(&rp.repo, spec.file.as_str(), sha).await {
             Ok(f) => Ok(read_version(&f.text, spec, sp.artifact.track.as_ref())),
@@ -53,9 +48,11 @@ impl Engine {
         let spec = sp.spec;
         let history = self.github.path_history(&rp.repo, &rp.default_branch, spec.file.as_str(), 10).await?;
         let Some(newest) = history.first() else { return Ok(None) };
-        let Some(version) =
-            read_version(&self.github.file(&rp.repo, spec.file.as_str(), &newest.sha).await?.text, spec, sp.artifact.track.as_ref())
-        else {
+        let Some(version) = read_version(
+            &self.github.file(&rp.repo, spec.file.as_str(), &newest.sha).await?.text,
+            spec,
+            sp.artifact.track.as_ref(),
+        ) else {
             return Ok(None);
         };
         // Walk back past commits that touched the file without changing the version.

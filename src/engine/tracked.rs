@@ -67,7 +67,8 @@ impl Engine {
             .filter(|m| &m.tag == track && !m.rollback)
             .map(|m| m.digest);
         let mut proposed = Vec::new();
-        for digest in history.first().filter(|v| &v.tag == track).map(|v| v.digest.clone()).into_iter().chain(proposed_by_pr)
+        for digest in
+            history.first().filter(|v| &v.tag == track).map(|v| v.digest.clone()).into_iter().chain(proposed_by_pr)
         {
             proposed.push(self.observe(sp.artifact, digest).await);
         }

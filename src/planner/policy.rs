@@ -447,7 +447,9 @@ pub fn evaluate_pointer(f: &PointerFacts) -> Option<Row> {
     let registry = if super::tracking::is_tracked(f.artifact, &version) {
         match super::tracking::registry_text(&version, &p.registry) {
             Ok(text) => Verdict::pass(text),
-            Err(e) => Verdict::fail(e, "Check the digest is in the registry and baton can reach it, then re-run the check."),
+            Err(e) => {
+                Verdict::fail(e, "Check the digest is in the registry and baton can reach it, then re-run the check.")
+            }
         }
     } else {
         registry_verdict(&version, &p.registry)

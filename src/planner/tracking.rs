@@ -127,7 +127,13 @@ mod tests {
             ("first digest, nothing pinned", &d1, vec![], vec![], None),
             ("newer than what runs", &d2, vec![d1.clone()], vec!['1'], None),
             ("newer than the open PR's proposal", &d3, vec![d1.clone(), d2.clone()], vec!['1'], None),
-            ("the open PR proposes it already", &d2, vec![d1.clone(), d2.clone()], vec!['1'], Some("is what the stage runs or proposes")),
+            (
+                "the open PR proposes it already",
+                &d2,
+                vec![d1.clone(), d2.clone()],
+                vec!['1'],
+                Some("is what the stage runs or proposes"),
+            ),
             ("the stage runs it", &d1, vec![d1.clone()], vec!['1'], Some("is what the stage runs or proposes")),
             (
                 "re-push of a digest the stage ran",

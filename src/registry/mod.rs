@@ -176,7 +176,11 @@ pub trait Registry: Send + Sync {
     async fn list_tags(&self, image: &ImageName) -> Result<Vec<Tag>, RegistryError>;
     /// The annotations of the manifest `digest` (read by digest, never through a tag: a tracked
     /// channel tag has moved on by the time a later stage promotes the digest).
-    async fn annotations_of(&self, image: &ImageName, digest: &Digest) -> Result<BTreeMap<String, String>, RegistryError>;
+    async fn annotations_of(
+        &self,
+        image: &ImageName,
+        digest: &Digest,
+    ) -> Result<BTreeMap<String, String>, RegistryError>;
 }
 
 /// Registry settings (`[registry]` in config/default.toml).
@@ -1051,7 +1055,11 @@ impl Registry for OciRegistry {
         })
     }
 
-    async fn annotations_of(&self, image: &ImageName, digest: &Digest) -> Result<BTreeMap<String, String>, RegistryError> {
+    async fn annotations_of(
+        &self,
+        image: &ImageName,
+        digest: &Digest,
+    ) -> Result<BTreeMap<String, String>, RegistryError> {
         Ok(self.fetch_manifest(image, digest.as_str()).await?.annotations)
     }
 
