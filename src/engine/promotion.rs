@@ -336,7 +336,11 @@ impl Engine {
             new: &offer.version,
             new_annotations: &offer.annotations,
         };
-        let more = format!("/diff {} {}", sp.stage.name, offer.version.tag);
+        let more = match crate::planner::tracking::is_tracked(sp.artifact, &offer.version) {
+            // Never the channel tag alone: it moves on.
+            true => format!("/diff {} {}", sp.stage.name, offer.version),
+            false => format!("/diff {} {}", sp.stage.name, offer.version.tag),
+        };
         let limit = crate::manifest_diff::render::GITHUB_BODY_LIMIT.saturating_sub(plan.body.len() + 1_000);
         let limit = limit.min(crate::manifest_diff::render::PR_BODY_BUDGET);
         if let Some(section) = self.changes_section(&between, Some(&more), limit).await {

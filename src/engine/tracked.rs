@@ -75,6 +75,16 @@ impl Engine {
         Ok(decide(track, candidate, &proposed, &seen))
     }
 
+    /// How a version reads for humans: a tracked channel tag's version by its name
+    /// (`main-1a2b3c4`, from its annotations read by digest), any other by its tag.
+    pub(crate) async fn shown_version(&self, artifact: &Artifact, version: &crate::types::Version) -> String {
+        if !crate::planner::tracking::is_tracked(artifact, version) {
+            return version.tag.to_string();
+        }
+        let observed = self.observe(artifact, version.digest.clone()).await;
+        crate::units::tracked_version_name(&version.tag, &observed)
+    }
+
     /// A digest with its annotations (read by digest; none when the registry cannot say).
     async fn observe(&self, artifact: &Artifact, digest: Digest) -> Observed {
         match self.registry.annotations_of(&artifact.image, &digest).await {

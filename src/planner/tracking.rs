@@ -172,7 +172,8 @@ mod tests {
             [(crate::units::REVISION_ANNOTATION.to_string(), "1A2B3C4D5E6F".to_string())].into();
         let main = Version { tag: "main".parse().unwrap(), digest: digest('a') };
         let rel = Version { tag: "1.2.3".parse().unwrap(), digest: digest('a') };
-        let rows: [(&Artifact, &Version, &BTreeMap<String, String>, Option<&str>); 4] = [
+        type Row<'a> = (&'a Artifact, &'a Version, &'a BTreeMap<String, String>, Option<&'a str>);
+        let rows: [Row; 4] = [
             (&tracked, &main, &annotations, Some("main-1a2b3c4")),
             (&tracked, &main, &BTreeMap::new(), Some("main-aaaaaaaaaaaa")),
             (&tracked, &rel, &annotations, None),

@@ -190,7 +190,16 @@ async fn main_pushed_three_times_updates_one_pr_and_staging_gets_the_verified_di
     let key_text = format!("baton:reply:{id}");
     w.until("the /diff reply", |gh| gh.comments(REPO, issue).iter().any(|c| c.body.contains(&key_text))).await;
     let reply = w.gh.comments(REPO, issue).into_iter().find(|c| c.body.contains(&key_text)).unwrap().body;
-    assert!(reply.contains("staging already runs"), "{reply}");
+    assert!(reply.contains(&format!("staging already runs `{}`: nothing would change", name(3))), "{reply}");
+    // `/diff dev` (a first stage, no version): what `:main` points at now, by name.
+    let id = w.gh.comment(REPO, issue, "carol", "/diff dev").await;
+    let key_text = format!("baton:reply:{id}");
+    w.until("the /diff dev reply", |gh| gh.comments(REPO, issue).iter().any(|c| c.body.contains(&key_text))).await;
+    let reply = w.gh.comments(REPO, issue).into_iter().find(|c| c.body.contains(&key_text)).unwrap().body;
+    assert!(
+        reply.contains(&format!("What moving **dev** from `{}` to `{}` would change", name(3), name(2))),
+        "{reply}"
+    );
     w.assert_no_violations();
 }
 
