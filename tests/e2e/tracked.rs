@@ -257,3 +257,60 @@ async fn reconcile_resolves_main_now_in_helm_values_and_kustomize_image() {
     assert_eq!(text, kustomization(&w.registry.host(), &second));
     w.assert_no_violations();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_without_a_version_takes_the_digest_dev_verified_not_the_newest() {
+    let key = Key::generate();
+    let staging_pointer = r#"{ file: clusters/staging/app.yaml, format: yaml-path, artifact: myapp, field: spec.image, template: "{repository}@{digest}" }"#;
+    let w = World::start_signed_files(
+        &key.public_pem(),
+        |host| {
+            pipeline(host, "flux-oci", staging_pointer, "auto").replace(
+                "    promotion: auto\n    pointers:\n      - { file: clusters/staging",
+                "    promotion: manual\n    pointers:\n      - { file: clusters/staging",
+            )
+        },
+        |host| {
+            vec![
+                (DEV.to_string(), DEV_FLUX.to_string()),
+                (STAGING.to_string(), format!("spec:\n  image: {host}/{IMAGE_REPO}@{ZERO}\n")),
+            ]
+        },
+        true,
+    )
+    .await;
+    assert!(w.gh.file(REPO, "main", ".baton.yaml").unwrap().contains("promotion: manual"), "staging is manual");
+
+    // Build 1 merges into dev (automatic) and dev verifies it.
+    let first = push_main(&w, &key, 1).await;
+    let title = format!("promote myapp {} to dev", name(1));
+    w.until(&title, |gh| gh.pulls(REPO).iter().any(|p| p.title == title && p.merged)).await;
+    let bump = w.prs("dev").pop().unwrap().merge_commit_sha.unwrap();
+    w.gh.post_status(REPO, &bump, "kustomization/myapp-dev", "success").await;
+    w.until("baton/verified/dev", |gh| {
+        gh.check_run(REPO, &bump, "baton/verified/dev").is_some_and(|c| c.conclusion.as_deref() == Some("success"))
+    })
+    .await;
+    // Build 2 merges into dev too, not verified there yet; staging (manual) has no PR.
+    let title = format!("promote myapp {} to dev", name(2));
+    push_main(&w, &key, 2).await;
+    w.until(&title, |gh| gh.pulls(REPO).iter().any(|p| p.title == title && p.merged)).await;
+    w.settle().await;
+    assert!(w.prs("staging").is_empty());
+
+    // `/promote staging`: the newest version dev verified, build 1, by its digest.
+    w.gh.add_user("carol");
+    w.gh.set_permission(REPO, "carol", "write");
+    let issue = w.gh.create_issue(REPO, "alice", "releases", "").await;
+    let id = w.gh.comment(REPO, issue, "carol", "/promote staging").await;
+    let key_text = format!("baton:reply:{id}");
+    w.until("the /promote reply", |gh| gh.comments(REPO, issue).iter().any(|c| c.body.contains(&key_text))).await;
+    let staging = w.prs("staging");
+    assert_eq!(staging.len(), 1, "{staging:#?}");
+    assert_eq!(staging[0].title, format!("promote myapp {} to staging", name(1)));
+    let text = w.gh.file(REPO, &staging[0].head_sha, STAGING).unwrap();
+    assert_eq!(text, format!("spec:\n  image: {}/{IMAGE_REPO}@{first}\n", w.registry.host()));
+    let reply = w.gh.comments(REPO, issue).into_iter().find(|c| c.body.contains(&key_text)).unwrap().body;
+    assert!(reply.contains(&format!("#{}", staging[0].number)), "{reply}");
+    w.assert_no_violations();
+}
