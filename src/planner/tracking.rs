@@ -200,6 +200,54 @@ mod tests {
         }
     }
 
+    /// `plan_promotion` with tracked offers: every version is tagged `main`, so the release-tag
+    /// order ("a re-pushed tag is not a new version") does not apply; the name is written.
+    #[test]
+    fn plan_promotion_of_tracked_versions() {
+        use crate::forge::FileContent;
+        use crate::planner::{plan_promotion, Decision, Intent, Offer, Snapshot};
+        let yaml = "artifacts:\n  app:\n    image: r.io/app\n    track: main\n    verify:\n      - key: k.pub\nstages:\n  - name: dev\n    pointers:\n      - { file: a.yaml, format: yaml-path, artifact: app, field: image, template: '{repository}:{revision}@{digest}' }\n";
+        let pipeline = crate::pipeline::parse(yaml).expect("pipeline");
+        let (stage, artifact) = (&pipeline.stages[0], pipeline.artifacts.values().next().unwrap());
+        let file = |d: &Digest| FileContent {
+            path: "a.yaml".into(),
+            sha: "blob".into(),
+            text: format!("image: r.io/app:main-0000000@{d}\n"),
+        };
+        let annotations: BTreeMap<String, String> =
+            [(crate::units::REVISION_ANNOTATION.to_string(), "1a2b3c4d5e".to_string())].into();
+        let offer = |c: char| Offer {
+            version: Version { tag: "main".parse().unwrap(), digest: digest(c) },
+            annotations: annotations.clone(),
+            verified_by: Some("key k.pub".into()),
+            verified_in: None,
+            intent: Intent::Routine,
+        };
+        let rows: [(char, char, Option<&str>); 2] =
+            [('1', '2', Some("image: r.io/app:main-1a2b3c4@sha256:2222")), ('2', '2', None)];
+        for (running, offered, want) in rows {
+            let f = file(&digest(running));
+            let snapshot = Snapshot {
+                stage,
+                artifact,
+                default_branch: "main",
+                default_head: "h",
+                pointers: vec![(&stage.pointers[0], &f)],
+                open_pr: None,
+            };
+            match (plan_promotion(&snapshot, &offer(offered)).unwrap(), want) {
+                (Decision::Write(plan), Some(text)) => {
+                    assert!(plan.files[0].content.starts_with(text), "{}", plan.files[0].content);
+                    assert_eq!(plan.title, "promote app main-1a2b3c4 to dev");
+                    assert_eq!(plan.marker.name.as_deref(), Some("main-1a2b3c4"));
+                    assert_eq!(plan.marker.from_tag.as_deref(), Some("main"), "a tagless pointer reads as main");
+                }
+                (Decision::Noop(why), None) => assert!(why.contains("already runs main@"), "{why}"),
+                (other, _) => panic!("{running} → {offered}: {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn registry_text_table() {
         let v = Version { tag: "main".parse().unwrap(), digest: digest('6') };
