@@ -13,7 +13,9 @@ const DEV: &str = "clusters/dev/myapp.yaml";
 const STAGING: &str = "clusters/staging/app.yaml";
 const ZERO: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
-fn pipeline(host: &str, dev_format: &str, staging_pointer: &str, dev_promotion: &str) -> String {
+/// `first`: the first stage's name (each test its own, so that the counters they read, labelled
+/// by stage, are theirs alone).
+fn pipeline(host: &str, first: &str, dev_format: &str, staging_pointer: &str, dev_promotion: &str) -> String {
     format!(
         r#"artifacts:
   myapp:
@@ -22,7 +24,7 @@ fn pipeline(host: &str, dev_format: &str, staging_pointer: &str, dev_promotion: 
     verify:
       - key: .baton/keys/deploy.pub
 stages:
-  - name: dev
+  - name: {first}
     pointers:
       - file: {DEV}
         format: {dev_format}
@@ -31,7 +33,7 @@ stages:
     verification:
       checks: ["kustomization/myapp-dev"]
   - name: staging
-    from: dev
+    from: {first}
     promotion: auto
     pointers:
       - {staging_pointer}
@@ -100,7 +102,7 @@ async fn main_pushed_three_times_updates_one_pr_and_staging_gets_the_verified_di
     let staging_pointer = r#"{ file: clusters/staging/app.yaml, format: yaml-path, artifact: myapp, field: spec.image, template: "{repository}:{revision}@{digest}" }"#;
     let w = World::start_signed_files(
         &key.public_pem(),
-        |host| pipeline(host, "flux-oci", staging_pointer, "manual"),
+        |host| pipeline(host, "dev", "flux-oci", staging_pointer, "manual"),
         |host| {
             vec![
                 (DEV.to_string(), DEV_FLUX.to_string()),
@@ -218,7 +220,7 @@ async fn reconcile_resolves_main_now_in_helm_values_and_kustomize_image() {
     let (v, k) = (values.clone(), kustomization);
     let w = World::start_signed_files(
         &key.public_pem(),
-        |host| pipeline(host, "helm-values", staging_pointer, "auto"),
+        |host| pipeline(host, "qa", "helm-values", staging_pointer, "auto"),
         move |host| {
             vec![(DEV.to_string(), v.clone()), ("clusters/staging/kustomization.yaml".to_string(), k(host, ZERO))]
         },
@@ -231,23 +233,23 @@ async fn reconcile_resolves_main_now_in_helm_values_and_kustomize_image() {
     push_main(&w, &key, 1).await;
     let second = push_main(&w, &key, 2).await;
     w.baton.engine.reconcile(&repo).await.unwrap();
-    let prs = w.prs("dev");
-    assert_eq!(prs.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(), [format!("promote myapp {} to dev", name(2))]);
-    // dev is automatic: its PR merged (policy green), the pointer keeps `tag: main`.
+    let prs = w.prs("qa");
+    assert_eq!(prs.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(), [format!("promote myapp {} to qa", name(2))]);
+    // qa is automatic: its PR merged (policy green), the pointer keeps `tag: main`.
     w.baton.engine.reconcile(&repo).await.unwrap();
     assert_eq!(w.gh.file(REPO, "main", DEV).unwrap(), values.replace(ZERO, &second));
 
-    // The first build re-pushed: reconcile finds :main older than what dev runs, nothing moves.
+    // The first build re-pushed: reconcile finds :main older than what qa runs, nothing moves.
     let before = w.gh.branch_sha(REPO, "main");
-    let ignored = ignored_older("dev");
+    let ignored = ignored_older("qa");
     push_main(&w, &key, 1).await;
     w.baton.engine.reconcile(&repo).await.unwrap();
-    assert_eq!(ignored_older("dev"), ignored + 1);
+    assert_eq!(ignored_older("qa"), ignored + 1);
     assert_eq!(w.gh.branch_sha(REPO, "main"), before);
-    assert_eq!(w.prs("dev").len(), 1);
+    assert_eq!(w.prs("qa").len(), 1);
 
-    // dev verifies the second build; staging's kustomization gets its digest beside `newTag: main`.
-    let dev_bump = w.prs("dev")[0].merge_commit_sha.clone().expect("dev merged");
+    // qa verifies the second build; staging's kustomization gets its digest beside `newTag: main`.
+    let dev_bump = w.prs("qa")[0].merge_commit_sha.clone().expect("qa merged");
     w.gh.post_check_run(REPO, &dev_bump, "kustomization/myapp-dev", "success", "flux").await;
     w.baton.engine.reconcile(&repo).await.unwrap();
     let staging = w.prs("staging");
@@ -259,13 +261,13 @@ async fn reconcile_resolves_main_now_in_helm_values_and_kustomize_image() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn promote_without_a_version_takes_the_digest_dev_verified_not_the_newest() {
+async fn promote_without_a_version_takes_the_digest_the_first_stage_verified_not_the_newest() {
     let key = Key::generate();
     let staging_pointer = r#"{ file: clusters/staging/app.yaml, format: yaml-path, artifact: myapp, field: spec.image, template: "{repository}@{digest}" }"#;
     let w = World::start_signed_files(
         &key.public_pem(),
         |host| {
-            pipeline(host, "flux-oci", staging_pointer, "auto").replace(
+            pipeline(host, "int", "flux-oci", staging_pointer, "auto").replace(
                 "    promotion: auto\n    pointers:\n      - { file: clusters/staging",
                 "    promotion: manual\n    pointers:\n      - { file: clusters/staging",
             )
@@ -281,24 +283,24 @@ async fn promote_without_a_version_takes_the_digest_dev_verified_not_the_newest(
     .await;
     assert!(w.gh.file(REPO, "main", ".baton.yaml").unwrap().contains("promotion: manual"), "staging is manual");
 
-    // Build 1 merges into dev (automatic) and dev verifies it.
+    // Build 1 merges into int (automatic) and int verifies it.
     let first = push_main(&w, &key, 1).await;
-    let title = format!("promote myapp {} to dev", name(1));
+    let title = format!("promote myapp {} to int", name(1));
     w.until(&title, |gh| gh.pulls(REPO).iter().any(|p| p.title == title && p.merged)).await;
-    let bump = w.prs("dev").pop().unwrap().merge_commit_sha.unwrap();
+    let bump = w.prs("int").pop().unwrap().merge_commit_sha.unwrap();
     w.gh.post_status(REPO, &bump, "kustomization/myapp-dev", "success").await;
-    w.until("baton/verified/dev", |gh| {
-        gh.check_run(REPO, &bump, "baton/verified/dev").is_some_and(|c| c.conclusion.as_deref() == Some("success"))
+    w.until("baton/verified/int", |gh| {
+        gh.check_run(REPO, &bump, "baton/verified/int").is_some_and(|c| c.conclusion.as_deref() == Some("success"))
     })
     .await;
-    // Build 2 merges into dev too, not verified there yet; staging (manual) has no PR.
-    let title = format!("promote myapp {} to dev", name(2));
+    // Build 2 merges into int too, not verified there yet; staging (manual) has no PR.
+    let title = format!("promote myapp {} to int", name(2));
     push_main(&w, &key, 2).await;
     w.until(&title, |gh| gh.pulls(REPO).iter().any(|p| p.title == title && p.merged)).await;
     w.settle().await;
     assert!(w.prs("staging").is_empty());
 
-    // `/promote staging`: the newest version dev verified, build 1, by its digest.
+    // `/promote staging`: the newest version int verified, build 1, by its digest.
     w.gh.add_user("carol");
     w.gh.set_permission(REPO, "carol", "write");
     let issue = w.gh.create_issue(REPO, "alice", "releases", "").await;
@@ -312,5 +314,21 @@ async fn promote_without_a_version_takes_the_digest_dev_verified_not_the_newest(
     assert_eq!(text, format!("spec:\n  image: {}/{IMAGE_REPO}@{first}\n", w.registry.host()));
     let reply = w.gh.comments(REPO, issue).into_iter().find(|c| c.body.contains(&key_text)).unwrap().body;
     assert!(reply.contains(&format!("#{}", staging[0].number)), "{reply}");
+
+    // `/status` names int's tracked version; `/rollback int` goes back to the build it ran before.
+    let ask = |body: &'static str| {
+        let w = &w;
+        async move {
+            let id = w.gh.comment(REPO, issue, "carol", body).await;
+            let key_text = format!("baton:reply:{id}");
+            w.until(body, |gh| gh.comments(REPO, issue).iter().any(|c| c.body.contains(&key_text))).await;
+            w.gh.comments(REPO, issue).into_iter().find(|c| c.body.contains(&key_text)).unwrap().body
+        }
+    };
+    let status = ask("/status").await;
+    assert!(status.contains(&name(2)), "{status}");
+    let rollback = ask("/rollback int").await;
+    let title = format!("rollback myapp to {} in int", name(1));
+    assert!(w.gh.pulls(REPO).iter().any(|p| p.title == title), "{rollback}");
     w.assert_no_violations();
 }
