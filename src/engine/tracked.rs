@@ -75,6 +75,23 @@ impl Engine {
         Ok(decide(track, candidate, &proposed, &seen))
     }
 
+    /// `/promote <first stage>` of a tracked artifact: the digest the channel tag points at
+    /// now, or why not (a digest older than what the stage is at is no downgrade target; a
+    /// version pinned in the command is).
+    pub(crate) async fn tracked_for_command(
+        &self,
+        rp: &RepoPipeline,
+        sp: &StagePointer<'_>,
+    ) -> anyhow::Result<Result<crate::types::Version, String>> {
+        let track = sp.artifact.track.clone().expect("a tracked artifact");
+        let digest = self.registry.resolve(&sp.artifact.image, &track).await?.digest;
+        let candidate = self.observe(sp.artifact, digest.clone()).await;
+        Ok(match self.judge_tracked(rp, sp, &track, &candidate, None).await? {
+            Step::Older(why) => Err(why),
+            Step::Propose | Step::Current(_) => Ok(crate::types::Version { tag: track, digest }),
+        })
+    }
+
     /// How a version reads for humans: a tracked channel tag's version by its name
     /// (`main-1a2b3c4`, from its annotations read by digest), any other by its tag.
     pub(crate) async fn shown_version(&self, artifact: &Artifact, version: &crate::types::Version) -> String {

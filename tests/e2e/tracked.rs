@@ -202,6 +202,17 @@ async fn main_pushed_three_times_updates_one_pr_and_staging_gets_the_verified_di
         reply.contains(&format!("What moving **dev** from `{}` to `{}` would change", name(3), name(2))),
         "{reply}"
     );
+    // `/promote dev` without a version takes what `:main` points at, the older build: refused.
+    let id = w.gh.comment(REPO, issue, "carol", "/promote dev").await;
+    let key_text = format!("baton:reply:{id}");
+    w.until("the /promote dev reply", |gh| gh.comments(REPO, issue).iter().any(|c| c.body.contains(&key_text))).await;
+    let reply = w.gh.comments(REPO, issue).into_iter().find(|c| c.body.contains(&key_text)).unwrap().body;
+    assert!(
+        reply.contains(&format!("`main` points at {} ", name(2)))
+            && reply.contains(&format!("not newer than {}", name(4))),
+        "{reply}"
+    );
+    assert_eq!(w.open_pr("dev").map(|p| p.head_sha), Some(before.2.clone()), "dev's PR unchanged");
     w.assert_no_violations();
 }
 
