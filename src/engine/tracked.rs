@@ -14,6 +14,9 @@ use crate::planner::{Offer, StagePointer};
 use crate::types::{Digest, Tag};
 use crate::units::Observed;
 
+/// How many commits of a first stage's pointer file are read to judge a channel tag's digest.
+const HISTORY: u32 = 10;
+
 impl Engine {
     /// The signed offer of the digest `artifact`'s channel tag points at now, to every first
     /// stage: proposed where it is new, ignored where it is not (no downgrade). `open`: the
@@ -53,7 +56,10 @@ impl Engine {
         candidate: &Observed,
         open: Option<&[PullRequest]>,
     ) -> anyhow::Result<Step> {
-        let history = self.versions_in_history(rp, sp).await?;
+        // The last 10 commits of the pointer file (each one file read): enough to know a re-push
+        // of a recent digest; older ones are judged by their `created` annotation.
+        let history = self.pointer_history(rp, sp, HISTORY).await?;
+        let history = crate::planner::versions::distinct_versions(history.into_iter().map(|(_, v)| v));
         let seen: Vec<Digest> = history.iter().filter(|v| &v.tag == track).map(|v| v.digest.clone()).collect();
         let branch = crate::render::branch(&sp.stage.name, &sp.artifact.name);
         let pr = match open {
