@@ -16,6 +16,10 @@ pub struct Marker {
     pub artifact: ArtifactName,
     pub tag: Tag,
     pub digest: Digest,
+    /// A tracked channel tag's version (#13): its human name, `main-1a2b3c4` (`tag` is the
+    /// channel tag, `main`). None for a release tag, whose name is its tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_tag: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,6 +35,10 @@ pub struct Marker {
 impl Marker {
     pub fn version(&self) -> Version {
         Version { tag: self.tag.clone(), digest: self.digest.clone() }
+    }
+    /// How the version reads for humans: its tracked name (`main-1a2b3c4`), else its tag.
+    pub fn shown(&self) -> &str {
+        self.name.as_deref().unwrap_or(self.tag.as_str())
     }
 }
 
@@ -71,9 +79,9 @@ pub fn labels(stage: &StageName, rollback: bool) -> Vec<String> {
 pub fn title(p: &PromotionText) -> String {
     let m = p.marker;
     if m.rollback {
-        format!("rollback {} to {} in {}", m.artifact, m.tag, m.stage)
+        format!("rollback {} to {} in {}", m.artifact, m.shown(), m.stage)
     } else {
-        format!("promote {} {} to {}", m.artifact, m.tag, m.stage)
+        format!("promote {} {} to {}", m.artifact, m.shown(), m.stage)
     }
 }
 
@@ -82,8 +90,17 @@ pub fn commit_message(p: &PromotionText) -> String {
     let verb = if m.rollback { "rollback" } else { "promote" };
     let mut msg = format!(
         "{verb}({}): {} {}\n\nBaton-Stage: {}\nBaton-Artifact: {}\nBaton-Version: {}\nBaton-Digest: {}\n",
-        m.stage, m.artifact, m.tag, m.stage, m.artifact, m.tag, m.digest
+        m.stage,
+        m.artifact,
+        m.shown(),
+        m.stage,
+        m.artifact,
+        m.shown(),
+        m.digest
     );
+    if m.name.is_some() {
+        msg.push_str(&format!("Baton-Track: {}\n", m.tag));
+    }
     for a in &m.approved_by {
         msg.push_str(&format!("Baton-Approved-By: {a}\n"));
     }
@@ -350,15 +367,18 @@ pub fn body(p: &PromotionText) -> String {
         (None, None) => "nothing pinned yet".to_string(),
     };
     if m.rollback {
-        b.push_str(&format!("Rolls **{}** in **{}** back to `{}`.\n\n", m.artifact, m.stage, m.tag));
+        b.push_str(&format!("Rolls **{}** in **{}** back to `{}`.\n\n", m.artifact, m.stage, m.shown()));
     } else {
-        b.push_str(&format!("Promotes **{}** `{}` to **{}**.\n\n", m.artifact, m.tag, m.stage));
+        b.push_str(&format!("Promotes **{}** `{}` to **{}**.\n\n", m.artifact, m.shown(), m.stage));
     }
     b.push_str("| | |\n|---|---|\n");
     b.push_str(&format!("| Stage | `{}` |\n", m.stage));
     b.push_str(&format!("| Artifact | `{}` |\n", cell(p.image)));
-    b.push_str(&format!("| Version | {from} → `{}` |\n", m.tag));
+    b.push_str(&format!("| Version | {from} → `{}` |\n", m.shown()));
     b.push_str(&format!("| Digest | `{}` |\n", m.digest));
+    if m.name.is_some() {
+        b.push_str(&format!("| Channel tag | `{}` (tracked: this digest is pinned, the tag moves on) |\n", m.tag));
+    }
     if let Some(rev) = p.annotations.get("org.opencontainers.image.revision") {
         // Flux writes `<branch>@sha1:<sha>`: the link needs the sha alone.
         match crate::manifest_diff::commits::revision_link(p.annotations) {
@@ -457,6 +477,7 @@ mod tests {
             artifact: "myapp".parse().unwrap(),
             tag: "0.5.123".parse().unwrap(),
             digest: format!("sha256:{}", "ab".repeat(32)).parse().unwrap(),
+            name: None,
             from_tag: Some("0.5.122".into()),
             from_digest: Some(format!("sha256:{}", "cd".repeat(32))),
             verified_in: Some("dev".parse().unwrap()),
@@ -493,6 +514,27 @@ mod tests {
         insta::assert_snapshot!("pr_body", body(&p));
         assert_eq!(parse_marker(&body(&p)).as_ref(), Some(&m));
         assert_eq!(branch(&p.marker.stage, &p.marker.artifact), "baton/staging/myapp");
+    }
+
+    #[test]
+    fn tracked_promotion_texts() {
+        let mut m = marker();
+        m.tag = "main".parse().unwrap();
+        m.name = Some("main-0123456".into());
+        m.from_tag = Some("main".into());
+        let ann = annotations();
+        let files = vec!["clusters/staging/myapp.yaml".to_string()];
+        let p = PromotionText {
+            marker: &m,
+            image: "registry.internal/deployments/myapp",
+            annotations: &ann,
+            files: &files,
+            verified_by: Some("key .baton/keys/deploy.pub"),
+        };
+        assert_eq!(title(&p), "promote myapp main-0123456 to staging");
+        insta::assert_snapshot!("tracked_commit_message", commit_message(&p));
+        insta::assert_snapshot!("tracked_pr_body", body(&p));
+        assert_eq!(parse_marker(&body(&p)).as_ref(), Some(&m));
     }
 
     #[test]

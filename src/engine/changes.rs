@@ -28,8 +28,21 @@ impl Engine {
         let differ = self.differ.as_ref()?;
         let image = &b.artifact.image;
         let old_digest = b.old_digest.and_then(|d| d.parse::<Digest>().ok());
-        let old_label = b.old_tag.unwrap_or("(unpinned)").to_string();
-        let new_label = b.new.tag.to_string();
+        let old_annotations = match &old_digest {
+            Some(old) => differ.annotations(image, old).await.unwrap_or_default(),
+            None => BTreeMap::new(),
+        };
+        // A tracked channel tag's versions are named after their revisions (`main-1a2b3c4`).
+        let label = |tag: &str, digest: &Digest, annotations: &BTreeMap<String, String>| {
+            let version = tag.parse().ok().map(|tag| Version { tag, digest: digest.clone() });
+            version.and_then(|v| crate::planner::tracking::version_name(b.artifact, &v, annotations))
+        };
+        let old_label = match (b.old_tag, &old_digest) {
+            (Some(t), Some(d)) => label(t, d, &old_annotations).unwrap_or_else(|| t.to_string()),
+            (t, _) => t.unwrap_or("(unpinned)").to_string(),
+        };
+        let new_label =
+            label(b.new.tag.as_str(), &b.new.digest, b.new_annotations).unwrap_or_else(|| b.new.tag.to_string());
         let heading =
             diff_render::Heading { artifact: b.artifact.name.as_str(), old: &old_label, new: &new_label, more };
 
@@ -42,7 +55,6 @@ impl Engine {
                 None,
             ),
             Some(old) => {
-                let old_annotations = differ.annotations(image, old).await.unwrap_or_default();
                 let commits_text = self.commits_text(&old_annotations, b.new_annotations).await;
                 let budget = limit.saturating_sub(commits_text.len() + 200);
                 let diff = differ.diff(image, old, &b.new.digest).await;

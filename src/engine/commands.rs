@@ -135,7 +135,7 @@ impl Engine {
         for upstream in artifacts.filter_map(|a| StagePointer::of(from, a)) {
             let spec = upstream.spec;
             let version = match self.github.file(repo, spec.file.as_str(), head_sha).await {
-                Ok(f) => super::history::read_version(&f.text, spec),
+                Ok(f) => super::history::read_version(&f.text, spec, upstream.artifact.track.as_ref()),
                 Err(_) => None,
             };
             if let Some(v) = version {
@@ -375,11 +375,18 @@ impl Engine {
             },
             None => {
                 let tags = self.registry.list_tags(&artifact.image).await?;
-                let Some(tag) = versions::newest_release_tag(artifact, tags) else {
-                    return Ok(refused(format!("{} has no release tag matching its pattern", artifact.image)));
-                };
-                let digest = self.registry.resolve(&artifact.image, &tag).await?.digest;
-                Version { tag, digest }
+                match versions::newest_release_tag(artifact, tags) {
+                    Some(tag) => {
+                        let digest = self.registry.resolve(&artifact.image, &tag).await?.digest;
+                        Version { tag, digest }
+                    }
+                    // A tracked channel tag (#13): the digest it points at now, unless older.
+                    None if artifact.track.is_some() => match self.tracked_for_command(rp, sp).await? {
+                        Ok(v) => v,
+                        Err(why) => return Ok(refused(why)),
+                    },
+                    None => return Ok(refused(format!("{} has no release tag matching its pattern", artifact.image))),
+                }
             }
         };
         let offer = match self.signed_offer(rp, artifact, &version, None, intent).await {

@@ -24,17 +24,20 @@ pub struct Bump {
     pub date: Option<DateTime<Utc>>,
 }
 
-/// The version a pointer names in `text`, if it names a valid tag and digest.
-pub(crate) fn read_version(text: &str, spec: &PointerSpec) -> Option<Version> {
-    let c = pointer::get(text, spec.format, &spec.selector).ok()?;
+/// The version a pointer names in `text`, if it names a valid tag and digest. `track`: the
+/// artifact's tracked channel tag, which a pointer without a tag (a yaml-path template of
+/// `{revision}` or the digest alone) names (`planner::tracking::normalize`).
+pub(crate) fn read_version(text: &str, spec: &PointerSpec, track: Option<&Tag>) -> Option<Version> {
+    let c = crate::planner::tracking::normalize(track, pointer::get(text, spec.format, &spec.selector).ok()?);
     Some(Version { tag: c.tag?.parse::<Tag>().ok()?, digest: c.digest?.parse::<Digest>().ok()? })
 }
 
 impl Engine {
     /// The version `sp`'s pointer names at commit `sha` (None: absent or unreadable).
-    async fn version_at(&self, rp: &RepoPipeline, spec: &PointerSpec, sha: &str) -> anyhow::Result<Option<Version>> {
+    async fn version_at(&self, rp: &RepoPipeline, sp: &StagePointer<'_>, sha: &str) -> anyhow::Result<Option<Version>> {
+        let spec = sp.spec;
         match self.github.file(&rp.repo, spec.file.as_str(), sha).await {
-            Ok(f) => Ok(read_version(&f.text, spec)),
+            Ok(f) => Ok(read_version(&f.text, spec, sp.artifact.track.as_ref())),
             Err(GitHubError::NotFound(_)) => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -45,15 +48,17 @@ impl Engine {
         let spec = sp.spec;
         let history = self.github.path_history(&rp.repo, &rp.default_branch, spec.file.as_str(), 10).await?;
         let Some(newest) = history.first() else { return Ok(None) };
-        let Some(version) =
-            read_version(&self.github.file(&rp.repo, spec.file.as_str(), &newest.sha).await?.text, spec)
-        else {
+        let Some(version) = read_version(
+            &self.github.file(&rp.repo, spec.file.as_str(), &newest.sha).await?.text,
+            spec,
+            sp.artifact.track.as_ref(),
+        ) else {
             return Ok(None);
         };
         // Walk back past commits that touched the file without changing the version.
         let mut bump = newest.clone();
         for older in history.iter().skip(1) {
-            if self.version_at(rp, spec, &older.sha).await?.as_ref() != Some(&version) {
+            if self.version_at(rp, sp, &older.sha).await?.as_ref() != Some(&version) {
                 break;
             }
             bump = older.clone();
@@ -74,7 +79,7 @@ impl Engine {
         let history = self.github.path_history(&rp.repo, &rp.default_branch, sp.spec.file.as_str(), limit).await?;
         let mut out = Vec::with_capacity(history.len());
         for c in history {
-            let version = self.version_at(rp, sp.spec, &c.sha).await?;
+            let version = self.version_at(rp, sp, &c.sha).await?;
             out.push((c.sha, version));
         }
         Ok(out)

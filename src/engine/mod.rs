@@ -20,6 +20,7 @@ pub mod promotion;
 pub mod reconcile;
 pub mod scheduler;
 pub mod signals;
+mod tracked;
 mod units;
 pub mod verification;
 

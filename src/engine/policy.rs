@@ -312,7 +312,8 @@ impl Engine {
         let mut facts = PointerFacts { stage, spec, artifact, old, new, rollback, pinned: None, window };
         if let NewPointer::Read(c) = &facts.new {
             if facts.old.as_ref() != Some(c) {
-                if let Ok(version) = pinned_version(c, spec) {
+                let c = crate::planner::tracking::normalize(artifact.track.as_ref(), c.clone());
+                if let Ok(version) = pinned_version(&c, spec) {
                     let sp = StagePointer { stage, artifact, spec };
                     facts.pinned = Some(self.pinned_facts(rp, default_head, &sp, &version, rollback).await);
                 }
@@ -330,8 +331,13 @@ impl Engine {
         version: &Version,
         rollback: bool,
     ) -> PinnedFacts {
-        let registry =
-            self.registry.resolve(&sp.artifact.image, &version.tag).await.map(|r| r.digest).map_err(|e| e.to_string());
+        let registry = if crate::planner::tracking::is_tracked(sp.artifact, version) {
+            // A tracked channel tag moves on: the pinned digest is read by digest.
+            let read = self.registry.annotations_of(&sp.artifact.image, &version.digest).await;
+            read.map(|_| version.digest.clone()).map_err(|e| e.to_string())
+        } else {
+            self.registry.resolve(&sp.artifact.image, &version.tag).await.map(|r| r.digest).map_err(|e| e.to_string())
+        };
         let ctx =
             VerifyContext { repo: &rp.repo, commit: default_head, artifact: sp.artifact, digest: &version.digest };
         let signature = match self.verifier.verify(&ctx).await {

@@ -68,7 +68,7 @@ impl Engine {
             .pipeline
             .artifacts
             .values()
-            .filter(|a| a.image.path == push.repository && a.tags.is_match(push.tag.as_str()))
+            .filter(|a| a.image.path == push.repository && (a.tags.is_match(push.tag.as_str()) || a.tracks(&push.tag)))
             .filter(|a| wake.is_none_or(|(name, _, _)| *name == a.name))
             .collect();
         if artifacts.is_empty() {
@@ -140,6 +140,11 @@ impl Engine {
                 verified_in: None,
                 intent: Intent::Routine,
             };
+            if artifact.tracks(&push.tag) {
+                // A channel tag (#13): judged against what the first stages run (engine/tracked.rs).
+                self.offer_tracked(&rp, artifact, &offer, open).await;
+                continue;
+            }
             for stage in rp.pipeline.first_stages() {
                 let Some(sp) = StagePointer::of(stage, artifact) else { continue };
                 let outcome = self.promote_knowing(&rp, &sp, &offer, open).await;
@@ -187,8 +192,12 @@ impl Engine {
     ) -> Result<Offer, VerifyError> {
         let ctx = VerifyContext { repo: &rp.repo, commit: &rp.default_branch, artifact, digest: &version.digest };
         let verified = self.verifier.verify(&ctx).await?;
-        let annotations =
-            self.registry.resolve(&artifact.image, &version.tag).await.map(|r| r.annotations).unwrap_or_default();
+        let annotations = if crate::planner::tracking::is_tracked(artifact, version) {
+            // Never through the channel tag: it has moved on; the digest is what was verified.
+            self.registry.annotations_of(&artifact.image, &version.digest).await.unwrap_or_default()
+        } else {
+            self.registry.resolve(&artifact.image, &version.tag).await.map(|r| r.annotations).unwrap_or_default()
+        };
         Ok(Offer { version: version.clone(), annotations, verified_by: Some(verified.by), verified_in, intent })
     }
 
@@ -226,7 +235,7 @@ impl Engine {
     /// [`Engine::promote`]; `open`: the repository's open pull requests, when the caller has
     /// just read them (the first attempt then plans against the stage's PR instead of
     /// speculating that there is none).
-    async fn promote_knowing(
+    pub(super) async fn promote_knowing(
         &self,
         rp: &RepoPipeline,
         sp: &StagePointer<'_>,
@@ -327,7 +336,11 @@ impl Engine {
             new: &offer.version,
             new_annotations: &offer.annotations,
         };
-        let more = format!("/diff {} {}", sp.stage.name, offer.version.tag);
+        let more = match crate::planner::tracking::is_tracked(sp.artifact, &offer.version) {
+            // Never the channel tag alone: it moves on.
+            true => format!("/diff {} {}", sp.stage.name, offer.version),
+            false => format!("/diff {} {}", sp.stage.name, offer.version.tag),
+        };
         let limit = crate::manifest_diff::render::GITHUB_BODY_LIMIT.saturating_sub(plan.body.len() + 1_000);
         let limit = limit.min(crate::manifest_diff::render::PR_BODY_BUDGET);
         if let Some(section) = self.changes_section(&between, Some(&more), limit).await {

@@ -22,7 +22,7 @@ impl Engine {
         // The open PRs, read once (conditional: unchanged, a 304): a stage whose PR is open is
         // planned against it, so a converged pass attempts no write.
         let open = self.github.open_pulls(repo).await?;
-        // 1. Missed registry pushes: the newest release tag of every artifact.
+        // 1. Missed registry pushes: the newest release tag of every artifact (and its channel tag).
         for artifact in loaded.pipeline.artifacts.values() {
             let tags = match self.registry.list_tags(&artifact.image).await {
                 Ok(t) => t,
@@ -31,7 +31,9 @@ impl Engine {
                     continue;
                 }
             };
-            if let Some(tag) = newest_release_tag(artifact, tags) {
+            // A tracked channel tag (#13) is resolved now and judged like a push of it.
+            let tracked = artifact.track.clone().filter(|t| tags.contains(t));
+            for tag in newest_release_tag(artifact, tags).into_iter().chain(tracked) {
                 let push = RegistryPush { host: None, repository: artifact.image.path.clone(), tag };
                 if let Err(e) = self.reconcile_push(repo, &push, &open).await {
                     tracing::error!(artifact = %artifact.name, error = format!("{e:#}"), "reconciling the newest tag failed");

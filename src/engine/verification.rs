@@ -120,6 +120,19 @@ impl Engine {
         let cached = self.annotations.lock().unwrap_or_else(|e| e.into_inner()).get(digest).cloned();
         let annotations = match cached {
             Some(a) => a,
+            // A tracked channel tag has moved on: its digest is read by digest.
+            None if crate::planner::tracking::is_tracked(sp.artifact, &bump.version) => {
+                match self.registry.annotations_of(&sp.artifact.image, digest).await {
+                    Ok(a) => {
+                        self.annotations.lock().unwrap_or_else(|e| e.into_inner()).insert(digest.clone(), a.clone());
+                        a
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "no annotations for the stage's version");
+                        return None;
+                    }
+                }
+            }
             None => match self.registry.resolve(&sp.artifact.image, &bump.version.tag).await {
                 // Only when the tag still names the digest the stage runs.
                 Ok(r) if &r.digest == digest => {

@@ -114,6 +114,13 @@ pub struct Stage {
 
 // ------------------------------------------------------------------ release units (#13)
 
+impl Artifact {
+    /// Whether `tag` is the artifact's tracked channel tag (`track: main`).
+    pub fn tracks(&self, tag: &Tag) -> bool {
+        self.track.as_ref() == Some(tag)
+    }
+}
+
 /// The pattern of an artifact that only tracks a channel tag: it matches no tag.
 pub const NO_RELEASE_TAGS: &str = r"[^\s\S]";
 

@@ -196,6 +196,7 @@ mod tests {
             artifact: "app".parse().unwrap(),
             tag: "1.0.0".parse::<Tag>().unwrap(),
             digest: format!("sha256:{}", "ab".repeat(32)).parse::<Digest>().unwrap(),
+            name: None,
             from_tag: None,
             from_digest: None,
             verified_in: None,

@@ -9,12 +9,14 @@
 //! - [`versions`]: which version `/promote`, `/rollback` and `reconcile` go to;
 //! - [`policy`]: every `baton/policy` rule's verdict on a changed pointer, with what to do.
 //! - [`wait`]: when to look again for a signature or tag that is not there yet.
+//! - [`tracking`]: whether a digest of a tracked channel tag is a new version, and its name.
 
 pub mod gate;
 pub mod merge;
 pub mod policy;
 pub mod promotion;
 pub mod signals;
+pub mod tracking;
 pub mod versions;
 pub mod wait;
 

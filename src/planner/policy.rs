@@ -435,7 +435,7 @@ pub fn evaluate_pointer(f: &PointerFacts) -> Option<Row> {
     row.new = describe(Some(new));
     row.digest = new.digest.clone();
     row.verdicts.push((Rule::Parses, Verdict::pass("")));
-    let version = match pinned_version(new, f.spec) {
+    let version = match pinned_version(&super::tracking::normalize(f.artifact.track.as_ref(), new.clone()), f.spec) {
         Ok(v) => v,
         Err(verdict) => {
             row.verdicts.push((Rule::DigestPinned, verdict));
@@ -444,7 +444,17 @@ pub fn evaluate_pointer(f: &PointerFacts) -> Option<Row> {
     };
     row.verdicts.push((Rule::DigestPinned, Verdict::pass("")));
     let Some(p) = &f.pinned else { return Some(row) };
-    row.verdicts.push((Rule::Registry, registry_verdict(&version, &p.registry)));
+    let registry = if super::tracking::is_tracked(f.artifact, &version) {
+        match super::tracking::registry_text(&version, &p.registry) {
+            Ok(text) => Verdict::pass(text),
+            Err(e) => {
+                Verdict::fail(e, "Check the digest is in the registry and baton can reach it, then re-run the check.")
+            }
+        }
+    } else {
+        registry_verdict(&version, &p.registry)
+    };
+    row.verdicts.push((Rule::Registry, registry));
     row.verdicts.push((Rule::Signature, signature_verdict(&p.signature)));
     row.verdicts.push((Rule::FromStage, upstream_verdict(f.stage, f.rollback, &version, &p.upstream)));
     row.verdicts.push((Rule::Freeze, freeze_verdict(f.stage, f.rollback, &p.freeze)));

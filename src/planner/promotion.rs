@@ -140,12 +140,17 @@ pub fn plan_promotion(snapshot: &Snapshot, offer: &Offer) -> Result<Decision, Pl
     let rollback = offer.intent.is_rollback();
     let approved_by = offer.intent.approved_by();
     let current = current_version(snapshot)?;
+    // A tracked channel tag's version (#13): every version has the tag `main`; the engine judged
+    // it newer (`planner::tracking::decide`), and its name is written beside it.
+    let tracked = super::tracking::is_tracked(snapshot.artifact, v);
+    let name = super::tracking::version_name(snapshot.artifact, v, &offer.annotations);
+    let current = super::tracking::normalize(snapshot.artifact.track.as_ref(), current);
 
     let same_digest = current.digest.as_deref() == Some(v.digest.as_str());
     if same_digest && current.tag.as_deref() == Some(v.tag.as_str()) {
         return Ok(Decision::Noop(format!("{stage} already runs {v}")));
     }
-    if !rollback {
+    if !rollback && !tracked {
         match newer(v, &current) {
             Some(Ordering::Less) => {
                 return Ok(Decision::Noop(format!(
@@ -188,7 +193,7 @@ pub fn plan_promotion(snapshot: &Snapshot, offer: &Offer) -> Result<Decision, Pl
             .find(|f: &&FileWrite| f.path == file.path)
             .map(|f| f.content.clone())
             .unwrap_or_else(|| file.text.clone());
-        let edited = pointer::set(&base, spec.format, &spec.selector, &v.tag, &v.digest)
+        let edited = pointer::set_tracked(&base, spec.format, &spec.selector, &v.tag, &v.digest, name.as_deref())
             .map_err(|e| PlanError { file: spec.file.to_string(), reason: e.to_string() })?;
         match files.iter_mut().find(|f: &&mut FileWrite| f.path == file.path) {
             Some(f) => f.content = edited,
@@ -205,6 +210,7 @@ pub fn plan_promotion(snapshot: &Snapshot, offer: &Offer) -> Result<Decision, Pl
         artifact: snapshot.artifact.name.clone(),
         tag: v.tag.clone(),
         digest: v.digest.clone(),
+        name,
         from_tag: current.tag.clone(),
         from_digest: current.digest.clone(),
         verified_in: offer.verified_in.clone(),
@@ -345,6 +351,7 @@ mod tests {
             artifact: "app".parse().unwrap(),
             tag: v.tag.clone(),
             digest: v.digest.clone(),
+            name: None,
             from_tag: Some("1.0.0".into()),
             from_digest: Some(digest('a').to_string()),
             verified_in: None,

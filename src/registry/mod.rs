@@ -174,6 +174,13 @@ pub struct Resolved {
 pub trait Registry: Send + Sync {
     async fn resolve(&self, image: &ImageName, tag: &Tag) -> Result<Resolved, RegistryError>;
     async fn list_tags(&self, image: &ImageName) -> Result<Vec<Tag>, RegistryError>;
+    /// The annotations of the manifest `digest` (read by digest, never through a tag: a tracked
+    /// channel tag has moved on by the time a later stage promotes the digest).
+    async fn annotations_of(
+        &self,
+        image: &ImageName,
+        digest: &Digest,
+    ) -> Result<BTreeMap<String, String>, RegistryError>;
 }
 
 /// Registry settings (`[registry]` in config/default.toml).
@@ -1046,6 +1053,14 @@ impl Registry for OciRegistry {
             media_type: Some(manifest.media_type),
             annotations: manifest.annotations,
         })
+    }
+
+    async fn annotations_of(
+        &self,
+        image: &ImageName,
+        digest: &Digest,
+    ) -> Result<BTreeMap<String, String>, RegistryError> {
+        Ok(self.fetch_manifest(image, digest.as_str()).await?.annotations)
     }
 
     async fn list_tags(&self, image: &ImageName) -> Result<Vec<Tag>, RegistryError> {

@@ -19,5 +19,6 @@ mod signals;
 mod signatures;
 mod stages;
 mod timers;
+mod tracked;
 mod units;
 mod windows;

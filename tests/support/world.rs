@@ -342,6 +342,28 @@ impl World {
         key: Option<&str>,
         tweak: impl FnOnce(&mut Settings),
     ) -> World {
+        World::build_with_files(pipeline, webhooks, key, tweak, |_| vec![]).await
+    }
+
+    /// A world whose baton verifies signatures for real with `public_key_pem`, with any pipeline
+    /// and the repository's files replaced or added by `files` (given the registry's host);
+    /// `webhooks: false`: baton hears nothing, only `reconcile` finds out.
+    pub async fn start_signed_files(
+        public_key_pem: &str,
+        pipeline: impl Fn(&str) -> String,
+        files: impl Fn(&str) -> Vec<(String, String)>,
+        webhooks: bool,
+    ) -> World {
+        World::build_with_files(pipeline, webhooks, Some(public_key_pem), |_| {}, files).await
+    }
+
+    async fn build_with_files(
+        pipeline: impl Fn(&str) -> String,
+        webhooks: bool,
+        key: Option<&str>,
+        tweak: impl FnOnce(&mut Settings),
+        files: impl Fn(&str) -> Vec<(String, String)>,
+    ) -> World {
         // `RUST_LOG=baton=debug cargo test …` shows what baton did.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -355,16 +377,19 @@ impl World {
         let notify = webhooks.then(|| (format!("{baton_url}/webhooks/registry"), REGISTRY_TOKEN.to_string()));
         let registry = TestRegistry::start(notify).await;
         let host = registry.host();
-        gh.add_repo(
-            REPO,
-            "main",
-            &[
-                (".baton.yaml", &pipeline(&host)),
-                (".baton/keys/deploy.pub", key.unwrap_or("-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n")),
-                ("clusters/dev/myapp.yaml", DEV_POINTER),
-                ("clusters/staging/values.yaml", STAGING_VALUES),
-            ],
-        );
+        let pipeline = pipeline(&host);
+        let mut repo_files: Vec<(&str, &str)> = vec![
+            (".baton.yaml", &pipeline),
+            (".baton/keys/deploy.pub", key.unwrap_or("-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n")),
+            ("clusters/dev/myapp.yaml", DEV_POINTER),
+            ("clusters/staging/values.yaml", STAGING_VALUES),
+        ];
+        let extra = files(&host);
+        for (path, text) in &extra {
+            repo_files.retain(|(p, _)| p != path);
+            repo_files.push((path, text));
+        }
+        gh.add_repo(REPO, "main", &repo_files);
         if webhooks {
             gh.set_webhook_target(&format!("{baton_url}/webhooks/github"), SECRET);
         }

@@ -40,6 +40,12 @@ impl Engine {
                     }
                 }
             }
+            // A tracked channel tag: the digest it points at now.
+            (None, None) if sp.artifact.track.is_some() => {
+                let tag = sp.artifact.track.clone().expect("tracked");
+                let digest = self.registry.resolve(&sp.artifact.image, &tag).await?.digest;
+                Version { tag, digest }
+            }
             (None, None) => {
                 let tags = self.registry.list_tags(&sp.artifact.image).await?;
                 let Some(tag) = versions::newest_release_tag(sp.artifact, tags) else {
@@ -50,16 +56,20 @@ impl Engine {
             }
         };
         if running.as_ref() == Some(&target) {
-            return Ok(Reply::Done(format!("{} already runs `{}`: nothing would change", stage.name, target.tag)));
+            let shown = self.shown_version(sp.artifact, &target).await;
+            return Ok(Reply::Done(format!("{} already runs `{shown}`: nothing would change", stage.name)));
         }
-        let annotations = self
-            .registry
-            .resolve(&sp.artifact.image, &target.tag)
-            .await
-            .ok()
-            .filter(|r| r.digest == target.digest)
-            .map(|r| r.annotations)
-            .unwrap_or_default();
+        let annotations = if crate::planner::tracking::is_tracked(sp.artifact, &target) {
+            self.registry.annotations_of(&sp.artifact.image, &target.digest).await.unwrap_or_default()
+        } else {
+            self.registry
+                .resolve(&sp.artifact.image, &target.tag)
+                .await
+                .ok()
+                .filter(|r| r.digest == target.digest)
+                .map(|r| r.annotations)
+                .unwrap_or_default()
+        };
         let (old_tag, old_digest) = match &running {
             Some(v) => (Some(v.tag.to_string()), Some(v.digest.to_string())),
             None => (None, None),
@@ -71,11 +81,14 @@ impl Engine {
             new: &target,
             new_annotations: &annotations,
         };
+        let old_shown = match &running {
+            Some(v) => format!("`{}`", self.shown_version(sp.artifact, v).await),
+            None => "nothing pinned".into(),
+        };
         let intro = format!(
-            "What moving **{}** from {} to `{}` would change:\n\n",
+            "What moving **{}** from {old_shown} to `{}` would change:\n\n",
             stage.name,
-            old_tag.as_deref().map(|t| format!("`{t}`")).unwrap_or_else(|| "nothing pinned".into()),
-            target.tag
+            self.shown_version(sp.artifact, &target).await
         );
         match self.changes_section(&between, None, diff_render::REPLY_BUDGET - intro.len()).await {
             Some(section) => Ok(Reply::Done(format!("{intro}{section}"))),
@@ -90,6 +103,6 @@ impl Engine {
             Err(crate::github::GitHubError::NotFound(_)) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        Ok(read_version(&file.text, sp.spec))
+        Ok(read_version(&file.text, sp.spec, sp.artifact.track.as_ref()))
     }
 }

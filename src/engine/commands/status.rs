@@ -48,11 +48,15 @@ impl Engine {
                     stage: stage.name.to_string(),
                     from: stage.from.as_ref().map(|f| f.to_string()),
                     artifact: artifact.to_string(),
-                    version: bump.as_ref().map(|b| b.version.tag.to_string()),
+                    // A tracked channel tag's version by its name (`main-1a2b3c4`).
+                    version: match &bump {
+                        Some(b) => Some(self.shown_version(sp.artifact, &b.version).await),
+                        None => None,
+                    },
                     digest: bump.as_ref().map(|b| b.version.digest.short().to_string()),
                     since: bump.as_ref().and_then(|b| b.date).map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()),
                     verified,
-                    pr: pr.map(|p| (p.number, render::parse_marker(&p.body).map(|m| m.tag.to_string()))),
+                    pr: pr.map(|p| (p.number, render::parse_marker(&p.body).map(|m| m.shown().to_string()))),
                     frozen,
                     window: stage.windows.as_ref().and_then(|w| {
                         let now = (self.clock)();
