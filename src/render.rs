@@ -557,10 +557,7 @@ pub fn unit_body(t: &UnitText) -> String {
     let (m, u) = (t.marker, t.unit);
     let mut b = String::new();
     if m.rollback {
-        b.push_str(&format!(
-            "Rolls release unit **{}** in **{}** back to unit `{}`.\n\n",
-            u.group, m.stage, u.id
-        ));
+        b.push_str(&format!("Rolls release unit **{}** in **{}** back to unit `{}`.\n\n", u.group, m.stage, u.id));
     } else {
         b.push_str(&format!("Promotes release unit **{}** (`{}`) to **{}**, as one.\n\n", u.group, u.id, m.stage));
     }

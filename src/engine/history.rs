@@ -119,12 +119,16 @@ impl Engine {
         for member in Self::unit_members(rp, sp.stage, group) {
             for c in self.github.path_history(&rp.repo, &rp.default_branch, member.spec.file.as_str(), limit).await? {
                 if commits.iter().all(|(_, s)| *s != c.sha) {
-                    let date = c.date.as_deref().and_then(|d| DateTime::parse_from_rfc3339(d).ok()).map(|d| d.with_timezone(&Utc));
+                    let date = c
+                        .date
+                        .as_deref()
+                        .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+                        .map(|d| d.with_timezone(&Utc));
                     commits.push((date, c.sha));
                 }
             }
         }
-        commits.sort_by(|a, b| b.0.cmp(&a.0));
+        commits.sort_by_key(|c| std::cmp::Reverse(c.0));
         let mut out = Vec::new();
         for (_, sha) in commits.into_iter().take(limit as usize) {
             if self.version_at(rp, sp.spec, &sha).await?.as_ref() == Some(version) {

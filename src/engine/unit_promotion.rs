@@ -188,8 +188,10 @@ impl Engine {
             let open_pr = match stage.write {
                 crate::pipeline::WriteMode::Commit => None,
                 crate::pipeline::WriteMode::PullRequest => match open.filter(|_| attempt == 1) {
-                    Some(list) => crate::planner::promotion::open_pr_for(list, &branch, self.app_login().await.as_deref())
-                        .cloned(),
+                    Some(list) => {
+                        crate::planner::promotion::open_pr_for(list, &branch, self.app_login().await.as_deref())
+                            .cloned()
+                    }
                     None => self.github.find_open_pull(&rp.repo, &branch).await?,
                 },
             };
@@ -262,7 +264,8 @@ impl Engine {
         };
         // The bump carries the first member's version (its annotations name the source commit).
         let first = members.first().map(|(_, v)| v.clone());
-        Ok(newest.map(|bump| UnitBump { bump: Bump { version: first.unwrap_or(bump.version.clone()), ..bump }, members }))
+        Ok(newest
+            .map(|bump| UnitBump { bump: Bump { version: first.unwrap_or(bump.version.clone()), ..bump }, members }))
     }
 
     /// Every member's version at `sha` (the pointer files there).

@@ -79,7 +79,10 @@ pub fn plan_unit(snapshot: &UnitSnapshot, offer: &UnitOffer) -> Result<Decision,
     let mut members: Vec<UnitMember> = Vec::new();
     for m in &snapshot.members {
         let Some(v) = offer.version_of(&m.artifact.name) else {
-            return Err(PlanError { file: String::new(), reason: format!("the unit names no version of {}", m.artifact.name) });
+            return Err(PlanError {
+                file: String::new(),
+                reason: format!("the unit names no version of {}", m.artifact.name),
+            });
         };
         let current = current_of(m)?;
         let same = current.digest.as_deref() == Some(v.digest.as_str());
@@ -142,7 +145,11 @@ pub fn plan_unit(snapshot: &UnitSnapshot, offer: &UnitOffer) -> Result<Decision,
     for m in &snapshot.members {
         let v = offer.version_of(&m.artifact.name).expect("checked above");
         for (spec, file) in &m.pointers {
-            let base = files.iter().find(|f| f.path == file.path).map(|f| f.content.clone()).unwrap_or_else(|| file.text.clone());
+            let base = files
+                .iter()
+                .find(|f| f.path == file.path)
+                .map(|f| f.content.clone())
+                .unwrap_or_else(|| file.text.clone());
             let edited = pointer::set(&base, spec.format, &spec.selector, &v.tag, &v.digest)
                 .map_err(|e| PlanError { file: spec.file.to_string(), reason: e.to_string() })?;
             match files.iter_mut().find(|f| f.path == file.path) {
@@ -151,7 +158,8 @@ pub fn plan_unit(snapshot: &UnitSnapshot, offer: &UnitOffer) -> Result<Decision,
             }
         }
     }
-    let originals: Vec<&FileContent> = snapshot.members.iter().flat_map(|m| m.pointers.iter().map(|(_, f)| *f)).collect();
+    let originals: Vec<&FileContent> =
+        snapshot.members.iter().flat_map(|m| m.pointers.iter().map(|(_, f)| *f)).collect();
     files.retain(|f| originals.iter().any(|o| o.path == f.path && o.text != f.content));
     if files.is_empty() {
         return Ok(Decision::Noop(format!("{stage}'s pointer files already name {group} unit {id}")));
@@ -174,7 +182,13 @@ pub fn plan_unit(snapshot: &UnitSnapshot, offer: &UnitOffer) -> Result<Decision,
     let images: BTreeMap<ArtifactName, String> =
         snapshot.members.iter().map(|m| (m.artifact.name.clone(), m.artifact.image.to_string())).collect();
     let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
-    let text = render::UnitText { marker: &marker, unit: &unit, images: &images, verified_by: &offer.verified_by, files: &paths };
+    let text = render::UnitText {
+        marker: &marker,
+        unit: &unit,
+        images: &images,
+        verified_by: &offer.verified_by,
+        files: &paths,
+    };
     Ok(Decision::Write(Box::new(WritePlan {
         mode: snapshot.stage.write,
         branch: render::unit_branch(stage, group),

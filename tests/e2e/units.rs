@@ -21,7 +21,8 @@ fn unit_pipeline(host: &str, when: &str) -> String {
         ));
     }
     s.push_str(&format!("groups:\n  platform: {{ artifacts: [api, web, worker], when: {when} }}\nstages:\n"));
-    for (stage, from, check) in [("dev", None, "kustomization/platform-dev"), ("staging", Some("dev"), "e2e / staging")] {
+    for (stage, from, check) in [("dev", None, "kustomization/platform-dev"), ("staging", Some("dev"), "e2e / staging")]
+    {
         s.push_str(&format!("  - name: {stage}\n    verification: {{ checks: [\"{check}\"] }}\n"));
         if let Some(f) = from {
             s.push_str(&format!("    from: {f}\n"));
@@ -113,10 +114,8 @@ async fn unit_world(when: &str) -> (World, Vec<(String, String)>) {
     let refs: Vec<(&str, Option<&str>)> = files.iter().map(|(p, t)| (p.as_str(), Some(t.as_str()))).collect();
     w.gh.push_commit(REPO, "main", "sre", "the platform unit", &refs).await;
     w.settle().await;
-    for (user, perm) in [("bob", "write")] {
-        w.gh.add_user(user);
-        w.gh.set_permission(REPO, user, perm);
-    }
+    w.gh.add_user("bob");
+    w.gh.set_permission(REPO, "bob", "write");
     (w, unit)
 }
 
@@ -128,7 +127,9 @@ fn unit_prs(w: &World, stage: &str) -> Vec<crate::support::fake_github::Pull> {
 /// `tag@digest` of a member's pointer at `git_ref` (a branch or sha).
 fn member_at(w: &World, git_ref: &str, stage: &str, m: &str) -> String {
     let text = w.gh.file(REPO, git_ref, &format!("clusters/{stage}/{m}.yaml")).expect("pointer file");
-    baton::pointer::get(&text, baton::pointer::Format::FluxOci, &baton::pointer::Selector::default()).unwrap().to_string()
+    baton::pointer::get(&text, baton::pointer::Format::FluxOci, &baton::pointer::Selector::default())
+        .unwrap()
+        .to_string()
 }
 
 fn verified(w: &World, sha: &str, stage: &str) -> Option<crate::support::fake_github::CheckRun> {
@@ -159,10 +160,11 @@ async fn a_new_member_version_moves_the_unit_through_dev_and_staging_as_one() {
     assert_eq!(dev[0].head_ref, "baton/dev/platform");
     assert_eq!(dev[0].title, "promote platform (api 1.1.0, web 2.0.0, worker 0.1.0) to dev");
     let body = dev[0].body.clone().unwrap_or_default();
-    let members: Vec<(baton::types::ArtifactName, baton::types::Digest)> = [("api", &api), ("web", &unit[1].1), ("worker", &unit[2].1)]
-        .iter()
-        .map(|(m, d)| (m.parse().unwrap(), d.parse().unwrap()))
-        .collect();
+    let members: Vec<(baton::types::ArtifactName, baton::types::Digest)> =
+        [("api", &api), ("web", &unit[1].1), ("worker", &unit[2].1)]
+            .iter()
+            .map(|(m, d)| (m.parse().unwrap(), d.parse().unwrap()))
+            .collect();
     let id = baton::units::UnitId::of(members.iter().map(|(a, d)| (a, d)));
     assert!(body.contains(&format!("Promotes release unit **platform** (`{id}`) to **dev**, as one.")), "{body}");
     let bump = w.gh.branch_sha(REPO, "main").unwrap();
@@ -194,7 +196,9 @@ async fn a_new_member_version_moves_the_unit_through_dev_and_staging_as_one() {
     assert_eq!(staging.len(), 1);
     assert_eq!(staging[0].head_ref, "baton/staging/platform");
     assert_eq!(staging[0].title, "promote platform (api 1.1.0, web 2.0.0, worker 0.1.0) to staging");
-    for (m, want) in MEMBERS.iter().zip([format!("1.1.0@{api}"), format!("2.0.0@{}", unit[1].1), format!("0.1.0@{}", unit[2].1)]) {
+    for (m, want) in
+        MEMBERS.iter().zip([format!("1.1.0@{api}"), format!("2.0.0@{}", unit[1].1), format!("0.1.0@{}", unit[2].1)])
+    {
         assert_eq!(member_at(&w, &staging[0].head_sha, "staging", m), want, "{m} in staging's PR");
     }
     assert!(staging[0].body.clone().unwrap_or_default().contains("Verified in `dev` as this exact set of digests."));
@@ -239,13 +243,16 @@ async fn rollback_restores_the_previous_unit_in_one_pr_and_status_shows_the_unit
     let issue = w.gh.create_issue(REPO, "bob", "staging is broken", "").await;
 
     let status = say(&w, issue, "/status").await;
-    let now: Vec<(baton::types::ArtifactName, baton::types::Digest)> = [("api", &api), ("web", &web), ("worker", &unit[2].1)]
-        .iter()
-        .map(|(m, d)| (m.parse().unwrap(), d.parse().unwrap()))
-        .collect();
+    let now: Vec<(baton::types::ArtifactName, baton::types::Digest)> =
+        [("api", &api), ("web", &web), ("worker", &unit[2].1)]
+            .iter()
+            .map(|(m, d)| (m.parse().unwrap(), d.parse().unwrap()))
+            .collect();
     let id = baton::units::UnitId::of(now.iter().map(|(a, d)| (a, d)));
     assert!(
-        status.contains(&format!("| `staging` | `platform (unit)` | `api 1.1.0, web 2.1.0, worker 0.1.0` | `unit {id}` |")),
+        status.contains(&format!(
+            "| `staging` | `platform (unit)` | `api 1.1.0, web 2.1.0, worker 0.1.0` | `unit {id}` |"
+        )),
         "{status}"
     );
     assert_eq!(status.matches("| `staging` |").count(), 1, "one row for the unit: {status}");
@@ -267,7 +274,7 @@ async fn rollback_restores_the_previous_unit_in_one_pr_and_status_shows_the_unit
     let message = w.gh.commit(REPO, &pr.head_sha).unwrap().message;
     assert!(message.contains(&format!("Baton-Rejected: 1.1.0@{api}\n")), "{message}");
     assert!(message.contains(&format!("Baton-Rejected: 2.1.0@{web}\n")), "{message}");
-    assert!(!message.contains(&format!("Baton-Rejected: 0.1.0@")), "worker did not move: {message}");
+    assert!(!message.contains("Baton-Rejected: 0.1.0@"), "worker did not move: {message}");
 
     // A version names one artifact: refused on a unit stage, with what to do instead.
     let refused = say(&w, issue, "/rollback staging 1.0.0").await;

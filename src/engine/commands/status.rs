@@ -33,14 +33,15 @@ impl Engine {
                     stage: stage.name.to_string(),
                     from: stage.from.as_ref().map(|f| f.to_string()),
                     artifact: format!("{} (unit)", group.name),
-                    version: ub.as_ref().map(|_| {
-                        members.iter().map(|(a, v)| format!("{a} {}", v.tag)).collect::<Vec<_>>().join(", ")
-                    }),
+                    version: ub
+                        .as_ref()
+                        .map(|_| members.iter().map(|(a, v)| format!("{a} {}", v.tag)).collect::<Vec<_>>().join(", ")),
                     digest: ub.as_ref().map(|_| format!("unit {id}")),
                     since: ub.as_ref().and_then(|u| u.bump.date).map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()),
                     verified,
                     pr: pr.map(|p| {
-                        let proposes = render::parse_marker(&p.body).and_then(|m| m.unit).map(|u| format!("unit {}", u.id));
+                        let proposes =
+                            render::parse_marker(&p.body).and_then(|m| m.unit).map(|u| format!("unit {}", u.id));
                         (p.number, proposes)
                     }),
                     frozen,
