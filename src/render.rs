@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::{ArtifactName, Digest, StageName, Tag, Version};
+use crate::types::{ArtifactName, Digest, GroupName, StageName, Tag, Version};
 
 /// The facts of one promotion, as written into the PR body marker (`<!-- baton:{json} -->`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +30,39 @@ pub struct Marker {
     pub approved_by: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rollback: bool,
+    /// A release unit's PR (#13): every member it moves. `artifact`, `tag` and `digest` above
+    /// then name the group's first member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<UnitMarker>,
+}
+
+/// The release unit a PR moves: its group, its id (`units::UnitId` of the members' digests)
+/// and each member, from → to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitMarker {
+    pub group: GroupName,
+    pub id: String,
+    pub members: Vec<UnitMember>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitMember {
+    pub artifact: ArtifactName,
+    pub tag: Tag,
+    pub digest: Digest,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_tag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_digest: Option<String>,
+}
+
+impl UnitMember {
+    pub fn version(&self) -> Version {
+        Version { tag: self.tag.clone(), digest: self.digest.clone() }
+    }
+    fn moves(&self) -> bool {
+        self.from_digest.as_deref() != Some(self.digest.as_str())
+    }
 }
 
 impl Marker {
@@ -463,6 +496,133 @@ pub fn rejected_body(artifact: &ArtifactName, image: &str, v: &Version, reason: 
     )
 }
 
+// ------------------------------------------------------------------ release units (#13)
+
+/// The branch of a release unit's PR in a stage (group names are never artifact names).
+pub fn unit_branch(stage: &StageName, group: &GroupName) -> String {
+    format!("baton/{stage}/{group}")
+}
+
+/// `/promote` or `/rollback` with a version on a stage that runs a release unit.
+pub fn unit_version_refusal(verb: &str, stage: &StageName, group: &GroupName) -> String {
+    format!(
+        "{stage} runs release unit `{group}`, which moves as one: a version names one artifact. \
+         Use `/{verb} {stage}` without a version to {} the whole unit.",
+        if verb == "rollback" { "roll back" } else { "promote" }
+    )
+}
+
+/// A unit in one line: `platform (api 1.4.3, web 2.0.1, worker 0.9.0)`.
+pub fn unit_label(group: &GroupName, members: &[(ArtifactName, Version)]) -> String {
+    let list: Vec<String> = members.iter().map(|(a, v)| format!("{a} {}", v.tag)).collect();
+    format!("{group} ({})", list.join(", "))
+}
+
+fn unit_members_list(u: &UnitMarker) -> String {
+    u.members.iter().map(|m| format!("{} {}", m.artifact, m.tag)).collect::<Vec<_>>().join(", ")
+}
+
+/// `promote platform (api 1.4.3, web 2.0.1, worker 0.9.0) to staging`, or
+/// `rollback platform to (api 1.4.2, web 2.0.1, worker 0.9.0) in staging`.
+pub fn unit_title(m: &Marker, u: &UnitMarker) -> String {
+    if m.rollback {
+        format!("rollback {} to ({}) in {}", u.group, unit_members_list(u), m.stage)
+    } else {
+        format!("promote {} ({}) to {}", u.group, unit_members_list(u), m.stage)
+    }
+}
+
+/// A unit's bump commit: the `Baton-Unit:` trailer (group and id) and one `Baton-Member:` per
+/// member; a rollback rejects each member version it moves away from.
+pub fn unit_commit_message(m: &Marker, u: &UnitMarker) -> String {
+    let verb = if m.rollback { "rollback" } else { "promote" };
+    let mut msg = format!(
+        "{verb}({}): {} ({})\n\nBaton-Stage: {}\nBaton-Unit: {}/{}\n",
+        m.stage,
+        u.group,
+        unit_members_list(u),
+        m.stage,
+        u.group,
+        u.id
+    );
+    for member in &u.members {
+        msg.push_str(&format!("Baton-Member: {} {}@{}\n", member.artifact, member.tag, member.digest));
+    }
+    for a in &m.approved_by {
+        msg.push_str(&format!("Baton-Approved-By: {a}\n"));
+    }
+    if m.rollback {
+        for member in u.members.iter().filter(|x| x.moves()) {
+            if let (Some(t), Some(d)) = (&member.from_tag, &member.from_digest) {
+                msg.push_str(&format!("Baton-Rejected: {t}@{d}\n"));
+            }
+        }
+    }
+    msg
+}
+
+/// What a unit's PR body shows besides its marker.
+#[derive(Debug, Clone)]
+pub struct UnitText<'a> {
+    pub marker: &'a Marker,
+    pub unit: &'a UnitMarker,
+    /// Each member's image, by artifact.
+    pub images: &'a BTreeMap<ArtifactName, String>,
+    /// Which key or identity verified each member's signature.
+    pub verified_by: &'a BTreeMap<ArtifactName, String>,
+    pub files: &'a [String],
+}
+
+pub fn unit_body(t: &UnitText) -> String {
+    let (m, u) = (t.marker, t.unit);
+    let mut b = String::new();
+    if m.rollback {
+        b.push_str(&format!("Rolls release unit **{}** in **{}** back to unit `{}`.\n\n", u.group, m.stage, u.id));
+    } else {
+        b.push_str(&format!("Promotes release unit **{}** (`{}`) to **{}**, as one.\n\n", u.group, u.id, m.stage));
+    }
+    b.push_str("| member | image | version | digest | signature |\n|---|---|---|---|---|\n");
+    for member in &u.members {
+        let version = if member.moves() {
+            match &member.from_tag {
+                Some(from) => format!("`{}` → `{}`", cell(from), member.tag),
+                None => format!("nothing pinned → `{}`", member.tag),
+            }
+        } else {
+            format!("`{}` (unchanged)", member.tag)
+        };
+        let signature = match t.verified_by.get(&member.artifact) {
+            Some(by) => format!("verified ({})", cell(by)),
+            None => "not verified".to_string(),
+        };
+        b.push_str(&format!(
+            "| `{}` | `{}` | {version} | `{}` | {signature} |\n",
+            member.artifact,
+            cell(t.images.get(&member.artifact).map(String::as_str).unwrap_or_default()),
+            short(member.digest.as_str()),
+        ));
+    }
+    b.push('\n');
+    match &m.verified_in {
+        Some(s) => b.push_str(&format!("Verified in `{s}` as this exact set of digests.\n")),
+        None if !m.rollback => b.push_str("New from the registry (first stage).\n"),
+        None => {}
+    }
+    if !m.approved_by.is_empty() {
+        let who: Vec<String> = m.approved_by.iter().map(|a| format!("@{}", cell(a))).collect();
+        b.push_str(&format!("Approved by {}.\n", who.join(", ")));
+    }
+    if !t.files.is_empty() {
+        let files: Vec<String> = t.files.iter().map(|f| format!("`{}`", cell(f))).collect();
+        b.push_str(&format!("\nFiles: {}\n", files.join(", ")));
+    }
+    b.push_str("\n<sub>Opened by baton. A newer unit updates this pull request in place.</sub>\n\n");
+    b.push_str(MARKER_START);
+    b.push_str(&serde_json::to_string(m).unwrap_or_default().replace("--", "\\u002d\\u002d"));
+    b.push_str(" -->\n");
+    b
+}
+
 fn short(d: &str) -> String {
     d.chars().take("sha256:".len() + 12).collect()
 }
@@ -483,6 +643,7 @@ mod tests {
             verified_in: Some("dev".parse().unwrap()),
             approved_by: vec![],
             rollback: false,
+            unit: None,
         }
     }
 

@@ -308,6 +308,9 @@ impl Engine {
         arg: Option<&VersionArg>,
         user: &str,
     ) -> anyhow::Result<Reply> {
+        if let Some(group) = unit_stage(rp, stage) {
+            return self.cmd_promote_unit(rp, stage, group, arg, user).await;
+        }
         let sp = match self.single_pointer(rp, stage) {
             Ok(sp) => sp,
             Err(e) => return Ok(refused(e)),
@@ -403,6 +406,9 @@ impl Engine {
         arg: Option<&VersionArg>,
         user: &str,
     ) -> anyhow::Result<Reply> {
+        if let Some(group) = unit_stage(rp, stage) {
+            return self.cmd_rollback_unit(rp, stage, group, arg, user).await;
+        }
         let sp = match self.single_pointer(rp, stage) {
             Ok(sp) => sp,
             Err(e) => return Ok(refused(e)),
@@ -418,6 +424,108 @@ impl Engine {
             Err(e) => return Ok(refused(format!("{target} cannot be rolled back to: {e}"))),
         };
         Ok(outcome_reply(stage, &target, self.promote(rp, &sp, &offer).await))
+    }
+}
+
+/// The group a stage runs when every artifact of the stage is a member of it: baton's commands
+/// then act on the whole unit.
+fn unit_stage<'a>(rp: &'a RepoPipeline, stage: &Stage) -> Option<&'a crate::pipeline::Group> {
+    let artifacts = stage.artifacts();
+    let group = rp.pipeline.group_of(artifacts.first()?)?;
+    artifacts.iter().all(|a| group.artifacts.contains(a)).then_some(group)
+}
+
+impl Engine {
+    /// `/promote` of a stage that runs a release unit: the unit its `from` stage verified (on a
+    /// first stage: every member's newest verified version). A version names one artifact, so
+    /// it is refused.
+    async fn cmd_promote_unit(
+        &self,
+        rp: &RepoPipeline,
+        stage: &Stage,
+        group: &crate::pipeline::Group,
+        arg: Option<&VersionArg>,
+        user: &str,
+    ) -> anyhow::Result<Reply> {
+        if arg.is_some() {
+            return Ok(refused(render::unit_version_refusal("promote", &stage.name, &group.name)));
+        }
+        let intent = Intent::Promote { by: user.to_string(), pinned: false };
+        let (members, from) = match stage.from.as_ref().and_then(|f| rp.pipeline.stage(f)) {
+            Some(from) => match self.verified_upstream_unit(rp, from, group).await? {
+                Some((members, _)) => (members, Some(from.name.clone())),
+                None => {
+                    return Ok(refused(format!("{} has not verified a {} unit yet", from.name, group.name)));
+                }
+            },
+            None => match self.newest_unit(rp, stage, group).await {
+                Ok(members) => (members, None),
+                Err(why) => return Ok(refused(why)),
+            },
+        };
+        let offer = match self.signed_unit(rp, stage, group, members.clone(), from, intent).await {
+            Ok(o) => o,
+            Err(e) => return Ok(refused(format!("the {} unit is not promoted: {e}", group.name))),
+        };
+        let outcome = self.promote_unit(rp, stage, group, &offer, None).await;
+        Ok(unit_outcome_reply(stage, group, &members, outcome))
+    }
+
+    /// `/rollback` of a stage that runs a release unit: the unit it ran before (its pointers at
+    /// the parent of the unit's bump commit), in one PR.
+    async fn cmd_rollback_unit(
+        &self,
+        rp: &RepoPipeline,
+        stage: &Stage,
+        group: &crate::pipeline::Group,
+        arg: Option<&VersionArg>,
+        user: &str,
+    ) -> anyhow::Result<Reply> {
+        if arg.is_some() {
+            return Ok(refused(render::unit_version_refusal("rollback", &stage.name, &group.name)));
+        }
+        let Some(ub) = self.unit_bump(rp, stage, group).await? else {
+            return Ok(refused(format!("{} runs no {} unit yet", stage.name, group.name)));
+        };
+        let before = match &ub.bump.parent {
+            Some(parent) => self.unit_at(rp, stage, group, parent).await?,
+            None => vec![],
+        };
+        let target = match crate::planner::units::previous_unit(&stage.name, group, &ub.members, &before) {
+            Ok(t) => t,
+            Err(why) => return Ok(refused(why)),
+        };
+        let intent = Intent::Rollback { by: user.to_string() };
+        let offer = match self.signed_unit(rp, stage, group, target.clone(), None, intent).await {
+            Ok(o) => o,
+            Err(e) => return Ok(refused(format!("the {} unit cannot be rolled back to: {e}", group.name))),
+        };
+        let outcome = self.promote_unit(rp, stage, group, &offer, None).await;
+        Ok(unit_outcome_reply(stage, group, &target, outcome))
+    }
+}
+
+fn unit_outcome_reply(
+    stage: &Stage,
+    group: &crate::pipeline::Group,
+    members: &[(crate::types::ArtifactName, Version)],
+    outcome: anyhow::Result<Outcome>,
+) -> Reply {
+    super::report_unit_outcome(stage, group, &outcome);
+    let label = render::unit_label(&group.name, members);
+    match outcome {
+        Ok(Outcome::PullRequest { number, .. } | Outcome::Proposed { number, .. }) => {
+            Reply::Done(format!("#{number} moves {} to {label}", stage.name))
+        }
+        Ok(Outcome::Committed { sha }) => {
+            Reply::Done(format!("{} moved to {label} in {}", stage.name, &sha[..sha.len().min(7)]))
+        }
+        Ok(Outcome::Noop(why)) => Reply::Done(format!("nothing to do: {why}")),
+        Err(e) => Reply::Refused(format!(
+            "{} was not moved to {label}: {}",
+            stage.name,
+            super::user_facing("promotion by command failed", &e)
+        )),
     }
 }
 

@@ -22,6 +22,8 @@ pub struct Bump {
     pub sha: String,
     pub version: Version,
     pub date: Option<DateTime<Utc>>,
+    /// The bump commit's first parent (what the default branch held before it).
+    pub parent: Option<String>,
 }
 
 /// The version a pointer names in `text`, if it names a valid tag and digest. `track`: the
@@ -65,7 +67,7 @@ impl Engine {
         }
         let date =
             bump.date.as_deref().and_then(|d| DateTime::parse_from_rfc3339(d).ok()).map(|d| d.with_timezone(&Utc));
-        Ok(Some(Bump { sha: bump.sha, version, date }))
+        Ok(Some(Bump { parent: bump.parents.first().cloned(), sha: bump.sha, version, date }))
     }
 
     /// The pointer's history on the default branch, newest first (the last `limit` commits
@@ -108,6 +110,39 @@ impl Engine {
         Ok(history.into_iter().filter(|(_, v)| v.as_ref() == Some(version)).map(|(sha, _)| sha).collect())
     }
 
+    /// Commits (newest first, among the last `limit` touching any member's pointer file) at
+    /// which `sp`'s pointer names `version`.
+    async fn unit_commits_running(
+        &self,
+        rp: &RepoPipeline,
+        sp: &StagePointer<'_>,
+        group: &crate::pipeline::Group,
+        version: &Version,
+        limit: u32,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut commits: Vec<(Option<DateTime<Utc>>, String)> = Vec::new();
+        for member in Self::unit_members(rp, sp.stage, group) {
+            for c in self.github.path_history(&rp.repo, &rp.default_branch, member.spec.file.as_str(), limit).await? {
+                if commits.iter().all(|(_, s)| *s != c.sha) {
+                    let date = c
+                        .date
+                        .as_deref()
+                        .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+                        .map(|d| d.with_timezone(&Utc));
+                    commits.push((date, c.sha));
+                }
+            }
+        }
+        commits.sort_by_key(|c| std::cmp::Reverse(c.0));
+        let mut out = Vec::new();
+        for (_, sha) in commits.into_iter().take(limit as usize) {
+            if self.version_at(rp, sp, &sha).await?.as_ref() == Some(version) {
+                out.push(sha);
+            }
+        }
+        Ok(out)
+    }
+
     /// The bump commit on which the stage verified `version` (its `baton/verified/<stage>` check
     /// run succeeded there), searching the stage's pointer history on the default branch.
     pub async fn verified_in(
@@ -117,7 +152,13 @@ impl Engine {
         version: &Version,
     ) -> anyhow::Result<Option<String>> {
         let name = crate::render::verified_check_name(&sp.stage.name);
-        for sha in self.commits_running(rp, sp, version, 30).await? {
+        // A release unit's member may have been verified by a bump that moved only another
+        // member (its own file unchanged): every member file's history counts.
+        let shas = match Self::unit_group(rp, sp.stage, &sp.artifact.name) {
+            Some(group) => self.unit_commits_running(rp, sp, group, version, 30).await?,
+            None => self.commits_running(rp, sp, version, 30).await?,
+        };
+        for sha in shas {
             let runs = self.github.check_runs(&rp.repo, &sha, Some(&name)).await?;
             if runs.iter().any(|r| r.succeeded()) {
                 return Ok(Some(sha));

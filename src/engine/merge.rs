@@ -11,7 +11,7 @@ use crate::github::{CheckStatus, GitHubError, PrState, PullRequest};
 use crate::planner::merge::{is_own_pr, look_again, merge_decision, Fact, MergeDecision, MergeFacts};
 use crate::planner::policy::CHECK_NAME;
 use crate::planner::{Intent, StagePointer};
-use crate::render::{self, Marker};
+use crate::render::{self, Marker, UnitMarker};
 use crate::types::RepoName;
 
 impl Engine {
@@ -160,6 +160,9 @@ impl Engine {
 
     /// Rebuilds a PR's commit on the current default branch (same version), after the base moved.
     async fn rebuild_pr(&self, rp: &RepoPipeline, marker: &Marker) -> anyhow::Result<()> {
+        if let Some(unit) = &marker.unit {
+            return self.rebuild_unit_pr(rp, marker, unit).await;
+        }
         let Some(artifact) = rp.pipeline.artifacts.get(&marker.artifact) else { return Ok(()) };
         let Some(stage) = rp.pipeline.stage(&marker.stage) else { return Ok(()) };
         let Some(sp) = StagePointer::of(stage, artifact) else { return Ok(()) };
@@ -172,6 +175,21 @@ impl Engine {
             .map_err(|e| anyhow::anyhow!("signature of {version}: {e}"))?;
         let outcome = self.promote(rp, &sp, &offer).await;
         report_outcome(stage, &offer.version, &outcome);
+        Ok(())
+    }
+
+    /// Rebuilds a release unit's PR on the current default branch (the same set of digests).
+    async fn rebuild_unit_pr(&self, rp: &RepoPipeline, marker: &Marker, unit: &UnitMarker) -> anyhow::Result<()> {
+        let Some(group) = rp.pipeline.groups.get(&unit.group) else { return Ok(()) };
+        let Some(stage) = rp.pipeline.stage(&marker.stage) else { return Ok(()) };
+        let intent = Intent::Rebuild { approved_by: marker.approved_by.clone(), rollback: marker.rollback };
+        let members = unit.members.iter().map(|m| (m.artifact.clone(), m.version())).collect();
+        let offer = self
+            .signed_unit(rp, stage, group, members, marker.verified_in.clone(), intent)
+            .await
+            .map_err(|e| anyhow::anyhow!("signature of {e}"))?;
+        let outcome = self.promote_unit(rp, stage, group, &offer, None).await;
+        super::report_unit_outcome(stage, group, &outcome);
         Ok(())
     }
 }

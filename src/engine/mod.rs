@@ -21,6 +21,7 @@ pub mod reconcile;
 pub mod scheduler;
 pub mod signals;
 mod tracked;
+mod unit_promotion;
 mod units;
 pub mod verification;
 
@@ -396,6 +397,33 @@ impl Engine {
         let key = scheduler::TimerKey::Retry { repo: job.repo.clone(), delivery: delivery.clone() };
         let wake = crate::event::Wake::Retry { event: Box::new(event), delivery, runs };
         self.scheduler.arm(key, job.repo.clone(), due, wake);
+    }
+}
+
+/// Logs and counts a unit promotion's outcome (like [`report_outcome`] for one artifact).
+pub(crate) fn report_unit_outcome(stage: &Stage, group: &crate::pipeline::Group, outcome: &anyhow::Result<Outcome>) {
+    let what = format!("{} unit", group.name);
+    match outcome {
+        Ok(Outcome::Noop(why)) => {
+            crate::metrics::promotion(stage.name.as_str(), "noop");
+            tracing::info!(stage = %stage.name, unit = %what, "no promotion: {why}");
+        }
+        Ok(Outcome::Proposed { number, .. }) => {
+            crate::metrics::promotion(stage.name.as_str(), "noop");
+            tracing::info!(stage = %stage.name, unit = %what, pull_request = number, "no promotion: the pull request already proposes it");
+        }
+        Ok(Outcome::PullRequest { number, .. }) => {
+            crate::metrics::promotion(stage.name.as_str(), "pull_request");
+            tracing::info!(stage = %stage.name, unit = %what, pull_request = number, "promotion pull request ready");
+        }
+        Ok(Outcome::Committed { sha }) => {
+            crate::metrics::promotion(stage.name.as_str(), "committed");
+            tracing::info!(stage = %stage.name, unit = %what, commit = %sha, "promotion committed");
+        }
+        Err(e) => {
+            crate::metrics::promotion(stage.name.as_str(), "failed");
+            tracing::error!(stage = %stage.name, unit = %what, error = format!("{e:#}"), "promotion failed");
+        }
     }
 }
 

@@ -147,6 +147,12 @@ impl Engine {
             }
             for stage in rp.pipeline.first_stages() {
                 let Some(sp) = StagePointer::of(stage, artifact) else { continue };
+                // A member of a group the stage holds moves with its unit (#13).
+                if let Some(group) = Self::unit_group(&rp, stage, &artifact.name) {
+                    let outcome = self.unit_push(&rp, stage, group, artifact, &offer, open).await;
+                    super::report_unit_outcome(stage, group, &outcome);
+                    continue;
+                }
                 let outcome = self.promote_knowing(&rp, &sp, &offer, open).await;
                 report_outcome(stage, &offer.version, &outcome);
             }
@@ -377,7 +383,7 @@ impl Engine {
     /// parent, then `PUT /contents/{path}` with the file's blob sha: one commit, made and
     /// signed by GitHub — "require signed commits" accepts it — in four writes with the PR and
     /// its labels). `blobs`: the blob sha of each file at the parent.
-    async fn execute(
+    pub(super) async fn execute(
         &self,
         repo: &RepoName,
         plan: &WritePlan,

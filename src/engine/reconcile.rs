@@ -48,8 +48,21 @@ impl Engine {
         let me = self.app_login().await;
         let mut merged = false;
         for stage in &loaded.pipeline.stages {
-            for artifact in stage.artifacts() {
-                let branch = crate::render::branch(&stage.name, artifact);
+            // Every artifact's branch, and each release unit's the stage holds.
+            let branches: Vec<String> = stage
+                .artifacts()
+                .into_iter()
+                .map(|a| crate::render::branch(&stage.name, a))
+                .chain(
+                    loaded
+                        .pipeline
+                        .groups
+                        .values()
+                        .filter(|g| g.in_stage(stage))
+                        .map(|g| crate::render::unit_branch(&stage.name, &g.name)),
+                )
+                .collect();
+            for branch in branches {
                 // Any open PR on baton's branch gets its `baton/policy` (a look-alike is judged,
                 // and never merges itself: `try_auto_merge` checks who opened it).
                 let Some(pr) = crate::planner::promotion::open_pr_for(&open, &branch, None) else { continue };

@@ -35,7 +35,25 @@ impl Engine {
         let Some(rp) = self.pipeline(repo).await? else { return Ok(()) };
         let mut recent: Option<Vec<String>> = None;
         for sp in StagePointer::all(&rp.pipeline) {
-            let Some(bump) = self.current_bump(&rp, &sp).await? else { continue };
+            // A release unit is evaluated once, as its first member, on the unit's bump commit.
+            let group = Self::unit_group(&rp, sp.stage, &sp.artifact.name);
+            let (bump, unit) = match group {
+                Some(g) => {
+                    let first = Self::unit_members(&rp, sp.stage, g).first().map(|m| m.artifact.name.clone());
+                    if first.as_ref() != Some(&sp.artifact.name) {
+                        continue;
+                    }
+                    match self.unit_bump(&rp, sp.stage, g).await? {
+                        Some(ub) => {
+                            let label = render::unit_label(&g.name, &ub.members);
+                            (Some(ub.bump), Some((g, label)))
+                        }
+                        None => (None, None),
+                    }
+                }
+                None => (self.current_bump(&rp, &sp).await?, None),
+            };
+            let Some(bump) = bump else { continue };
             let v = &sp.stage.verification;
             let gated = !v.checks.is_empty() || !v.workflows.is_empty();
             let (later, source) = if gated {
@@ -64,7 +82,7 @@ impl Engine {
                     commits.push(c.clone());
                 }
             }
-            if let Err(e) = self.evaluate_bump(&rp, &sp, &bump, &commits).await {
+            if let Err(e) = self.evaluate_bump(&rp, &sp, &bump, &commits, unit).await {
                 tracing::error!(stage = %sp.stage.name, error = format!("{e:#}"), "stage evaluation failed");
             }
         }
@@ -159,6 +177,7 @@ impl Engine {
         sp: &StagePointer<'_>,
         bump: &Bump,
         commits: &[String],
+        unit: Option<(&crate::pipeline::Group, String)>,
     ) -> anyhow::Result<()> {
         let name = render::verified_check_name(&sp.stage.name);
         let all = self.github.check_runs(&rp.repo, &bump.sha, None).await?;
@@ -186,7 +205,11 @@ impl Engine {
                 now: (self.clock)(),
             };
             let report = evaluate_gate(&facts);
-            self.record_verification(rp, sp, bump, &report, mine.first().copied()).await?;
+            let what = match &unit {
+                Some((_, label)) => label.clone(),
+                None => format!("{} {}", sp.artifact.name, bump.version.tag),
+            };
+            self.record_verification(rp, sp, bump, &report, mine.first().copied(), &what).await?;
             self.arm_gate(rp, sp, bump, wake_at(&facts, &report));
             if report.verdict == GateVerdict::Failed {
                 self.comment_on_bump(rp, sp, bump, &render::gate_summary(&report)).await?;
@@ -194,7 +217,10 @@ impl Engine {
             report.verdict == GateVerdict::Verified
         };
         if verified {
-            self.promote_downstream(rp, sp, bump).await;
+            match unit {
+                Some((group, _)) => self.promote_unit_downstream(rp, sp.stage, group, bump).await,
+                None => self.promote_downstream(rp, sp, bump).await,
+            }
         }
         Ok(())
     }
@@ -221,17 +247,16 @@ impl Engine {
         bump: &Bump,
         report: &GateReport,
         existing: Option<&CheckRunInfo>,
+        what: &str,
     ) -> anyhow::Result<()> {
-        let (artifact, stage, tag) = (&sp.artifact.name, &sp.stage.name, &bump.version.tag);
+        let (stage, tag) = (&sp.stage.name, &bump.version.tag);
         let (status, conclusion, title) = match report.verdict {
             GateVerdict::Verified => {
-                (CheckStatus::Completed, Some(Conclusion::Success), format!("{artifact} {tag} is verified in {stage}"))
+                (CheckStatus::Completed, Some(Conclusion::Success), format!("{what} is verified in {stage}"))
             }
-            GateVerdict::Failed => (
-                CheckStatus::Completed,
-                Some(Conclusion::Failure),
-                format!("{artifact} {tag} failed verification in {stage}"),
-            ),
+            GateVerdict::Failed => {
+                (CheckStatus::Completed, Some(Conclusion::Failure), format!("{what} failed verification in {stage}"))
+            }
             GateVerdict::Pending => {
                 (CheckStatus::InProgress, None, format!("Waiting for {stage}'s verification of {tag}"))
             }

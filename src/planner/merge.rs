@@ -202,6 +202,7 @@ mod tests {
             verified_in: None,
             approved_by: if approved { vec!["alice".into()] } else { vec![] },
             rollback,
+            unit: None,
         }
     }
 

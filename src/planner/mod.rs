@@ -8,6 +8,7 @@
 //! - [`merge`]: whether baton merges its own PR, waits, rebuilds it, or never merges it;
 //! - [`versions`]: which version `/promote`, `/rollback` and `reconcile` go to;
 //! - [`policy`]: every `baton/policy` rule's verdict on a changed pointer, with what to do.
+//! - [`units`]: whether and how to move a stage to a release unit (several artifacts as one);
 //! - [`wait`]: when to look again for a signature or tag that is not there yet.
 //! - [`tracking`]: whether a digest of a tracked channel tag is a new version, and its name.
 
@@ -17,6 +18,7 @@ pub mod policy;
 pub mod promotion;
 pub mod signals;
 pub mod tracking;
+pub mod units;
 pub mod versions;
 pub mod wait;
 

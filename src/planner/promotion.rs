@@ -216,6 +216,7 @@ pub fn plan_promotion(snapshot: &Snapshot, offer: &Offer) -> Result<Decision, Pl
         verified_in: offer.verified_in.clone(),
         approved_by,
         rollback,
+        unit: None,
     };
     let image = snapshot.artifact.image.to_string();
     let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
@@ -357,6 +358,7 @@ mod tests {
             verified_in: None,
             approved_by: vec![],
             rollback,
+            unit: None,
         }
     }
 

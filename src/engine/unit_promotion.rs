@@ -1,0 +1,336 @@
+//! Release units (#13) promoted by baton: a push of any member makes a unit on the first stages
+//! (`planner::units::unit_from_push`), the unit moves in one PR or commit
+//! (`planner::units::plan_unit`), its bump commit is verified as one (the unit's bump is the
+//! newest of its members' bumps), and a verified unit moves downstream as exactly the digests
+//! the stage verified (read from its pointers at the bump commit). `/rollback` restores the unit
+//! at the parent of the unit's bump commit.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+
+use super::history::Bump;
+use super::{report_unit_outcome, Engine, Outcome, RepoPipeline};
+use crate::github::{FileContent, GitHubError, PullRequest};
+use crate::pipeline::{Artifact, Group, Promotion, Stage};
+use crate::planner::units::{plan_unit, unit_from_push, MemberCandidate, MemberSnapshot, UnitOffer, UnitSnapshot};
+use crate::planner::versions::newest_release_tag;
+use crate::planner::{Decision, Intent, Offer, StagePointer};
+use crate::types::{ArtifactName, StageName, Version};
+
+/// A stage's current unit: the newest of its members' bump commits, and what each member runs.
+#[derive(Debug, Clone)]
+pub struct UnitBump {
+    pub bump: Bump,
+    pub members: Vec<(ArtifactName, Version)>,
+}
+
+impl Engine {
+    /// The group `artifact` belongs to when `stage` holds that group (then it moves as a unit).
+    pub(crate) fn unit_group<'a>(rp: &'a RepoPipeline, stage: &Stage, artifact: &ArtifactName) -> Option<&'a Group> {
+        rp.pipeline.group_of(artifact).filter(|g| g.in_stage(stage))
+    }
+
+    /// The members of `group` the stage has a pointer for, in the group's order.
+    pub(crate) fn unit_members<'a>(rp: &'a RepoPipeline, stage: &'a Stage, group: &Group) -> Vec<StagePointer<'a>> {
+        group
+            .artifacts
+            .iter()
+            .filter_map(|a| rp.pipeline.artifacts.get(a))
+            .filter_map(|a| StagePointer::of(stage, a))
+            .collect()
+    }
+
+    /// A verified push of `artifact` (`offer`) to a first stage holding its group: the unit it
+    /// makes (the other members at their newest verified versions, or what the stage runs).
+    pub(crate) async fn unit_push(
+        &self,
+        rp: &RepoPipeline,
+        stage: &Stage,
+        group: &Group,
+        artifact: &Artifact,
+        offer: &Offer,
+        open: Option<&[PullRequest]>,
+    ) -> anyhow::Result<Outcome> {
+        let head = self.github.branch_head(&rp.repo, &rp.default_branch).await?;
+        let mut candidates = Vec::new();
+        let mut verified_by = BTreeMap::new();
+        for sp in Self::unit_members(rp, stage, group) {
+            let file = self.github.file(&rp.repo, sp.spec.file.as_str(), &head).await?;
+            let current = super::history::read_version(&file.text, sp.spec, sp.artifact.track.as_ref());
+            let newest = if sp.artifact.name == artifact.name {
+                if let Some(by) = &offer.verified_by {
+                    verified_by.insert(sp.artifact.name.clone(), by.clone());
+                }
+                Some(offer.version.clone())
+            } else {
+                match self.newest_verified(rp, sp.artifact).await {
+                    Some((v, by)) => {
+                        verified_by.insert(sp.artifact.name.clone(), by);
+                        Some(v)
+                    }
+                    None => None,
+                }
+            };
+            candidates.push(MemberCandidate { artifact: sp.artifact.name.clone(), current, newest });
+        }
+        let members = match unit_from_push(group, &candidates) {
+            Ok(m) => m,
+            Err(why) => return Ok(Outcome::Noop(why)),
+        };
+        let unit = UnitOffer { members, verified_by, verified_in: None, intent: offer.intent.clone() };
+        self.promote_unit(rp, stage, group, &unit, open).await
+    }
+
+    /// A member's newest release version in the registry whose signature verifies, with who
+    /// verified it (None: no release tag, or its signature does not verify now).
+    async fn newest_verified(&self, rp: &RepoPipeline, artifact: &Artifact) -> Option<(Version, String)> {
+        let tags = self.registry.list_tags(&artifact.image).await.ok()?;
+        let tag = newest_release_tag(artifact, tags)?;
+        let digest = self.registry.resolve(&artifact.image, &tag).await.ok()?.digest;
+        let version = Version { tag, digest };
+        match self.signed_offer(rp, artifact, &version, None, Intent::Routine).await {
+            Ok(o) => Some((version, o.verified_by.unwrap_or_default())),
+            Err(e) => {
+                tracing::info!(artifact = %artifact.name, version = %version, reason = %e, "not in the unit: signature not verified");
+                None
+            }
+        }
+    }
+
+    /// Every member's newest release version with a verified signature (`/promote` of a first
+    /// stage that runs the unit).
+    pub(crate) async fn newest_unit(
+        &self,
+        rp: &RepoPipeline,
+        stage: &Stage,
+        group: &Group,
+    ) -> Result<Vec<(ArtifactName, Version)>, String> {
+        let mut out = Vec::new();
+        for sp in Self::unit_members(rp, stage, group) {
+            match self.newest_verified(rp, sp.artifact).await {
+                Some((v, _)) => out.push((sp.artifact.name.clone(), v)),
+                None => {
+                    return Err(format!(
+                        "{} has no release version with a verified signature in {}",
+                        sp.artifact.name, sp.artifact.image
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Re-verifies every member's signature (keys from the default branch) and offers the unit.
+    pub(crate) async fn signed_unit(
+        &self,
+        rp: &RepoPipeline,
+        stage: &Stage,
+        group: &Group,
+        members: Vec<(ArtifactName, Version)>,
+        verified_in: Option<StageName>,
+        intent: Intent,
+    ) -> Result<UnitOffer, String> {
+        let mut verified_by = BTreeMap::new();
+        for (a, v) in &members {
+            let Some(artifact) = rp.pipeline.artifacts.get(a) else { continue };
+            if Self::unit_group(rp, stage, a).is_none_or(|g| g.name != group.name) {
+                continue;
+            }
+            match self.signed_offer(rp, artifact, v, None, Intent::Routine).await {
+                Ok(o) => {
+                    verified_by.insert(a.clone(), o.verified_by.unwrap_or_default());
+                }
+                Err(e) => return Err(format!("{a} {v}: {e}")),
+            }
+        }
+        Ok(UnitOffer { members, verified_by, verified_in, intent })
+    }
+
+    /// Moves the stage to the unit (idempotently): re-reads the members' pointer files and the
+    /// unit's open PR, plans, writes. Lost races are re-planned.
+    pub(crate) async fn promote_unit(
+        &self,
+        rp: &RepoPipeline,
+        stage: &Stage,
+        group: &Group,
+        offer: &UnitOffer,
+        open: Option<&[PullRequest]>,
+    ) -> anyhow::Result<Outcome> {
+        let members = Self::unit_members(rp, stage, group);
+        if !offer.intent.may_bring_back_rejected() {
+            for sp in &members {
+                let Some(v) = offer.version_of(&sp.artifact.name) else { continue };
+                if self.rejected_versions(rp, sp).await?.contains(v) {
+                    return Ok(Outcome::Noop(format!(
+                        "{} {v} was rolled back in {} or upstream; the {} unit is not promoted",
+                        sp.artifact.name, stage.name, group.name
+                    )));
+                }
+            }
+        }
+        let branch = crate::render::unit_branch(&stage.name, &group.name);
+        for attempt in 1..=3 {
+            let head = self.github.branch_head(&rp.repo, &rp.default_branch).await?;
+            let mut files: Vec<FileContent> = Vec::new();
+            for sp in &members {
+                for spec in stage.pointers_for(&sp.artifact.name) {
+                    if files.iter().all(|f| f.path != spec.file.as_str()) {
+                        let f = self
+                            .github
+                            .file(&rp.repo, spec.file.as_str(), &head)
+                            .await
+                            .with_context(|| format!("reading pointer file {}", spec.file))?;
+                        files.push(f);
+                    }
+                }
+            }
+            let open_pr = match stage.write {
+                crate::pipeline::WriteMode::Commit => None,
+                crate::pipeline::WriteMode::PullRequest => match open.filter(|_| attempt == 1) {
+                    Some(list) => {
+                        crate::planner::promotion::open_pr_for(list, &branch, self.app_login().await.as_deref())
+                            .cloned()
+                    }
+                    None => self.github.find_open_pull(&rp.repo, &branch).await?,
+                },
+            };
+            let snapshot = UnitSnapshot {
+                stage,
+                group,
+                default_branch: &rp.default_branch,
+                default_head: &head,
+                members: members
+                    .iter()
+                    .map(|sp| MemberSnapshot {
+                        artifact: sp.artifact,
+                        pointers: stage
+                            .pointers_for(&sp.artifact.name)
+                            .filter_map(|p| files.iter().find(|f| f.path == p.file.as_str()).map(|f| (p, f)))
+                            .collect(),
+                    })
+                    .collect(),
+                open_pr: open_pr.as_ref(),
+            };
+            let plan = match plan_unit(&snapshot, offer)? {
+                Decision::Noop(why) => return Ok(Outcome::Noop(why)),
+                Decision::Proposed { number, missing_labels } => {
+                    if !missing_labels.is_empty() {
+                        self.github.add_labels(&rp.repo, number, &missing_labels).await?;
+                    }
+                    let url = open_pr.as_ref().map(|p| p.html_url.clone()).unwrap_or_default();
+                    return Ok(Outcome::Proposed { number, url });
+                }
+                Decision::Write(plan) => plan,
+            };
+            let blobs: Vec<(&str, &str)> = files.iter().map(|f| (f.path.as_str(), f.sha.as_str())).collect();
+            match self.execute(&rp.repo, &plan, &blobs, false).await {
+                Err(GitHubError::Conflict(e)) if attempt < 3 => {
+                    tracing::info!(error = %e, "lost a race; re-reading and trying again");
+                    continue;
+                }
+                other => return Ok(other?),
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    /// The stage's current unit of `group`: the newest of its members' bump commits (the commit
+    /// that made the set the stage runs), and each member's version.
+    pub(crate) async fn unit_bump(
+        &self,
+        rp: &RepoPipeline,
+        stage: &Stage,
+        group: &Group,
+    ) -> anyhow::Result<Option<UnitBump>> {
+        let mut bumps: Vec<Bump> = Vec::new();
+        for sp in Self::unit_members(rp, stage, group) {
+            let Some(b) = self.current_bump(rp, &sp).await? else { return Ok(None) };
+            bumps.push(b);
+        }
+        let members: Vec<(ArtifactName, Version)> = Self::unit_members(rp, stage, group)
+            .iter()
+            .zip(&bumps)
+            .map(|(sp, b)| (sp.artifact.name.clone(), b.version.clone()))
+            .collect();
+        // The newest bump: by the default branch's order (its newest commits), else by date
+        // (commit dates have seconds; two bumps in one second are told apart by the order).
+        let newest = if bumps.windows(2).all(|w| w[0].sha == w[1].sha) {
+            bumps.first().cloned()
+        } else {
+            let order = self.github.branch_commits(&rp.repo, &rp.default_branch, 100).await?;
+            let rank = |b: &Bump| order.iter().position(|c| c.sha == b.sha).map_or(usize::MAX, |i| usize::MAX - 1 - i);
+            bumps.iter().max_by_key(|b| (rank(b) != usize::MAX, rank(b), b.date)).cloned()
+        };
+        // The bump carries the first member's version (its annotations name the source commit).
+        let first = members.first().map(|(_, v)| v.clone());
+        Ok(newest
+            .map(|bump| UnitBump { bump: Bump { version: first.unwrap_or(bump.version.clone()), ..bump }, members }))
+    }
+
+    /// Every member's version at `sha` (the pointer files there).
+    pub(crate) async fn unit_at(
+        &self,
+        rp: &RepoPipeline,
+        stage: &Stage,
+        group: &Group,
+        sha: &str,
+    ) -> anyhow::Result<Vec<(ArtifactName, Option<Version>)>> {
+        let mut out = Vec::new();
+        for sp in Self::unit_members(rp, stage, group) {
+            let v = match self.github.file(&rp.repo, sp.spec.file.as_str(), sha).await {
+                Ok(f) => super::history::read_version(&f.text, sp.spec, sp.artifact.track.as_ref()),
+                Err(GitHubError::NotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            };
+            out.push((sp.artifact.name.clone(), v));
+        }
+        Ok(out)
+    }
+
+    /// A verified unit moves to every `auto` stage below that holds the group, as exactly the
+    /// digests the stage verified (its pointers at the bump commit).
+    pub(crate) async fn promote_unit_downstream(&self, rp: &RepoPipeline, stage: &Stage, group: &Group, bump: &Bump) {
+        let verified = match self.unit_at(rp, stage, group, &bump.sha).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "cannot read the verified unit");
+                return;
+            }
+        };
+        let Some(members) = verified.into_iter().map(|(a, v)| v.map(|v| (a, v))).collect::<Option<Vec<_>>>() else {
+            return;
+        };
+        for next in rp.pipeline.downstream(&stage.name) {
+            if next.promotion != Promotion::Auto || !group.in_stage(next) {
+                continue;
+            }
+            let outcome = match self
+                .signed_unit(rp, next, group, members.clone(), Some(stage.name.clone()), Intent::Routine)
+                .await
+            {
+                Ok(offer) => self.promote_unit(rp, next, group, &offer, None).await,
+                Err(e) => Err(anyhow::anyhow!("signature of {e}")),
+            };
+            report_unit_outcome(next, group, &outcome);
+        }
+    }
+
+    /// The unit verified upstream of `stage` (the `from` stage's current unit, when its bump
+    /// commit's record succeeded), for `/promote` without a version.
+    pub(crate) async fn verified_upstream_unit(
+        &self,
+        rp: &RepoPipeline,
+        from: &Stage,
+        group: &Group,
+    ) -> anyhow::Result<Option<(Vec<(ArtifactName, Version)>, String)>> {
+        let Some(ub) = self.unit_bump(rp, from, group).await? else { return Ok(None) };
+        let name = crate::render::verified_check_name(&from.name);
+        let runs = self.github.check_runs(&rp.repo, &ub.bump.sha, Some(&name)).await?;
+        if !runs.iter().any(|r| r.succeeded()) {
+            return Ok(None);
+        }
+        let at = self.unit_at(rp, from, group, &ub.bump.sha).await?;
+        Ok(at.into_iter().map(|(a, v)| v.map(|v| (a, v))).collect::<Option<Vec<_>>>().map(|m| (m, ub.bump.sha)))
+    }
+}
