@@ -50,6 +50,9 @@ pub struct UnitMember {
     pub artifact: ArtifactName,
     pub tag: Tag,
     pub digest: Digest,
+    /// A tracked channel tag's version name (`main-1a2b3c4`); None for a release tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_tag: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,6 +65,10 @@ impl UnitMember {
     }
     fn moves(&self) -> bool {
         self.from_digest.as_deref() != Some(self.digest.as_str())
+    }
+    /// How the version reads: its name when tracked, else its tag.
+    pub fn shown(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.tag.to_string())
     }
 }
 
@@ -519,7 +526,7 @@ pub fn unit_label(group: &GroupName, members: &[(ArtifactName, Version)]) -> Str
 }
 
 fn unit_members_list(u: &UnitMarker) -> String {
-    u.members.iter().map(|m| format!("{} {}", m.artifact, m.tag)).collect::<Vec<_>>().join(", ")
+    u.members.iter().map(|m| format!("{} {}", m.artifact, m.shown())).collect::<Vec<_>>().join(", ")
 }
 
 /// `promote platform (api 1.4.3, web 2.0.1, worker 0.9.0) to staging`, or
@@ -546,7 +553,7 @@ pub fn unit_commit_message(m: &Marker, u: &UnitMarker) -> String {
         u.id
     );
     for member in &u.members {
-        msg.push_str(&format!("Baton-Member: {} {}@{}\n", member.artifact, member.tag, member.digest));
+        msg.push_str(&format!("Baton-Member: {} {}@{}\n", member.artifact, member.shown(), member.digest));
     }
     for a in &m.approved_by {
         msg.push_str(&format!("Baton-Approved-By: {a}\n"));
@@ -585,11 +592,11 @@ pub fn unit_body(t: &UnitText) -> String {
     for member in &u.members {
         let version = if member.moves() {
             match &member.from_tag {
-                Some(from) => format!("`{}` → `{}`", cell(from), member.tag),
-                None => format!("nothing pinned → `{}`", member.tag),
+                Some(from) => format!("`{}` → `{}`", cell(from), cell(&member.shown())),
+                None => format!("nothing pinned → `{}`", cell(&member.shown())),
             }
         } else {
-            format!("`{}` (unchanged)", member.tag)
+            format!("`{}` (unchanged)", cell(&member.shown()))
         };
         let signature = match t.verified_by.get(&member.artifact) {
             Some(by) => format!("verified ({})", cell(by)),

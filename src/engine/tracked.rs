@@ -32,6 +32,20 @@ impl Engine {
         let candidate = Observed::from_annotations(offer.version.digest.clone(), &offer.annotations);
         for stage in rp.pipeline.first_stages() {
             let Some(sp) = StagePointer::of(stage, artifact) else { continue };
+            // A member of a group the stage holds moves with its unit, once judged new.
+            if let Some(group) = Self::unit_group(rp, stage, &artifact.name) {
+                let outcome = match self.judge_tracked(rp, &sp, track, &candidate, open).await {
+                    Ok(Step::Propose) => self.unit_push(rp, stage, group, artifact, offer, open).await,
+                    Ok(Step::Current(why)) => Ok(Outcome::Noop(why)),
+                    Ok(Step::Older(why)) => {
+                        crate::metrics::promotion(stage.name.as_str(), "older");
+                        Ok(Outcome::Noop(why))
+                    }
+                    Err(e) => Err(e),
+                };
+                super::report_unit_outcome(stage, group, &outcome);
+                continue;
+            }
             let outcome = match self.judge_tracked(rp, &sp, track, &candidate, open).await {
                 Ok(Step::Propose) => self.promote_knowing(rp, &sp, offer, open).await,
                 Ok(Step::Current(why)) => Ok(Outcome::Noop(why)),

@@ -78,15 +78,19 @@ impl Engine {
             Ok(m) => m,
             Err(why) => return Ok(Outcome::Noop(why)),
         };
-        let unit = UnitOffer { members, verified_by, verified_in: None, intent: offer.intent.clone() };
+        let names = self.unit_names(rp, &members).await;
+        let unit = UnitOffer { members, verified_by, verified_in: None, names, intent: offer.intent.clone() };
         self.promote_unit(rp, stage, group, &unit, open).await
     }
 
     /// A member's newest release version in the registry whose signature verifies, with who
     /// verified it (None: no release tag, or its signature does not verify now).
     async fn newest_verified(&self, rp: &RepoPipeline, artifact: &Artifact) -> Option<(Version, String)> {
-        let tags = self.registry.list_tags(&artifact.image).await.ok()?;
-        let tag = newest_release_tag(artifact, tags)?;
+        // A tracked member's newest version is what its channel tag points at now.
+        let tag = match &artifact.track {
+            Some(track) => track.clone(),
+            None => newest_release_tag(artifact, self.registry.list_tags(&artifact.image).await.ok()?)?,
+        };
         let digest = self.registry.resolve(&artifact.image, &tag).await.ok()?.digest;
         let version = Version { tag, digest };
         match self.signed_offer(rp, artifact, &version, None, Intent::Routine).await {
@@ -144,7 +148,24 @@ impl Engine {
                 Err(e) => return Err(format!("{a} {v}: {e}")),
             }
         }
-        Ok(UnitOffer { members, verified_by, verified_in, intent })
+        let names = self.unit_names(rp, &members).await;
+        Ok(UnitOffer { members, verified_by, verified_in, names, intent })
+    }
+
+    /// Tracked members' version names (`main-1a2b3c4`, from their annotations read by digest).
+    async fn unit_names(
+        &self,
+        rp: &RepoPipeline,
+        members: &[(ArtifactName, Version)],
+    ) -> BTreeMap<ArtifactName, String> {
+        let mut names = BTreeMap::new();
+        for (a, v) in members {
+            let Some(artifact) = rp.pipeline.artifacts.get(a) else { continue };
+            if crate::planner::tracking::is_tracked(artifact, v) {
+                names.insert(a.clone(), self.shown_version(artifact, v).await);
+            }
+        }
+        names
     }
 
     /// Moves the stage to the unit (idempotently): re-reads the members' pointer files and the

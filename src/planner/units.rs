@@ -42,6 +42,8 @@ pub struct UnitOffer {
     pub verified_by: BTreeMap<ArtifactName, String>,
     /// The stage that verified exactly this set (None: new from the registry).
     pub verified_in: Option<StageName>,
+    /// Tracked members' version names (`main-1a2b3c4`), by artifact.
+    pub names: BTreeMap<ArtifactName, String>,
     pub intent: Intent,
 }
 
@@ -84,9 +86,12 @@ pub fn plan_unit(snapshot: &UnitSnapshot, offer: &UnitOffer) -> Result<Decision,
                 reason: format!("the unit names no version of {}", m.artifact.name),
             });
         };
-        let current = current_of(m)?;
+        // A tracked member's versions all have the channel tag: the engine judged the digest
+        // (`planner::tracking::decide`); its order is not the tag's.
+        let tracked = super::tracking::is_tracked(m.artifact, v);
+        let current = super::tracking::normalize(m.artifact.track.as_ref(), current_of(m)?);
         let same = current.digest.as_deref() == Some(v.digest.as_str());
-        if !rollback && !same {
+        if !rollback && !same && !tracked {
             match compare(v, &current) {
                 Some(Ordering::Less) => {
                     return Ok(Decision::Noop(format!(
@@ -111,6 +116,7 @@ pub fn plan_unit(snapshot: &UnitSnapshot, offer: &UnitOffer) -> Result<Decision,
             artifact: m.artifact.name.clone(),
             tag: v.tag.clone(),
             digest: v.digest.clone(),
+            name: tracked.then(|| offer.names.get(&m.artifact.name).cloned()).flatten(),
             from_tag: current.tag.clone(),
             from_digest: current.digest.clone(),
         });
@@ -150,8 +156,10 @@ pub fn plan_unit(snapshot: &UnitSnapshot, offer: &UnitOffer) -> Result<Decision,
                 .find(|f| f.path == file.path)
                 .map(|f| f.content.clone())
                 .unwrap_or_else(|| file.text.clone());
-            let edited = pointer::set(&base, spec.format, &spec.selector, &v.tag, &v.digest)
-                .map_err(|e| PlanError { file: spec.file.to_string(), reason: e.to_string() })?;
+            let name = offer.names.get(&m.artifact.name).filter(|_| super::tracking::is_tracked(m.artifact, v));
+            let edited =
+                pointer::set_tracked(&base, spec.format, &spec.selector, &v.tag, &v.digest, name.map(String::as_str))
+                    .map_err(|e| PlanError { file: spec.file.to_string(), reason: e.to_string() })?;
             match files.iter_mut().find(|f| f.path == file.path) {
                 Some(f) => f.content = edited,
                 None => files.push(FileWrite { path: file.path.clone(), content: edited }),
@@ -177,7 +185,7 @@ pub fn plan_unit(snapshot: &UnitSnapshot, offer: &UnitOffer) -> Result<Decision,
         verified_in: offer.verified_in.clone(),
         approved_by,
         rollback,
-        name: None,
+        name: first.name.clone(),
         unit: Some(unit.clone()),
     };
     let images: BTreeMap<ArtifactName, String> =

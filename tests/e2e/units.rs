@@ -281,3 +281,70 @@ async fn rollback_restores_the_previous_unit_in_one_pr_and_status_shows_the_unit
     assert!(refused.contains("staging runs release unit `platform`, which moves as one"), "{refused}");
     w.assert_no_violations();
 }
+
+/// The example's group: `api` has release tags, `worker` tracks its `main` channel tag.
+fn mixed_pipeline(host: &str) -> String {
+    format!(
+        "artifacts:\n  api:\n    image: {host}/org/api\n    tags: '^\\d+\\.\\d+\\.\\d+$'\n    verify: [{{ key: .baton/keys/deploy.pub }}]\n  worker:\n    image: {host}/org/worker\n    track: main\n    verify: [{{ key: .baton/keys/deploy.pub }}]\ngroups:\n  platform: {{ artifacts: [api, worker] }}\nstages:\n  - name: dev\n    pointers:\n      - {{ file: clusters/dev/api.yaml, format: flux-oci, artifact: api }}\n      - {{ file: clusters/dev/worker.yaml, format: flux-oci, artifact: worker }}\n"
+    )
+}
+
+async fn push_main(w: &World, build: u32, revision: &str) -> String {
+    w.registry
+        .push_artifact(
+            "org/worker",
+            "main",
+            format!("worker build {build}").as_bytes(),
+            &[("org.opencontainers.image.revision", revision)],
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tracked_member_moves_its_unit_by_digest_and_updates_the_pr_in_place() {
+    let w = World::start_custom(mixed_pipeline, true).await;
+    let api = push_member(&w, "api", "1.0.0").await;
+    let first = push_main(&w, 1, "1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").await;
+    w.settle().await;
+    w.gh.push_commit(
+        REPO,
+        "main",
+        "sre",
+        "the platform unit",
+        &[
+            ("clusters/dev/api.yaml", Some(&pointer("1.0.0", &api))),
+            ("clusters/dev/worker.yaml", Some(&pointer("main", &first))),
+        ],
+    )
+    .await;
+    w.settle().await;
+
+    // A new digest of `main`: the unit moves, named after the build's source revision.
+    let second = push_main(&w, 2, "2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb").await;
+    w.until("dev's unit PR", |_| !unit_prs(&w, "dev").is_empty()).await;
+    w.settle().await;
+    let pr = unit_prs(&w, "dev").remove(0);
+    assert_eq!(pr.head_ref, "baton/dev/platform");
+    assert_eq!(pr.title, "promote platform (api 1.0.0, worker main-2222222) to dev");
+    assert_eq!(member_at(&w, &pr.head_sha, "dev", "worker"), format!("main@{second}"));
+    let text = w.gh.file(REPO, &pr.head_sha, "clusters/dev/worker.yaml").unwrap();
+    assert!(
+        text.contains("tag: \"main\"") || text.contains("tag: main"),
+        "the channel tag stays beside the digest: {text}"
+    );
+
+    // The next digest: the same PR, updated in place (dev is auto: it may have merged; then a
+    // second PR is the next unit on the same branch).
+    let third = push_main(&w, 3, "3333333ccccccccccccccccccccccccccccccccc").await;
+    w.until("the unit moved on to the third build", |_| {
+        unit_prs(&w, "dev").iter().any(|p| p.title == "promote platform (api 1.0.0, worker main-3333333) to dev")
+    })
+    .await;
+    w.settle().await;
+    let open: Vec<_> = unit_prs(&w, "dev").into_iter().filter(|p| p.state == "open").collect();
+    assert!(open.len() <= 1, "one open unit PR at most");
+    let newest = unit_prs(&w, "dev").into_iter().find(|p| p.title.contains("main-3333333")).unwrap();
+    assert_eq!(member_at(&w, &newest.head_sha, "dev", "worker"), format!("main@{third}"));
+    assert!(unit_prs(&w, "dev").iter().all(|p| p.head_ref == "baton/dev/platform"));
+    w.assert_no_violations();
+}

@@ -1,6 +1,7 @@
 use super::*;
 use crate::pipeline::{parse, Pipeline};
 use crate::types::{Digest, Tag};
+use std::collections::BTreeMap;
 
 fn d(c: char) -> Digest {
     format!("sha256:{}", c.to_string().repeat(64)).parse().unwrap()
@@ -58,6 +59,7 @@ fn offer(api: Version, web: Version, worker: Version, intent: Intent) -> UnitOff
             .map(|(m, k)| (a(m), k.to_string()))
             .collect(),
         verified_in: None,
+        names: BTreeMap::new(),
         intent,
     }
 }
