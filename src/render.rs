@@ -459,18 +459,13 @@ pub fn body(p: &PromotionText) -> String {
 }
 
 /// The comment on the PR whose merge a stage then failed to verify.
-pub fn verification_failed_comment(
-    stage: &StageName,
-    artifact: &ArtifactName,
-    v: &Version,
-    summary: &str,
-    key: &str,
-) -> String {
+/// `headline`: what failed, in Markdown (`**myapp** \`0.5.1\``, or a unit
+/// `**platform (api 1.4.3, web 2.0.1)**`).
+pub fn verification_failed_comment(stage: &StageName, headline: &str, summary: &str, key: &str) -> String {
     format!(
-        "❌ **{artifact}** `{}` failed verification in **{stage}**; baton will not promote it further.\n\n{summary}\n\
+        "❌ {headline} failed verification in **{stage}**; baton will not promote it further.\n\n{summary}\n\
          Fix the failure and re-run the checks (baton re-evaluates when they complete), or roll back with \
-         `/rollback {stage}`.\n\n{key}\n",
-        v.tag
+         `/rollback {stage}`.\n\n{key}\n"
     )
 }
 
@@ -663,6 +658,20 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+    }
+
+    #[test]
+    fn verification_failed_comments() {
+        let stage: StageName = "dev".parse().unwrap();
+        let key = "<!-- baton-verification-failed:dev:abc -->";
+        insta::assert_snapshot!(
+            "verification_failed_comment",
+            verification_failed_comment(&stage, "**myapp** `0.5.1`", "summary of the gate\n", key)
+        );
+        insta::assert_snapshot!(
+            "verification_failed_comment_unit",
+            verification_failed_comment(&stage, "**platform (api 1.1.0, worker main-1a2b3c4)**", "summary\n", key)
+        );
     }
 
     #[test]

@@ -116,7 +116,7 @@ impl Engine {
             if ours.is_empty() {
                 let mut inputs = w.inputs.clone();
                 inputs.insert("stage".into(), sp.stage.name.to_string());
-                inputs.insert("version".into(), bump.version.tag.to_string());
+                inputs.insert("version".into(), self.shown_version(sp.artifact, &bump.version).await);
                 inputs.insert("digest".into(), digest.to_string());
                 tracing::info!(stage = %sp.stage.name, workflow = %w.file, "dispatching a verification workflow");
                 self.github.dispatch_workflow(&rp.repo, &w.file, &rp.default_branch, &inputs).await?;
@@ -205,14 +205,19 @@ impl Engine {
                 now: (self.clock)(),
             };
             let report = evaluate_gate(&facts);
-            let what = match &unit {
-                Some((_, label)) => label.clone(),
-                None => format!("{} {}", sp.artifact.name, bump.version.tag),
+            // What was verified, in words: the unit, or the artifact and its version (a tracked
+            // version by its name, `main-1a2b3c4`).
+            let (what, headline) = match &unit {
+                Some((_, label)) => (label.clone(), format!("**{label}**")),
+                None => {
+                    let shown = self.shown_version(sp.artifact, &bump.version).await;
+                    (format!("{} {shown}", sp.artifact.name), format!("**{}** `{shown}`", sp.artifact.name))
+                }
             };
             self.record_verification(rp, sp, bump, &report, mine.first().copied(), &what).await?;
             self.arm_gate(rp, sp, bump, wake_at(&facts, &report));
             if report.verdict == GateVerdict::Failed {
-                self.comment_on_bump(rp, sp, bump, &render::gate_summary(&report)).await?;
+                self.comment_on_bump(rp, sp, bump, &render::gate_summary(&report), &headline).await?;
             }
             report.verdict == GateVerdict::Verified
         };
@@ -308,6 +313,7 @@ impl Engine {
         sp: &StagePointer<'_>,
         bump: &Bump,
         summary: &str,
+        headline: &str,
     ) -> anyhow::Result<()> {
         let pulls = self.github.commit_pulls(&rp.repo, &bump.sha).await?;
         let Some(pr) = pulls.first() else { return Ok(()) };
@@ -315,7 +321,7 @@ impl Engine {
         if self.github.comments(&rp.repo, pr.number).await?.iter().any(|c| c.body.contains(&key)) {
             return Ok(());
         }
-        let body = render::verification_failed_comment(&sp.stage.name, &sp.artifact.name, &bump.version, summary, &key);
+        let body = render::verification_failed_comment(&sp.stage.name, headline, summary, &key);
         self.github.create_comment(&rp.repo, pr.number, &body).await?;
         Ok(())
     }
