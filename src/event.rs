@@ -100,6 +100,12 @@ pub struct RegistryPush {
     /// Repository path inside the registry (`deployments/myapp`).
     pub repository: String,
     pub tag: Tag,
+    /// The manifest digest the notification names, when it names one. Docker Distribution
+    /// notifies before it moves the tag, so for a channel tag (`track: main`) resolving the tag
+    /// at that moment can give the previous digest: a tracked push uses this one (its signature
+    /// is verified like any).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<crate::types::Digest>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -314,7 +314,7 @@ mod tests {
         assert_eq!(q.depth(), 2);
         q.push_all(vec![job("o/b", "3")]).unwrap();
         assert_eq!(q.push_all(vec![job("o/c", "5")]), Err(QueueFull));
-        let _ = RegistryPush { host: None, repository: "x".into(), tag: "1".parse().unwrap() };
+        let _ = RegistryPush { host: None, repository: "x".into(), tag: "1".parse().unwrap(), digest: None };
     }
 
     #[test]

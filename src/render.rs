@@ -510,7 +510,11 @@ pub fn unit_version_refusal(verb: &str, stage: &StageName, group: &GroupName) ->
     format!(
         "{stage} runs release unit `{group}`, which moves as one: a version names one artifact. \
          Use `/{verb} {stage}` without a version to {} the whole unit.",
-        if verb == "rollback" { "roll back" } else { "promote" }
+        match verb {
+            "rollback" => "roll back",
+            "diff" => "compare",
+            _ => "promote",
+        }
     )
 }
 
@@ -518,6 +522,11 @@ pub fn unit_version_refusal(verb: &str, stage: &StageName, group: &GroupName) ->
 pub fn unit_label(group: &GroupName, members: &[(ArtifactName, Version)]) -> String {
     let list: Vec<String> = members.iter().map(|(a, v)| format!("{a} {}", v.tag)).collect();
     format!("{group} ({})", list.join(", "))
+}
+
+/// `platform (api 1.4.3, worker main-1a2b3c4)`.
+pub fn unit_title_members(u: &UnitMarker) -> String {
+    format!("{} ({})", u.group, unit_members_list(u))
 }
 
 fn unit_members_list(u: &UnitMarker) -> String {

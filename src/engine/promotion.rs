@@ -93,7 +93,20 @@ impl Engine {
                 self.scheduler.arm(key.clone(), repo.clone(), due, wake);
                 Some(())
             };
-            let resolved = match self.registry.resolve(&artifact.image, &push.tag).await {
+            // A channel tag's push: the digest the notification names (the tag may not have
+            // moved yet when the notification arrives), with its annotations read by digest.
+            let notified = push.digest.as_ref().filter(|_| artifact.tracks(&push.tag));
+            let resolved = match notified {
+                Some(digest) => match self.registry.annotations_of(&artifact.image, digest).await {
+                    Ok(annotations) => {
+                        Ok(crate::registry::Resolved { digest: digest.clone(), media_type: None, annotations })
+                    }
+                    Err(_) if look_again(Backoff::TAG, "manifest not readable yet").is_some() => continue,
+                    Err(e) => Err(e),
+                },
+                None => self.registry.resolve(&artifact.image, &push.tag).await,
+            };
+            let resolved = match resolved {
                 // Registries may notify before the tag is readable everywhere (Docker
                 // Distribution writes the tag link after the manifest event).
                 Err(RegistryError::TagNotFound { .. })

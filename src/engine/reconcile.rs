@@ -34,7 +34,7 @@ impl Engine {
             // A tracked channel tag (#13) is resolved now and judged like a push of it.
             let tracked = artifact.track.clone().filter(|t| tags.contains(t));
             for tag in newest_release_tag(artifact, tags).into_iter().chain(tracked) {
-                let push = RegistryPush { host: None, repository: artifact.image.path.clone(), tag };
+                let push = RegistryPush { host: None, repository: artifact.image.path.clone(), tag, digest: None };
                 if let Err(e) = self.reconcile_push(repo, &push, &open).await {
                     tracing::error!(artifact = %artifact.name, error = format!("{e:#}"), "reconciling the newest tag failed");
                 }

@@ -177,7 +177,12 @@ mod tests {
 
     fn wake(tag: &str) -> Wake {
         Wake::Push {
-            push: RegistryPush { host: None, repository: "deployments/myapp".into(), tag: tag.parse().unwrap() },
+            push: RegistryPush {
+                host: None,
+                repository: "deployments/myapp".into(),
+                tag: tag.parse().unwrap(),
+                digest: None,
+            },
             artifact: "myapp".parse().unwrap(),
             since: at("2026-01-01T12:00:00Z"),
             attempt: 1,

@@ -233,7 +233,7 @@ impl Engine {
                     .collect(),
                 open_pr: open_pr.as_ref(),
             };
-            let plan = match plan_unit(&snapshot, offer)? {
+            let mut plan = match plan_unit(&snapshot, offer)? {
                 Decision::Noop(why) => return Ok(Outcome::Noop(why)),
                 Decision::Proposed { number, missing_labels } => {
                     if !missing_labels.is_empty() {
@@ -244,6 +244,13 @@ impl Engine {
                 }
                 Decision::Write(plan) => plan,
             };
+            if plan.mode == crate::pipeline::WriteMode::PullRequest {
+                let limit = crate::manifest_diff::render::GITHUB_BODY_LIMIT.saturating_sub(plan.body.len() + 1_000);
+                let limit = limit.min(crate::manifest_diff::render::PR_BODY_BUDGET);
+                if let Some(section) = self.unit_changes(rp, &plan.marker, Some(&stage.name), limit).await {
+                    plan.body = crate::manifest_diff::render::insert_into_body(&plan.body, &section);
+                }
+            }
             let blobs: Vec<(&str, &str)> = files.iter().map(|f| (f.path.as_str(), f.sha.as_str())).collect();
             match self.execute(&rp.repo, &plan, &blobs, false).await {
                 Err(GitHubError::Conflict(e)) if attempt < 3 => {
@@ -254,6 +261,82 @@ impl Engine {
             }
         }
         unreachable!("the last attempt returns")
+    }
+
+    /// The marker a plan for the unit would carry (each member from → to), without writing:
+    /// for `/diff`. `Err`: why nothing would change.
+    pub(crate) async fn unit_marker(
+        &self,
+        rp: &RepoPipeline,
+        stage: &Stage,
+        group: &Group,
+        offer: &UnitOffer,
+    ) -> anyhow::Result<Result<crate::render::Marker, String>> {
+        let members = Self::unit_members(rp, stage, group);
+        let head = self.github.branch_head(&rp.repo, &rp.default_branch).await?;
+        let mut files: Vec<FileContent> = Vec::new();
+        for sp in &members {
+            for spec in stage.pointers_for(&sp.artifact.name) {
+                if files.iter().all(|f| f.path != spec.file.as_str()) {
+                    files.push(self.github.file(&rp.repo, spec.file.as_str(), &head).await?);
+                }
+            }
+        }
+        let snapshot = UnitSnapshot {
+            stage,
+            group,
+            default_branch: &rp.default_branch,
+            default_head: &head,
+            members: members
+                .iter()
+                .map(|sp| MemberSnapshot {
+                    artifact: sp.artifact,
+                    pointers: stage
+                        .pointers_for(&sp.artifact.name)
+                        .filter_map(|p| files.iter().find(|f| f.path == p.file.as_str()).map(|f| (p, f)))
+                        .collect(),
+                })
+                .collect(),
+            open_pr: None,
+        };
+        Ok(match plan_unit(&snapshot, offer)? {
+            Decision::Write(plan) => Ok(plan.marker),
+            Decision::Noop(why) => Err(why),
+            Decision::Proposed { number, .. } => Err(format!("#{number} proposes it already")),
+        })
+    }
+
+    /// "What changes" for a unit: each member that moves, its manifest diff and commits, within
+    /// `limit` characters shared among them. `diff_stage`: the stage a `/diff` hint names.
+    pub(crate) async fn unit_changes(
+        &self,
+        rp: &RepoPipeline,
+        marker: &crate::render::Marker,
+        diff_stage: Option<&StageName>,
+        limit: usize,
+    ) -> Option<String> {
+        let unit = marker.unit.as_ref()?;
+        let moving: Vec<&crate::render::UnitMember> =
+            unit.members.iter().filter(|m| m.from_digest.as_deref() != Some(m.digest.as_str())).collect();
+        let share = limit / moving.len().max(1);
+        let mut out = String::new();
+        for m in moving {
+            let Some(artifact) = rp.pipeline.artifacts.get(&m.artifact) else { continue };
+            let new = m.version();
+            let annotations = self.registry.annotations_of(&artifact.image, &new.digest).await.unwrap_or_default();
+            let between = super::changes::Between {
+                artifact,
+                old_tag: m.from_tag.as_deref(),
+                old_digest: m.from_digest.as_deref(),
+                new: &new,
+                new_annotations: &annotations,
+            };
+            let more = diff_stage.map(|s| format!("/diff {s}"));
+            let section = self.changes_section(&between, more.as_deref(), share).await?;
+            out.push_str(&section);
+            out.push('\n');
+        }
+        Some(out)
     }
 
     /// The stage's current unit of `group`: the newest of its members' bump commits (the commit

@@ -72,7 +72,12 @@ fn work_for_events() {
         ),
         (Event::Installation(moved), IndexWork::Move { from: r("org/old"), to: r("org/new") }),
         (
-            Event::RegistryPush(RegistryPush { host: None, repository: "x".into(), tag: "1".parse().unwrap() }),
+            Event::RegistryPush(RegistryPush {
+                host: None,
+                repository: "x".into(),
+                tag: "1".parse().unwrap(),
+                digest: None,
+            }),
             IndexWork::Nothing,
         ),
     ];

@@ -145,6 +145,11 @@ fn without_a_pipeline_everything_is_ignored_once_the_index_is_built() {
         assert_eq!(screen(e, &View(None, true)), ignore("no pipeline in org/deploy"));
         assert_eq!(screen(e, &View(None, false)), Screen::Handle, "before the index is built nothing is filtered");
     }
-    let reg = Event::RegistryPush(RegistryPush { host: None, repository: "x".into(), tag: "1".parse().unwrap() });
+    let reg = Event::RegistryPush(RegistryPush {
+        host: None,
+        repository: "x".into(),
+        tag: "1".parse().unwrap(),
+        digest: None,
+    });
     assert_eq!(screen(&reg, &View(None, true)), Screen::Handle);
 }

@@ -533,6 +533,7 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Received, String> {
                 host: Some(host),
                 repository: format!("{owner}/{}", pkg.name).to_lowercase(),
                 tag,
+                digest: None,
             }))))
         }
         "merge_group" => {

@@ -37,6 +37,8 @@ struct Target {
     repository: Option<String>,
     #[serde(default)]
     tag: Option<String>,
+    #[serde(default)]
+    digest: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -63,6 +65,8 @@ struct HarborData {
 struct HarborResource {
     #[serde(default)]
     tag: Option<String>,
+    #[serde(default)]
+    digest: Option<String>,
     #[serde(default)]
     resource_url: Option<String>,
 }
@@ -102,9 +106,10 @@ pub fn parse(body: &[u8]) -> Result<Notifications, String> {
                 };
                 let tag = t.tag.as_deref().unwrap_or("");
                 let push = ev.action == "push" && is_manifest(t.media_type.as_deref()) && !tag.is_empty();
+                let digest = t.digest.as_deref().and_then(|d| d.parse().ok());
                 match (push, t.repository, tag.parse()) {
                     (true, Some(repository), Ok(tag)) if !repository.is_empty() => {
-                        out.pushes.push(RegistryPush { host: ev.request.and_then(|r| r.host), repository, tag })
+                        out.pushes.push(RegistryPush { host: ev.request.and_then(|r| r.host), repository, tag, digest })
                     }
                     _ => out.ignored += 1,
                 }
@@ -122,6 +127,7 @@ pub fn parse(body: &[u8]) -> Result<Notifications, String> {
                         host,
                         repository: h.event_data.repository.repo_full_name.clone(),
                         tag,
+                        digest: r.digest.as_deref().and_then(|d| d.parse().ok()),
                     }),
                     Err(_) => out.ignored += 1,
                 }
@@ -148,7 +154,15 @@ mod tests {
         assert_eq!(n.pushes.len(), 1);
         assert_eq!(n.pushes[0].repository, "deployments/myapp");
         assert_eq!(n.pushes[0].tag.as_str(), "0.5.1");
+        // "sha256:aa" is not a digest: dropped, the tag is resolved instead.
+        assert_eq!(n.pushes[0].digest, None);
         assert_eq!(n.ignored, 4);
+        let d = format!("sha256:{}", "ab".repeat(32));
+        let body = format!(
+            r#"{{"events":[{{"action":"push","target":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{d}","repository":"org/worker","tag":"main"}}}}]}}"#
+        );
+        let n = parse(body.as_bytes()).unwrap();
+        assert_eq!(n.pushes[0].digest.as_ref().map(|x| x.as_str()), Some(d.as_str()));
     }
 
     #[test]

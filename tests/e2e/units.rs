@@ -201,7 +201,21 @@ async fn a_new_member_version_moves_the_unit_through_dev_and_staging_as_one() {
     {
         assert_eq!(member_at(&w, &staging[0].head_sha, "staging", m), want, "{m} in staging's PR");
     }
-    assert!(staging[0].body.clone().unwrap_or_default().contains("Verified in `dev` as this exact set of digests."));
+    let body = staging[0].body.clone().unwrap_or_default();
+    assert!(body.contains("Verified in `dev` as this exact set of digests."), "{body}");
+    // What changes: the member that moves (api), not the ones that stay.
+    let changes = &body[body.find("### What changes").expect("a What changes section")..];
+    assert!(changes.contains("`api`") && !changes.contains("`web`"), "{changes}");
+
+    // /diff of the unit stage: member by member, what moving to dev's unit would change.
+    let issue = w.gh.create_issue(REPO, "bob", "what would staging get?", "").await;
+    let reply = say(&w, issue, "/diff staging").await;
+    assert!(
+        reply.contains("What moving **staging** to platform (api 1.1.0, web 2.0.0, worker 0.1.0) would change:"),
+        "{reply}"
+    );
+    let refused = say(&w, issue, "/diff staging 1.1.0").await;
+    assert!(refused.contains("Use `/diff staging` without a version to compare the whole unit."), "{refused}");
     w.assert_no_violations();
 }
 

@@ -19,6 +19,9 @@ impl Engine {
         stage: &Stage,
         arg: Option<&VersionArg>,
     ) -> anyhow::Result<Reply> {
+        if let Some(group) = super::unit_stage(rp, stage) {
+            return self.cmd_diff_unit(rp, stage, group, arg).await;
+        }
         let sp = match self.single_pointer(rp, stage) {
             Ok(sp) => sp,
             Err(e) => return Ok(refused(e)),
@@ -91,6 +94,50 @@ impl Engine {
             self.shown_version(sp.artifact, &target).await
         );
         match self.changes_section(&between, None, diff_render::REPLY_BUDGET - intro.len()).await {
+            Some(section) => Ok(Reply::Done(format!("{intro}{section}"))),
+            None => Ok(refused("this baton has no registry reader for diffs")),
+        }
+    }
+
+    /// `/diff` of a stage that runs a release unit: what moving it to the unit its `from` stage
+    /// runs (a first stage: every member's newest verified version) would change, member by
+    /// member. A version names one artifact: refused.
+    async fn cmd_diff_unit(
+        &self,
+        rp: &RepoPipeline,
+        stage: &Stage,
+        group: &crate::pipeline::Group,
+        arg: Option<&VersionArg>,
+    ) -> anyhow::Result<Reply> {
+        if arg.is_some() {
+            return Ok(refused(crate::render::unit_version_refusal("diff", &stage.name, &group.name)));
+        }
+        let target = match stage.from.as_ref().and_then(|f| rp.pipeline.stage(f)) {
+            Some(from) => {
+                let at = match self.unit_bump(rp, from, group).await? {
+                    Some(ub) => ub.members,
+                    None => return Ok(refused(format!("{} runs no {} unit yet", from.name, group.name))),
+                };
+                at
+            }
+            None => match self.newest_unit(rp, stage, group).await {
+                Ok(members) => members,
+                Err(why) => return Ok(refused(why)),
+            },
+        };
+        let offer = match self.signed_unit(rp, stage, group, target, None, crate::planner::Intent::Routine).await {
+            Ok(o) => o,
+            Err(e) => return Ok(refused(format!("the {} unit cannot be compared: {e}", group.name))),
+        };
+        // The unit as a plan would write it (from → to per member), without writing anything.
+        let marker = match self.unit_marker(rp, stage, group, &offer).await? {
+            Ok(m) => m,
+            Err(why) => return Ok(Reply::Done(format!("nothing would change: {why}"))),
+        };
+        let unit = marker.unit.as_ref().expect("a unit marker");
+        let intro =
+            format!("What moving **{}** to {} would change:\n\n", stage.name, crate::render::unit_title_members(unit));
+        match self.unit_changes(rp, &marker, None, diff_render::REPLY_BUDGET - intro.len()).await {
             Some(section) => Ok(Reply::Done(format!("{intro}{section}"))),
             None => Ok(refused("this baton has no registry reader for diffs")),
         }
