@@ -420,6 +420,42 @@ impl Engine {
         }
     }
 
+    /// Whether `stage` verified exactly this set of digests together: a successful
+    /// `baton/verified/<stage>` record on a default-branch commit (among the last 30 touching a
+    /// member's pointer file) at which every member's pointer names its digest here.
+    pub(crate) async fn verified_as_unit(
+        &self,
+        rp: &RepoPipeline,
+        stage: &Stage,
+        group: &Group,
+        set: &[(ArtifactName, crate::types::Digest)],
+    ) -> anyhow::Result<bool> {
+        let members = Self::unit_members(rp, stage, group);
+        let name = crate::render::verified_check_name(&stage.name);
+        let mut seen: Vec<String> = Vec::new();
+        for member in &members {
+            for c in self.github.path_history(&rp.repo, &rp.default_branch, member.spec.file.as_str(), 30).await? {
+                if seen.contains(&c.sha) {
+                    continue;
+                }
+                seen.push(c.sha.clone());
+                let runs = self.github.check_runs(&rp.repo, &c.sha, Some(&name)).await?;
+                if !runs.iter().any(|r| r.succeeded()) {
+                    continue;
+                }
+                let at = self.unit_at(rp, stage, group, &c.sha).await?;
+                let same = at.iter().all(|(a, v)| {
+                    let want = set.iter().find(|(x, _)| x == a).map(|(_, d)| d);
+                    v.as_ref().map(|v| &v.digest) == want
+                });
+                if same {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
     /// The unit verified upstream of `stage` (the `from` stage's current unit, when its bump
     /// commit's record succeeded), for `/promote` without a version.
     pub(crate) async fn verified_upstream_unit(

@@ -53,10 +53,27 @@ impl Engine {
                 }
                 let moved: Vec<&ArtifactName> =
                     moves.iter().filter(|m| m.before != m.after).map(|m| &m.artifact).collect();
+                // The `from` stage may have moved on since it verified the unit this PR carries:
+                // a set of digests it verified together (its record on one of its bump commits)
+                // is a whole unit too.
+                let mut partial = partial_move(group, stage, &moves);
+                if let (Some(_), Some(from)) = (&partial, upstream) {
+                    let after: Option<Vec<(ArtifactName, Digest)>> =
+                        moves.iter().map(|m| m.after.clone().map(|d| (m.artifact.clone(), d))).collect();
+                    if let Some(after) = after {
+                        match self.verified_as_unit(rp, from, group, &after).await {
+                            Ok(true) => partial = None,
+                            Ok(false) => {}
+                            Err(e) => {
+                                tracing::warn!(error = format!("{e:#}"), "cannot read where the unit was verified")
+                            }
+                        }
+                    }
+                }
                 let verdict = if rollback {
                     Verdict::Skip("a rollback restores a unit the stage ran".into())
                 } else {
-                    match partial_move(group, stage, &moves) {
+                    match partial {
                         Some(p) => Verdict::fail(partial_move_text(&p), partial_move_fix(&stage.name)),
                         None => {
                             let digests: Vec<(&ArtifactName, Digest)> =

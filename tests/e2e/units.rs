@@ -8,12 +8,12 @@ use crate::support::world::*;
 const MEMBERS: [&str; 3] = ["api", "web", "worker"];
 
 fn pipeline(host: &str) -> String {
-    unit_pipeline(host, "any")
+    unit_pipeline(host, "any", "auto")
 }
 
 /// The three members in `{host}/org/<member>`, group `platform` with `when`, dev (checks
 /// `kustomization/platform-dev`) → staging (checks `e2e / staging`).
-fn unit_pipeline(host: &str, when: &str) -> String {
+fn unit_pipeline(host: &str, when: &str, staging: &str) -> String {
     let mut s = String::from("artifacts:\n");
     for m in MEMBERS {
         s.push_str(&format!(
@@ -25,7 +25,7 @@ fn unit_pipeline(host: &str, when: &str) -> String {
     {
         s.push_str(&format!("  - name: {stage}\n    verification: {{ checks: [\"{check}\"] }}\n"));
         if let Some(f) = from {
-            s.push_str(&format!("    from: {f}\n"));
+            s.push_str(&format!("    from: {f}\n    promotion: {staging}\n"));
         }
         s.push_str("    pointers:\n");
         for m in MEMBERS {
@@ -98,8 +98,13 @@ async fn push_member(w: &World, m: &str, tag: &str) -> String {
 /// The registry holds api 1.0.0, web 2.0.0, worker 0.1.0, and dev and staging run them (one
 /// commit). Returns each member's (tag, digest).
 async fn unit_world(when: &str) -> (World, Vec<(String, String)>) {
-    let when = when.to_string();
-    let w = World::start_custom(move |host| unit_pipeline(host, &when), true).await;
+    unit_world_with(when, "auto").await
+}
+
+/// [`unit_world`] with staging's `promotion` (`auto` or `manual`).
+async fn unit_world_with(when: &str, staging: &str) -> (World, Vec<(String, String)>) {
+    let (when, staging) = (when.to_string(), staging.to_string());
+    let w = World::start_custom(move |host| unit_pipeline(host, &when, &staging), true).await;
     let mut unit = Vec::new();
     for (m, tag) in MEMBERS.iter().zip(["1.0.0", "2.0.0", "0.1.0"]) {
         unit.push((tag.to_string(), push_member(&w, m, tag).await));
@@ -360,5 +365,40 @@ async fn a_tracked_member_moves_its_unit_by_digest_and_updates_the_pr_in_place()
     let newest = unit_prs(&w, "dev").into_iter().find(|p| p.title.contains("main-3333333")).unwrap();
     assert_eq!(member_at(&w, &newest.head_sha, "dev", "worker"), format!("main@{third}"));
     assert!(unit_prs(&w, "dev").iter().all(|p| p.head_ref == "baton/dev/platform"));
+    w.assert_no_violations();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pr_carrying_a_unit_dev_verified_passes_after_dev_moved_on() {
+    let (w, unit) = unit_world_with("any", "manual").await;
+    // dev verifies the unit with api 1.1.0 …
+    let api = push_member(&w, "api", "1.1.0").await;
+    w.until("dev runs api 1.1.0", |_| member_at(&w, "main", "dev", "api") == format!("1.1.0@{api}")).await;
+    w.settle().await;
+    let verified_bump = w.gh.branch_sha(REPO, "main").unwrap();
+    w.gh.post_status(REPO, &verified_bump, "kustomization/platform-dev", "success").await;
+    w.until("dev verified", |_| verified(&w, &verified_bump, "dev").is_some()).await;
+    // … then moves on to api 1.2.0 (not verified yet).
+    let newer = push_member(&w, "api", "1.2.0").await;
+    w.until("dev runs api 1.2.0", |_| member_at(&w, "main", "dev", "api") == format!("1.2.0@{newer}")).await;
+    w.settle().await;
+
+    // A PR moving staging to the unit dev verified (api 1.1.0 with web and worker as they
+    // were) is a whole unit, though dev runs another one now.
+    let (_, sha) = w.human_pr("staging-u1", &[("clusters/staging/api.yaml", Some(&pointer("1.1.0", &api)))]).await;
+    let check = w.policy(&sha).await;
+    let summary = check.summary.clone().unwrap_or_default();
+    let members: Vec<(baton::types::ArtifactName, baton::types::Digest)> =
+        [("api", &api), ("web", &unit[1].1), ("worker", &unit[2].1)]
+            .iter()
+            .map(|(m, d)| (m.parse().unwrap(), d.parse().unwrap()))
+            .collect();
+    let id = baton::units::UnitId::of(members.iter().map(|(a, d)| (a, d)));
+    assert!(summary.contains(&format!("| ✅ platform {id} |")), "{summary}");
+    assert_eq!(check.conclusion.as_deref(), Some("success"), "{summary}");
+
+    // The newer api that dev has not verified is still not a unit staging may take.
+    let (_, sha) = w.human_pr("staging-u2", &[("clusters/staging/api.yaml", Some(&pointer("1.2.0", &newer)))]).await;
+    assert_eq!(w.policy(&sha).await.conclusion.as_deref(), Some("failure"));
     w.assert_no_violations();
 }
