@@ -75,17 +75,27 @@ impl Engine {
         let history = self.pointer_history(rp, sp, HISTORY).await?;
         let history = crate::planner::versions::distinct_versions(history.into_iter().map(|(_, v)| v));
         let seen: Vec<Digest> = history.iter().filter(|v| &v.tag == track).map(|v| v.digest.clone()).collect();
-        let branch = crate::render::branch(&sp.stage.name, &sp.artifact.name);
+        // A member of a unit is proposed on the unit's branch.
+        let group = Self::unit_group(rp, sp.stage, &sp.artifact.name);
+        let branch = match group {
+            Some(g) => crate::render::unit_branch(&sp.stage.name, &g.name),
+            None => crate::render::branch(&sp.stage.name, &sp.artifact.name),
+        };
         let pr = match open {
             Some(list) => {
                 crate::planner::promotion::open_pr_for(list, &branch, self.app_login().await.as_deref()).cloned()
             }
             None => self.github.find_open_pull(&rp.repo, &branch).await?,
         };
-        let proposed_by_pr = pr
-            .and_then(|p| crate::render::parse_marker(&p.body))
-            .filter(|m| &m.tag == track && !m.rollback)
-            .map(|m| m.digest);
+        let proposed_by_pr =
+            pr.and_then(|p| crate::render::parse_marker(&p.body)).filter(|m| !m.rollback).and_then(|m| match &m.unit {
+                Some(u) => u
+                    .members
+                    .iter()
+                    .find(|x| x.artifact == sp.artifact.name && &x.tag == track)
+                    .map(|x| x.digest.clone()),
+                None => (&m.tag == track).then_some(m.digest),
+            });
         let mut proposed = Vec::new();
         for digest in
             history.first().filter(|v| &v.tag == track).map(|v| v.digest.clone()).into_iter().chain(proposed_by_pr)

@@ -193,19 +193,7 @@ impl Engine {
         let branch = crate::render::unit_branch(&stage.name, &group.name);
         for attempt in 1..=3 {
             let head = self.github.branch_head(&rp.repo, &rp.default_branch).await?;
-            let mut files: Vec<FileContent> = Vec::new();
-            for sp in &members {
-                for spec in stage.pointers_for(&sp.artifact.name) {
-                    if files.iter().all(|f| f.path != spec.file.as_str()) {
-                        let f = self
-                            .github
-                            .file(&rp.repo, spec.file.as_str(), &head)
-                            .await
-                            .with_context(|| format!("reading pointer file {}", spec.file))?;
-                        files.push(f);
-                    }
-                }
-            }
+            let files = self.unit_files(rp, stage, &members, &head).await?;
             let open_pr = match stage.write {
                 crate::pipeline::WriteMode::Commit => None,
                 crate::pipeline::WriteMode::PullRequest => match open.filter(|_| attempt == 1) {
@@ -216,23 +204,7 @@ impl Engine {
                     None => self.github.find_open_pull(&rp.repo, &branch).await?,
                 },
             };
-            let snapshot = UnitSnapshot {
-                stage,
-                group,
-                default_branch: &rp.default_branch,
-                default_head: &head,
-                members: members
-                    .iter()
-                    .map(|sp| MemberSnapshot {
-                        artifact: sp.artifact,
-                        pointers: stage
-                            .pointers_for(&sp.artifact.name)
-                            .filter_map(|p| files.iter().find(|f| f.path == p.file.as_str()).map(|f| (p, f)))
-                            .collect(),
-                    })
-                    .collect(),
-                open_pr: open_pr.as_ref(),
-            };
+            let snapshot = unit_snapshot(rp, stage, group, &members, &head, &files, open_pr.as_ref());
             let mut plan = match plan_unit(&snapshot, offer)? {
                 Decision::Noop(why) => return Ok(Outcome::Noop(why)),
                 Decision::Proposed { number, missing_labels } => {
@@ -274,36 +246,37 @@ impl Engine {
     ) -> anyhow::Result<Result<crate::render::Marker, String>> {
         let members = Self::unit_members(rp, stage, group);
         let head = self.github.branch_head(&rp.repo, &rp.default_branch).await?;
-        let mut files: Vec<FileContent> = Vec::new();
-        for sp in &members {
-            for spec in stage.pointers_for(&sp.artifact.name) {
-                if files.iter().all(|f| f.path != spec.file.as_str()) {
-                    files.push(self.github.file(&rp.repo, spec.file.as_str(), &head).await?);
-                }
-            }
-        }
-        let snapshot = UnitSnapshot {
-            stage,
-            group,
-            default_branch: &rp.default_branch,
-            default_head: &head,
-            members: members
-                .iter()
-                .map(|sp| MemberSnapshot {
-                    artifact: sp.artifact,
-                    pointers: stage
-                        .pointers_for(&sp.artifact.name)
-                        .filter_map(|p| files.iter().find(|f| f.path == p.file.as_str()).map(|f| (p, f)))
-                        .collect(),
-                })
-                .collect(),
-            open_pr: None,
-        };
+        let files = self.unit_files(rp, stage, &members, &head).await?;
+        let snapshot = unit_snapshot(rp, stage, group, &members, &head, &files, None);
         Ok(match plan_unit(&snapshot, offer)? {
             Decision::Write(plan) => Ok(plan.marker),
             Decision::Noop(why) => Err(why),
             Decision::Proposed { number, .. } => Err(format!("#{number} proposes it already")),
         })
+    }
+
+    /// Every member's pointer files in the stage at `head`, each read once.
+    async fn unit_files(
+        &self,
+        rp: &RepoPipeline,
+        stage: &Stage,
+        members: &[StagePointer<'_>],
+        head: &str,
+    ) -> anyhow::Result<Vec<FileContent>> {
+        let mut files: Vec<FileContent> = Vec::new();
+        for sp in members {
+            for spec in stage.pointers_for(&sp.artifact.name) {
+                if files.iter().all(|f| f.path != spec.file.as_str()) {
+                    let f = self
+                        .github
+                        .file(&rp.repo, spec.file.as_str(), head)
+                        .await
+                        .with_context(|| format!("reading pointer file {}", spec.file))?;
+                    files.push(f);
+                }
+            }
+        }
+        Ok(files)
     }
 
     /// "What changes" for a unit: each member that moves, its manifest diff and commits, within
@@ -472,5 +445,34 @@ impl Engine {
         }
         let at = self.unit_at(rp, from, group, &ub.bump.sha).await?;
         Ok(at.into_iter().map(|(a, v)| v.map(|v| (a, v))).collect::<Option<Vec<_>>>().map(|m| (m, ub.bump.sha)))
+    }
+}
+
+/// The planner's view of a stage and group: each member's pointers with their files at `head`.
+fn unit_snapshot<'a>(
+    rp: &'a RepoPipeline,
+    stage: &'a Stage,
+    group: &'a Group,
+    members: &[StagePointer<'a>],
+    head: &'a str,
+    files: &'a [FileContent],
+    open_pr: Option<&'a PullRequest>,
+) -> UnitSnapshot<'a> {
+    UnitSnapshot {
+        stage,
+        group,
+        default_branch: &rp.default_branch,
+        default_head: head,
+        members: members
+            .iter()
+            .map(|sp| MemberSnapshot {
+                artifact: sp.artifact,
+                pointers: stage
+                    .pointers_for(&sp.artifact.name)
+                    .filter_map(|p| files.iter().find(|f| f.path == p.file.as_str()).map(|f| (p, f)))
+                    .collect(),
+            })
+            .collect(),
+        open_pr,
     }
 }
