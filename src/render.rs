@@ -259,7 +259,11 @@ pub fn policy_nothing_to_check() -> String {
 pub fn merge_message(number: u64, m: &Marker) -> String {
     let annotations = BTreeMap::new();
     let p = PromotionText { marker: m, image: "", annotations: &annotations, files: &[], verified_by: None };
-    let msg = commit_message(&p);
+    // A unit's squash commit keeps the unit's trailers (its members, what a rollback rejects).
+    let msg = match &m.unit {
+        Some(u) => unit_commit_message(m, u),
+        None => commit_message(&p),
+    };
     let (first, rest) = msg.split_once('\n').unwrap_or((&msg, ""));
     format!("{first} (#{number})\n{rest}")
 }

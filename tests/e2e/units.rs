@@ -177,6 +177,9 @@ async fn a_new_member_version_moves_the_unit_through_dev_and_staging_as_one() {
     assert!(message.contains(&format!("Baton-Unit: platform/{id}\n")), "{message}");
     assert!(message.contains(&format!("Baton-Member: api 1.1.0@{api}\n")), "{message}");
     assert_eq!(member_at(&w, "main", "dev", "api"), format!("1.1.0@{api}"));
+    // The squash commit on main keeps the unit's trailers.
+    let merged = w.gh.commit(REPO, &bump).unwrap().message;
+    assert!(merged.contains(&format!("Baton-Unit: platform/{id}\n")), "{merged}");
 
     // The tag is pushed again with other content before dev verifies: staging must get the
     // digest dev runs and verified, never what the tag names now.

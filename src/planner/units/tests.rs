@@ -190,6 +190,8 @@ fn unit_texts() {
     ];
     let Ok(Decision::Write(rolled)) = plan(&p, &now, &back, None) else { panic!("a rollback") };
     insta::assert_snapshot!("unit_rollback_commit_message", rolled.commit_message);
+    // The squash merge keeps the unit's trailers.
+    insta::assert_snapshot!("unit_rollback_merge_message", render::merge_message(12, &rolled.marker));
     insta::assert_snapshot!(
         "unit_version_refusal",
         render::unit_version_refusal("rollback", &"staging".parse().unwrap(), &"platform".parse().unwrap())
