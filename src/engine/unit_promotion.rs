@@ -64,12 +64,15 @@ impl Engine {
                 }
                 Some(offer.version.clone())
             } else {
+                // A version rolled back here or upstream is never brought back by a push of
+                // another member: that member stays as it is.
+                let rejected = self.rejected_versions(rp, &sp).await?;
                 match self.newest_verified(rp, sp.artifact).await {
-                    Some((v, by)) => {
+                    Some((v, by)) if !rejected.contains(&v) => {
                         verified_by.insert(sp.artifact.name.clone(), by);
                         Some(v)
                     }
-                    None => None,
+                    _ => None,
                 }
             };
             candidates.push(MemberCandidate { artifact: sp.artifact.name.clone(), current, newest });

@@ -405,3 +405,28 @@ async fn a_pr_carrying_a_unit_dev_verified_passes_after_dev_moved_on() {
     assert_eq!(w.policy(&sha).await.conclusion.as_deref(), Some("failure"));
     w.assert_no_violations();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_of_another_member_never_brings_back_a_rolled_back_one() {
+    let (w, _) = unit_world("any").await;
+    let api = push_member(&w, "api", "1.1.0").await;
+    w.until("dev runs api 1.1.0", |_| member_at(&w, "main", "dev", "api") == format!("1.1.0@{api}")).await;
+    let web = push_member(&w, "web", "2.1.0").await;
+    w.until("dev runs web 2.1.0", |_| member_at(&w, "main", "dev", "web") == format!("2.1.0@{web}")).await;
+    w.settle().await;
+
+    // web 2.1.0 is rolled back in dev: the unit before it comes back in one PR, which merges.
+    let issue = w.gh.create_issue(REPO, "bob", "web 2.1.0 is broken", "").await;
+    let reply = say(&w, issue, "/rollback dev").await;
+    assert!(reply.contains("moves dev to platform (api 1.1.0, web 2.0.0, worker 0.1.0)"), "{reply}");
+    w.until("dev runs web 2.0.0 again", |_| member_at(&w, "main", "dev", "web").starts_with("2.0.0@")).await;
+    w.settle().await;
+
+    // worker's new version makes a unit with web as it runs, not the rolled-back 2.1.0.
+    push_member(&w, "worker", "0.2.0").await;
+    w.until("the next unit", |_| {
+        unit_prs(&w, "dev").iter().any(|p| p.title == "promote platform (api 1.1.0, web 2.0.0, worker 0.2.0) to dev")
+    })
+    .await;
+    w.assert_no_violations();
+}
