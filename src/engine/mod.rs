@@ -402,52 +402,36 @@ impl Engine {
 
 /// Logs and counts a unit promotion's outcome (like [`report_outcome`] for one artifact).
 pub(crate) fn report_unit_outcome(stage: &Stage, group: &crate::pipeline::Group, outcome: &anyhow::Result<Outcome>) {
-    let what = format!("{} unit", group.name);
-    match outcome {
-        Ok(Outcome::Noop(why)) => {
-            crate::metrics::promotion(stage.name.as_str(), "noop");
-            tracing::info!(stage = %stage.name, unit = %what, "no promotion: {why}");
-        }
-        Ok(Outcome::Proposed { number, .. }) => {
-            crate::metrics::promotion(stage.name.as_str(), "noop");
-            tracing::info!(stage = %stage.name, unit = %what, pull_request = number, "no promotion: the pull request already proposes it");
-        }
-        Ok(Outcome::PullRequest { number, .. }) => {
-            crate::metrics::promotion(stage.name.as_str(), "pull_request");
-            tracing::info!(stage = %stage.name, unit = %what, pull_request = number, "promotion pull request ready");
-        }
-        Ok(Outcome::Committed { sha }) => {
-            crate::metrics::promotion(stage.name.as_str(), "committed");
-            tracing::info!(stage = %stage.name, unit = %what, commit = %sha, "promotion committed");
-        }
-        Err(e) => {
-            crate::metrics::promotion(stage.name.as_str(), "failed");
-            tracing::error!(stage = %stage.name, unit = %what, error = format!("{e:#}"), "promotion failed");
-        }
-    }
+    log_outcome(stage, &format!("{} unit", group.name), outcome)
 }
 
 pub(crate) fn report_outcome(stage: &Stage, v: &Version, outcome: &anyhow::Result<Outcome>) {
+    log_outcome(stage, &v.to_string(), outcome)
+}
+
+/// One promotion's outcome in the log and `baton_promotions_total`; `version`: what was
+/// offered (a version, or a unit).
+fn log_outcome(stage: &Stage, version: &str, outcome: &anyhow::Result<Outcome>) {
     match outcome {
         Ok(Outcome::Noop(why)) => {
             crate::metrics::promotion(stage.name.as_str(), "noop");
-            tracing::info!(stage = %stage.name, version = %v, "no promotion: {why}");
+            tracing::info!(stage = %stage.name, version, "no promotion: {why}");
         }
         Ok(Outcome::Proposed { number, .. }) => {
             crate::metrics::promotion(stage.name.as_str(), "noop");
-            tracing::info!(stage = %stage.name, version = %v, pull_request = number, "no promotion: the pull request already proposes it");
+            tracing::info!(stage = %stage.name, version, pull_request = number, "no promotion: the pull request already proposes it");
         }
         Ok(Outcome::PullRequest { number, .. }) => {
             crate::metrics::promotion(stage.name.as_str(), "pull_request");
-            tracing::info!(stage = %stage.name, version = %v, pull_request = number, "promotion pull request ready");
+            tracing::info!(stage = %stage.name, version, pull_request = number, "promotion pull request ready");
         }
         Ok(Outcome::Committed { sha }) => {
             crate::metrics::promotion(stage.name.as_str(), "committed");
-            tracing::info!(stage = %stage.name, version = %v, commit = %sha, "promotion committed");
+            tracing::info!(stage = %stage.name, version, commit = %sha, "promotion committed");
         }
         Err(e) => {
             crate::metrics::promotion(stage.name.as_str(), "failed");
-            tracing::error!(stage = %stage.name, version = %v, error = format!("{e:#}"), "promotion failed");
+            tracing::error!(stage = %stage.name, version, error = format!("{e:#}"), "promotion failed");
         }
     }
 }

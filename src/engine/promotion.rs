@@ -276,7 +276,7 @@ impl Engine {
                 Some(read) => read,
                 None => {
                     let head = self.github.branch_head(&rp.repo, &rp.default_branch).await?;
-                    let files = self.pointer_files(rp, sp, &head).await?;
+                    let files = self.pointer_files(rp, sp.stage, &[&sp.artifact.name], &head).await?;
                     (head, files)
                 }
             };
@@ -367,15 +367,16 @@ impl Engine {
         }
     }
 
-    /// Every pointer file of the stage's artifact at `head`, each read once.
-    async fn pointer_files(
+    /// Every pointer file of `artifacts` in the stage at `head`, each read once.
+    pub(super) async fn pointer_files(
         &self,
         rp: &RepoPipeline,
-        sp: &StagePointer<'_>,
+        stage: &crate::pipeline::Stage,
+        artifacts: &[&ArtifactName],
         head: &str,
     ) -> anyhow::Result<Vec<FileContent>> {
         let mut files: Vec<FileContent> = Vec::new();
-        for spec in sp.stage.pointers.iter().filter(|p| p.artifact == sp.artifact.name) {
+        for spec in stage.pointers.iter().filter(|p| artifacts.contains(&&p.artifact)) {
             if files.iter().all(|f| f.path != spec.file.as_str()) {
                 let f = self
                     .github

@@ -7,8 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context as _;
-
 use super::history::Bump;
 use super::{report_unit_outcome, Engine, Outcome, RepoPipeline};
 use crate::github::{FileContent, GitHubError, PullRequest};
@@ -196,7 +194,7 @@ impl Engine {
         let branch = crate::render::unit_branch(&stage.name, &group.name);
         for attempt in 1..=3 {
             let head = self.github.branch_head(&rp.repo, &rp.default_branch).await?;
-            let files = self.unit_files(rp, stage, &members, &head).await?;
+            let files = self.pointer_files(rp, stage, &names(&members), &head).await?;
             let open_pr = match stage.write {
                 crate::pipeline::WriteMode::Commit => None,
                 crate::pipeline::WriteMode::PullRequest => match open.filter(|_| attempt == 1) {
@@ -249,37 +247,13 @@ impl Engine {
     ) -> anyhow::Result<Result<crate::render::Marker, String>> {
         let members = Self::unit_members(rp, stage, group);
         let head = self.github.branch_head(&rp.repo, &rp.default_branch).await?;
-        let files = self.unit_files(rp, stage, &members, &head).await?;
+        let files = self.pointer_files(rp, stage, &names(&members), &head).await?;
         let snapshot = unit_snapshot(rp, stage, group, &members, &head, &files, None);
         Ok(match plan_unit(&snapshot, offer)? {
             Decision::Write(plan) => Ok(plan.marker),
             Decision::Noop(why) => Err(why),
             Decision::Proposed { number, .. } => Err(format!("#{number} proposes it already")),
         })
-    }
-
-    /// Every member's pointer files in the stage at `head`, each read once.
-    async fn unit_files(
-        &self,
-        rp: &RepoPipeline,
-        stage: &Stage,
-        members: &[StagePointer<'_>],
-        head: &str,
-    ) -> anyhow::Result<Vec<FileContent>> {
-        let mut files: Vec<FileContent> = Vec::new();
-        for sp in members {
-            for spec in stage.pointers_for(&sp.artifact.name) {
-                if files.iter().all(|f| f.path != spec.file.as_str()) {
-                    let f = self
-                        .github
-                        .file(&rp.repo, spec.file.as_str(), head)
-                        .await
-                        .with_context(|| format!("reading pointer file {}", spec.file))?;
-                    files.push(f);
-                }
-            }
-        }
-        Ok(files)
     }
 
     /// "What changes" for a unit: each member that moves, its manifest diff and commits, within
@@ -446,8 +420,9 @@ impl Engine {
         if !runs.iter().any(|r| r.succeeded()) {
             return Ok(None);
         }
-        let at = self.unit_at(rp, from, group, &ub.bump.sha).await?;
-        Ok(at.into_iter().map(|(a, v)| v.map(|v| (a, v))).collect::<Option<Vec<_>>>().map(|m| (m, ub.bump.sha)))
+        // What the members run now is what they ran at the unit's bump (the newest commit that
+        // moved any of them).
+        Ok(Some((ub.members, ub.bump.sha)))
     }
 }
 
@@ -478,4 +453,9 @@ fn unit_snapshot<'a>(
             .collect(),
         open_pr,
     }
+}
+
+/// The members' artifact names.
+fn names<'a>(members: &'a [StagePointer<'a>]) -> Vec<&'a ArtifactName> {
+    members.iter().map(|sp| &sp.artifact.name).collect()
 }

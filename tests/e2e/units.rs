@@ -90,6 +90,13 @@ async fn a_human_pr_moving_only_part_of_a_unit_fails_policy() {
     w.assert_no_violations();
 }
 
+/// The unit id of these members' digests.
+fn unit_id(members: &[(&str, &String)]) -> baton::units::UnitId {
+    let parsed: Vec<(baton::types::ArtifactName, baton::types::Digest)> =
+        members.iter().map(|(m, d)| (m.parse().unwrap(), d.parse().unwrap())).collect();
+    baton::units::UnitId::of(parsed.iter().map(|(a, d)| (a, d)))
+}
+
 /// Pushes `tag` of member `m` to the registry; its digest.
 async fn push_member(w: &World, m: &str, tag: &str) -> String {
     w.registry.push_artifact(&format!("org/{m}"), tag, format!("{m} manifests of {tag}").as_bytes(), &[]).await
@@ -165,12 +172,7 @@ async fn a_new_member_version_moves_the_unit_through_dev_and_staging_as_one() {
     assert_eq!(dev[0].head_ref, "baton/dev/platform");
     assert_eq!(dev[0].title, "promote platform (api 1.1.0, web 2.0.0, worker 0.1.0) to dev");
     let body = dev[0].body.clone().unwrap_or_default();
-    let members: Vec<(baton::types::ArtifactName, baton::types::Digest)> =
-        [("api", &api), ("web", &unit[1].1), ("worker", &unit[2].1)]
-            .iter()
-            .map(|(m, d)| (m.parse().unwrap(), d.parse().unwrap()))
-            .collect();
-    let id = baton::units::UnitId::of(members.iter().map(|(a, d)| (a, d)));
+    let id = unit_id(&[("api", &api), ("web", &unit[1].1), ("worker", &unit[2].1)]);
     assert!(body.contains(&format!("Promotes release unit **platform** (`{id}`) to **dev**, as one.")), "{body}");
     let bump = w.gh.branch_sha(REPO, "main").unwrap();
     let message = w.gh.commit(REPO, &dev[0].head_sha).unwrap().message;
@@ -265,12 +267,7 @@ async fn rollback_restores_the_previous_unit_in_one_pr_and_status_shows_the_unit
     let issue = w.gh.create_issue(REPO, "bob", "staging is broken", "").await;
 
     let status = say(&w, issue, "/status").await;
-    let now: Vec<(baton::types::ArtifactName, baton::types::Digest)> =
-        [("api", &api), ("web", &web), ("worker", &unit[2].1)]
-            .iter()
-            .map(|(m, d)| (m.parse().unwrap(), d.parse().unwrap()))
-            .collect();
-    let id = baton::units::UnitId::of(now.iter().map(|(a, d)| (a, d)));
+    let id = unit_id(&[("api", &api), ("web", &web), ("worker", &unit[2].1)]);
     assert!(
         status.contains(&format!(
             "| `staging` | `platform (unit)` | `api 1.1.0, web 2.1.0, worker 0.1.0` | `unit {id}` |"
@@ -391,12 +388,7 @@ async fn a_pr_carrying_a_unit_dev_verified_passes_after_dev_moved_on() {
     let (_, sha) = w.human_pr("staging-u1", &[("clusters/staging/api.yaml", Some(&pointer("1.1.0", &api)))]).await;
     let check = w.policy(&sha).await;
     let summary = check.summary.clone().unwrap_or_default();
-    let members: Vec<(baton::types::ArtifactName, baton::types::Digest)> =
-        [("api", &api), ("web", &unit[1].1), ("worker", &unit[2].1)]
-            .iter()
-            .map(|(m, d)| (m.parse().unwrap(), d.parse().unwrap()))
-            .collect();
-    let id = baton::units::UnitId::of(members.iter().map(|(a, d)| (a, d)));
+    let id = unit_id(&[("api", &api), ("web", &unit[1].1), ("worker", &unit[2].1)]);
     assert!(summary.contains(&format!("| ✅ platform {id} |")), "{summary}");
     assert_eq!(check.conclusion.as_deref(), Some("success"), "{summary}");
 
